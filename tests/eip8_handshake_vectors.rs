@@ -139,7 +139,10 @@ fn recipient_recovers_initiator_ephemeral_key_from_every_auth() {
         let bytes = packet(vector);
         let recipient = Recipient::new(key(STATIC_B), key(EPHEMERAL_B), hex32(NONCE_B));
         // The driver's framing logic finds the packet boundary in both formats.
-        assert_eq!(recipient.packet_len(&bytes).unwrap(), PacketLen::Complete(bytes.len()));
+        assert_eq!(
+            recipient.packet_len(&bytes).unwrap(),
+            PacketLen::Complete(bytes.len())
+        );
         let received = recipient.read_auth(&bytes).unwrap();
         assert_eq!(received.remote_id(), id_of(STATIC_A));
     }

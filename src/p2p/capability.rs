@@ -45,7 +45,7 @@ impl Capability {
 pub(crate) fn validate_name(name: &[u8]) -> Result<&str, P2pError> {
     if name.is_empty()
         || name.len() > MAX_CAPABILITY_NAME_LEN
-        || !name.iter().all(|b| b.is_ascii_graphic())
+        || !name.iter().all(u8::is_ascii_graphic)
     {
         return Err(P2pError::InvalidCapabilityName);
     }
@@ -64,7 +64,9 @@ impl FromStr for Capability {
     /// Parses `name/version`, e.g. `"eth/68"`. The version is decimal digits only; the split
     /// is at the last `/`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, version) = s.rsplit_once('/').ok_or(P2pError::InvalidCapabilityVersion)?;
+        let (name, version) = s
+            .rsplit_once('/')
+            .ok_or(P2pError::InvalidCapabilityVersion)?;
         let name = validate_name(name.as_bytes())?;
         if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
             return Err(P2pError::InvalidCapabilityVersion);
@@ -193,7 +195,10 @@ pub fn match_capabilities(local: &[ProtocolSpec], remote: &[Capability]) -> Vec<
     let mut offset = BASE_PROTOCOL_LENGTH;
     for (i, spec) in matched.iter().enumerate() {
         // Sorted by (name, version): skip all but the last (highest) version of each name.
-        if matched.get(i + 1).is_some_and(|next| next.name == spec.name) {
+        if matched
+            .get(i + 1)
+            .is_some_and(|next| next.name == spec.name)
+        {
             continue;
         }
         let Some(end) = offset.checked_add(spec.length) else {
@@ -233,29 +238,42 @@ mod tests {
         let cap = Capability::new("eth", 68);
         assert_eq!(cap.to_string(), "eth/68");
         assert_eq!("eth/68".parse::<Capability>(), Ok(cap));
-        assert_eq!(
-            "a/b/1".parse::<Capability>(),
-            Ok(Capability::new("a/b", 1))
-        );
+        assert_eq!("a/b/1".parse::<Capability>(), Ok(Capability::new("a/b", 1)));
         assert_eq!(
             "eth".parse::<Capability>(),
             Err(P2pError::InvalidCapabilityVersion)
         );
-        for bad in ["eth/", "eth/+1", "eth/-1", "eth/1.0", "eth/4294967296", "eth/ 1"] {
+        for bad in [
+            "eth/",
+            "eth/+1",
+            "eth/-1",
+            "eth/1.0",
+            "eth/4294967296",
+            "eth/ 1",
+        ] {
             assert_eq!(
                 bad.parse::<Capability>(),
                 Err(P2pError::InvalidCapabilityVersion),
                 "{bad}"
             );
         }
-        for bad in ["/1", "e th/1", "éth/1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"] {
+        for bad in [
+            "/1",
+            "e th/1",
+            "éth/1",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1",
+        ] {
             assert_eq!(
                 bad.parse::<Capability>(),
                 Err(P2pError::InvalidCapabilityName),
                 "{bad}"
             );
         }
-        assert!("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1".parse::<Capability>().is_ok());
+        assert!(
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"
+                .parse::<Capability>()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -300,12 +318,18 @@ mod tests {
             .iter()
             .map(|s| (s.name.as_str(), s.version, s.offset))
             .collect();
-        assert_eq!(layout, [("a", 1, 0x10), ("eth", 68, 0x12), ("snap", 1, 0x23)]);
+        assert_eq!(
+            layout,
+            [("a", 1, 0x10), ("eth", 68, 0x12), ("snap", 1, 0x23)]
+        );
     }
 
     #[test]
     fn case_sensitive_and_duplicates() {
-        let local = [ProtocolSpec::new("eth", 68, 17), ProtocolSpec::new("eth", 68, 99)];
+        let local = [
+            ProtocolSpec::new("eth", 68, 17),
+            ProtocolSpec::new("eth", 68, 99),
+        ];
         assert!(match_capabilities(&local, &caps(&[("ETH", 68)])).is_empty());
         let shared = match_capabilities(&local, &caps(&[("eth", 68), ("eth", 68)]));
         assert_eq!(shared.len(), 1);
@@ -316,7 +340,10 @@ mod tests {
 
     #[test]
     fn overflowing_id_space_is_truncated() {
-        let local = [ProtocolSpec::new("a", 1, u64::MAX - 0x10), ProtocolSpec::new("b", 1, 1)];
+        let local = [
+            ProtocolSpec::new("a", 1, u64::MAX - 0x10),
+            ProtocolSpec::new("b", 1, 1),
+        ];
         let shared = match_capabilities(&local, &caps(&[("a", 1), ("b", 1)]));
         assert_eq!(shared.len(), 1);
         assert_eq!(shared[0].to_wire(u64::MAX - 0x11), Some(u64::MAX - 1));

@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn display_is_informative() {
-        let err = P2pError::MessageTooLarge { size: 20, limit: 10 };
+        let err = P2pError::MessageTooLarge {
+            size: 20,
+            limit: 10,
+        };
         assert_eq!(err.to_string(), "message too large: 20 bytes, limit 10");
         let err = P2pError::from(rlp::DecoderError::RlpIsTooShort);
         assert!(err.to_string().contains("RlpIsTooShort"));

@@ -243,14 +243,20 @@ mod tests {
         assert!(decode_message(&out, true, 100).is_ok());
         assert_eq!(
             decode_message(&out, true, 99),
-            Err(P2pError::MessageTooLarge { size: 100, limit: 99 })
+            Err(P2pError::MessageTooLarge {
+                size: 100,
+                limit: 99
+            })
         );
         out.clear();
         encode_message(0x10, &payload, false, &mut out).unwrap();
         assert!(decode_message(&out, false, 100).is_ok());
         assert_eq!(
             decode_message(&out, false, 99),
-            Err(P2pError::MessageTooLarge { size: 100, limit: 99 })
+            Err(P2pError::MessageTooLarge {
+                size: 100,
+                limit: 99
+            })
         );
     }
 
@@ -290,7 +296,10 @@ mod tests {
     #[test]
     fn reusable_buffer_is_cleared() {
         let mut buf = vec![9u8; 50];
-        assert_eq!(decode_message_into(&[0x03, 0xc0], false, 10, &mut buf), Ok(3));
+        assert_eq!(
+            decode_message_into(&[0x03, 0xc0], false, 10, &mut buf),
+            Ok(3)
+        );
         assert_eq!(buf, [0xc0]);
         assert!(decode_message_into(&[0x03, 0x05, 0x00], true, 10, &mut buf).is_err());
         assert!(buf.is_empty());
@@ -298,7 +307,10 @@ mod tests {
 
     #[test]
     fn split_exposes_raw_payload() {
-        assert_eq!(split_message_code(&[0x01, 0x04]), Ok((DISCONNECT, &[0x04][..])));
+        assert_eq!(
+            split_message_code(&[0x01, 0x04]),
+            Ok((DISCONNECT, &[0x04][..]))
+        );
         assert!(is_base_protocol_code(PONG));
         assert!(is_base_protocol_code(0x0f));
         assert!(!is_base_protocol_code(BASE_PROTOCOL_LENGTH));

@@ -137,11 +137,17 @@ mod tests {
 
     #[test]
     fn splits_items_and_rest() {
-        assert_eq!(split(&[0x05, 0xff]).unwrap(), (Item::Bytes(&[0x05]), &[0xff][..]));
+        assert_eq!(
+            split(&[0x05, 0xff]).unwrap(),
+            (Item::Bytes(&[0x05]), &[0xff][..])
+        );
         assert_eq!(split(&[0x80]).unwrap(), (Item::Bytes(&[]), &[][..]));
         assert_eq!(split(&[0x82, 1, 2]).unwrap().0, Item::Bytes(&[1, 2]));
         assert_eq!(split(&[0xc0]).unwrap().0, Item::List(&[]));
-        assert_eq!(split(&[0xc2, 1, 2, 3]).unwrap(), (Item::List(&[1, 2]), &[3][..]));
+        assert_eq!(
+            split(&[0xc2, 1, 2, 3]).unwrap(),
+            (Item::List(&[1, 2]), &[3][..])
+        );
     }
 
     #[test]
@@ -170,10 +176,19 @@ mod tests {
         assert_eq!(int(&[0x80]), Ok(0));
         assert_eq!(int(&[0x7f]), Ok(0x7f));
         assert_eq!(int(&[0x82, 0x01, 0x00]), Ok(256));
-        assert_eq!(int(&[0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Ok(u64::MAX));
+        assert_eq!(
+            int(&[0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            Ok(u64::MAX)
+        );
         assert_eq!(int(&[0x00]), Err(err(DecoderError::RlpInvalidIndirection)));
-        assert_eq!(int(&[0x82, 0x00, 0x01]), Err(err(DecoderError::RlpInvalidIndirection)));
-        assert_eq!(int(&[0x89, 1, 0, 0, 0, 0, 0, 0, 0, 0]), Err(err(DecoderError::RlpIsTooBig)));
+        assert_eq!(
+            int(&[0x82, 0x00, 0x01]),
+            Err(err(DecoderError::RlpInvalidIndirection))
+        );
+        assert_eq!(
+            int(&[0x89, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Err(err(DecoderError::RlpIsTooBig))
+        );
         assert_eq!(int(&[0xc0]), Err(err(DecoderError::RlpExpectedToBeData)));
     }
 
@@ -191,7 +206,10 @@ mod tests {
         assert_eq!(it.required(), Ok(Item::Bytes(&[1])));
         assert_eq!(it.required(), Ok(Item::Bytes(&[2])));
         assert_eq!(it.required(), Err(err(DecoderError::RlpIncorrectListLen)));
-        assert_eq!(Item::Bytes(&[]).list().err(), Some(err(DecoderError::RlpExpectedToBeList)));
+        assert_eq!(
+            Item::Bytes(&[]).list().err(),
+            Some(err(DecoderError::RlpExpectedToBeList))
+        );
     }
 
     #[test]

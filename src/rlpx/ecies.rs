@@ -70,7 +70,9 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
     let start = out.len();
     out.extend_from_slice(plaintext);
     Aes128Ctr::new((&*keys.enc).into(), (&iv).into()).apply_keystream(&mut out[start..]);
-    let tag = hmac(&keys.mac, &iv, &out[start..], shared_mac_data).finalize().into_bytes();
+    let tag = hmac(&keys.mac, &iv, &out[start..], shared_mac_data)
+        .finalize()
+        .into_bytes();
     out.extend_from_slice(&tag);
 }
 
@@ -113,16 +115,31 @@ mod tests {
         let key = random_secret_key(&mut rng);
         let public = PublicKey::from_secret_key(&key);
         let mut envelope = Vec::new();
-        encrypt(&mut rng, &public, b"hello devp2p", b"\x01\x02", &mut envelope);
+        encrypt(
+            &mut rng,
+            &public,
+            b"hello devp2p",
+            b"\x01\x02",
+            &mut envelope,
+        );
         assert_eq!(envelope.len(), OVERHEAD + 12);
-        assert_eq!(&decrypt(&key, &envelope, b"\x01\x02").unwrap()[..], b"hello devp2p");
+        assert_eq!(
+            &decrypt(&key, &envelope, b"\x01\x02").unwrap()[..],
+            b"hello devp2p"
+        );
         // The shared MAC data is authenticated too.
-        assert_eq!(decrypt(&key, &envelope, b"\x01\x03"), Err(HandshakeError::InvalidMac));
+        assert_eq!(
+            decrypt(&key, &envelope, b"\x01\x03"),
+            Err(HandshakeError::InvalidMac)
+        );
         for bit in [0, 8 * 70, 8 * 90, envelope.len() * 8 - 1] {
             let mut bad = envelope.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
             assert!(decrypt(&key, &bad, b"\x01\x02").is_err(), "bit {bit}");
         }
-        assert_eq!(decrypt(&key, &envelope[..OVERHEAD - 1], b""), Err(HandshakeError::Truncated));
+        assert_eq!(
+            decrypt(&key, &envelope[..OVERHEAD - 1], b""),
+            Err(HandshakeError::Truncated)
+        );
     }
 }

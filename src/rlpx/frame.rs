@@ -54,8 +54,14 @@ impl FrameCodec {
         // Both directions use the same key with a zero IV: each side's stream starts at counter 0.
         let cipher = || Aes256Ctr::new((&secrets.aes_secret).into(), (&[0u8; 16]).into());
         FrameCodec {
-            egress: Direction { cipher: cipher(), mac: secrets.egress_mac.clone() },
-            ingress: Direction { cipher: cipher(), mac: secrets.ingress_mac.clone() },
+            egress: Direction {
+                cipher: cipher(),
+                mac: secrets.egress_mac.clone(),
+            },
+            ingress: Direction {
+                cipher: cipher(),
+                mac: secrets.ingress_mac.clone(),
+            },
             max_frame_size: max_frame_size.min(MAX_FRAME_SIZE),
             pending_body: None,
         }
@@ -73,8 +79,14 @@ impl FrameCodec {
     /// If `buf` is shorter than [`HEADER_LEN`] or the data exceeds [`MAX_FRAME_SIZE`]: both are
     /// bugs in the caller, not conditions of the network.
     pub fn seal(&mut self, buf: &mut Vec<u8>) {
-        let size = buf.len().checked_sub(HEADER_LEN).expect("buffer lacks the reserved header");
-        assert!(size <= MAX_FRAME_SIZE, "frame of {size} bytes exceeds the 24-bit size field");
+        let size = buf
+            .len()
+            .checked_sub(HEADER_LEN)
+            .expect("buffer lacks the reserved header");
+        assert!(
+            size <= MAX_FRAME_SIZE,
+            "frame of {size} bytes exceeds the 24-bit size field"
+        );
         let dir = &mut self.egress;
 
         let mut header = [0u8; 16];
@@ -103,7 +115,10 @@ impl FrameCodec {
         dir.cipher.apply_keystream(ciphertext);
         let size = u32::from_be_bytes([0, ciphertext[0], ciphertext[1], ciphertext[2]]) as usize;
         if size > self.max_frame_size {
-            return Err(FrameError::FrameTooLarge { size, limit: self.max_frame_size });
+            return Err(FrameError::FrameTooLarge {
+                size,
+                limit: self.max_frame_size,
+            });
         }
         self.pending_body = Some(size);
         Ok(padded(size) + MAC_LEN)
@@ -112,10 +127,16 @@ impl FrameCodec {
     /// Authenticates and decrypts, in place, the body announced by the last
     /// [`FrameCodec::open_header`]. Returns the frame data: the body without padding and MAC.
     pub fn open_body<'a>(&mut self, body: &'a mut [u8]) -> Result<&'a mut [u8], FrameError> {
-        let size = self.pending_body.take().expect("open_body called without open_header");
+        let size = self
+            .pending_body
+            .take()
+            .expect("open_body called without open_header");
         let expected = padded(size) + MAC_LEN;
         if body.len() != expected {
-            return Err(FrameError::BodyLength { expected, actual: body.len() });
+            return Err(FrameError::BodyLength {
+                expected,
+                actual: body.len(),
+            });
         }
         let (ciphertext, mac) = body.split_at_mut(padded(size));
         if !constant_time_eq(&self.ingress.mac.frame_mac(ciphertext), mac) {

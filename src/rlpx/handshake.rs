@@ -61,11 +61,7 @@ pub enum PacketLen {
     Complete(usize),
 }
 
-fn packet_len(
-    key: &SecretKey,
-    buf: &[u8],
-    legacy_len: usize,
-) -> Result<PacketLen, HandshakeError> {
+fn packet_len(key: &SecretKey, buf: &[u8], legacy_len: usize) -> Result<PacketLen, HandshakeError> {
     if buf.len() < 2 {
         return Ok(PacketLen::NeedMore(2));
     }
@@ -82,9 +78,16 @@ fn packet_len(
     }
     let total = 2 + usize::from(u16::from_be_bytes([buf[0], buf[1]]));
     if total > MAX_HANDSHAKE_PACKET {
-        return Err(HandshakeError::PacketTooLarge { size: total, limit: MAX_HANDSHAKE_PACKET });
+        return Err(HandshakeError::PacketTooLarge {
+            size: total,
+            limit: MAX_HANDSHAKE_PACKET,
+        });
     }
-    Ok(if buf.len() < total { PacketLen::NeedMore(total) } else { PacketLen::Complete(total) })
+    Ok(if buf.len() < total {
+        PacketLen::NeedMore(total)
+    } else {
+        PacketLen::Complete(total)
+    })
 }
 
 /// Decrypts a complete packet in either format, returning the plaintext body.
@@ -104,7 +107,9 @@ fn open_packet(
             return Ok((body, PacketFormat::Legacy));
         }
     }
-    let (prefix, envelope) = packet.split_at_checked(2).ok_or(HandshakeError::Truncated)?;
+    let (prefix, envelope) = packet
+        .split_at_checked(2)
+        .ok_or(HandshakeError::Truncated)?;
     let size = usize::from(u16::from_be_bytes([prefix[0], prefix[1]]));
     if envelope.len() < size {
         return Err(HandshakeError::Truncated);
@@ -141,7 +146,9 @@ fn seal_legacy<R: CryptoRng + ?Sized>(rng: &mut R, remote: &PublicKey, body: &[u
 /// The first RLP item of an EIP-8 body (the list), without the padding after it.
 fn rlp_list(body: &[u8]) -> Result<Rlp<'_>, HandshakeError> {
     let item = Rlp::new(body);
-    let info = item.payload_info().map_err(|_| HandshakeError::InvalidBody)?;
+    let info = item
+        .payload_info()
+        .map_err(|_| HandshakeError::InvalidBody)?;
     let end = info.header_len + info.value_len;
     let list = Rlp::new(body.get(..end).ok_or(HandshakeError::Truncated)?);
     if !list.is_list() {
@@ -159,7 +166,8 @@ fn fixed<const N: usize>(list: &Rlp<'_>, index: usize) -> Result<[u8; N], Handsh
 
 /// The version element: any unsigned integer is accepted (EIP-8: higher versions are fine).
 fn version(list: &Rlp<'_>, index: usize) -> Result<u64, HandshakeError> {
-    list.val_at::<u64>(index).map_err(|_| HandshakeError::InvalidBody)
+    list.val_at::<u64>(index)
+        .map_err(|_| HandshakeError::InvalidBody)
 }
 
 fn take<const N: usize>(bytes: &mut &[u8]) -> [u8; N] {
@@ -211,7 +219,13 @@ pub fn decode_auth(key: &SecretKey, packet: &[u8]) -> Result<AuthBody, Handshake
             let _ephemeral_hash = take::<32>(&mut rest);
             let initiator_id = PeerId(take::<64>(&mut rest));
             let nonce = take::<32>(&mut rest);
-            Ok(AuthBody { signature, initiator_id, nonce, version: HANDSHAKE_VERSION, format })
+            Ok(AuthBody {
+                signature,
+                initiator_id,
+                nonce,
+                version: HANDSHAKE_VERSION,
+                format,
+            })
         }
         PacketFormat::Eip8 => {
             let list = rlp_list(&body)?;
@@ -235,7 +249,12 @@ pub fn decode_ack(key: &SecretKey, packet: &[u8]) -> Result<AckBody, HandshakeEr
             let mut rest = &body[..];
             let ephemeral_id = PeerId(take::<64>(&mut rest));
             let nonce = take::<32>(&mut rest);
-            Ok(AckBody { ephemeral_id, nonce, version: HANDSHAKE_VERSION, format })
+            Ok(AckBody {
+                ephemeral_id,
+                nonce,
+                version: HANDSHAKE_VERSION,
+                format,
+            })
         }
         PacketFormat::Eip8 => {
             let list = rlp_list(&body)?;
@@ -274,12 +293,26 @@ pub struct Initiator {
 
 impl Initiator {
     /// An initiator with the given ephemeral key and nonce (reproducible handshakes).
-    pub fn new(static_key: SecretKey, remote: PublicKey, ephemeral: SecretKey, nonce: [u8; 32]) -> Self {
-        Initiator { static_key: WipedKey(static_key), remote, ephemeral: WipedKey(ephemeral), nonce }
+    pub fn new(
+        static_key: SecretKey,
+        remote: PublicKey,
+        ephemeral: SecretKey,
+        nonce: [u8; 32],
+    ) -> Self {
+        Initiator {
+            static_key: WipedKey(static_key),
+            remote,
+            ephemeral: WipedKey(ephemeral),
+            nonce,
+        }
     }
 
     /// An initiator with an ephemeral key and nonce drawn from `rng`.
-    pub fn random<R: CryptoRng + ?Sized>(static_key: SecretKey, remote: PublicKey, rng: &mut R) -> Self {
+    pub fn random<R: CryptoRng + ?Sized>(
+        static_key: SecretKey,
+        remote: PublicKey,
+        rng: &mut R,
+    ) -> Self {
         let ephemeral = random_secret_key(rng);
         let mut nonce = [0u8; 32];
         rng.fill_bytes(&mut nonce);
@@ -289,8 +322,10 @@ impl Initiator {
     fn signature(&self) -> [u8; 65] {
         let static_shared = ecdh_x(&self.remote, &self.static_key.0);
         let digest = xor32(&static_shared, &self.nonce);
-        let signature =
-            RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(digest), &self.ephemeral.0);
+        let signature = RecoverableSignature::sign_ecdsa_recoverable(
+            Message::from_digest(digest),
+            &self.ephemeral.0,
+        );
         let (recovery_id, compact) = signature.serialize_compact();
         let mut out = [0u8; 65];
         out[..64].copy_from_slice(&compact);
@@ -324,7 +359,10 @@ impl Initiator {
     }
 
     fn sent(self, auth: Vec<u8>) -> (AwaitingAck, Vec<u8>) {
-        let state = AwaitingAck { initiator: self, auth: auth.clone() };
+        let state = AwaitingAck {
+            initiator: self,
+            auth: auth.clone(),
+        };
         (state, auth)
     }
 }
@@ -344,8 +382,10 @@ impl AwaitingAck {
     /// Reads the complete ack packet and derives the connection secrets.
     pub fn read_ack(self, packet: &[u8]) -> Result<Established, HandshakeError> {
         let ack = decode_ack(&self.initiator.static_key.0, packet)?;
-        let remote_ephemeral =
-            ack.ephemeral_id.to_public_key().ok_or(HandshakeError::InvalidPublicKey)?;
+        let remote_ephemeral = ack
+            .ephemeral_id
+            .to_public_key()
+            .ok_or(HandshakeError::InvalidPublicKey)?;
         let shared = Zeroizing::new(ecdh_x(&remote_ephemeral, &self.initiator.ephemeral.0));
         let secrets = Secrets::derive(
             Role::Initiator,
@@ -355,7 +395,10 @@ impl AwaitingAck {
             &self.auth,
             packet,
         );
-        Ok(Established { remote_id: PeerId::from_public_key(&self.initiator.remote), secrets })
+        Ok(Established {
+            remote_id: PeerId::from_public_key(&self.initiator.remote),
+            secrets,
+        })
     }
 }
 
@@ -369,7 +412,11 @@ pub struct Recipient {
 impl Recipient {
     /// A recipient with the given ephemeral key and nonce (reproducible handshakes).
     pub fn new(static_key: SecretKey, ephemeral: SecretKey, nonce: [u8; 32]) -> Self {
-        Recipient { static_key: WipedKey(static_key), ephemeral: WipedKey(ephemeral), nonce }
+        Recipient {
+            static_key: WipedKey(static_key),
+            ephemeral: WipedKey(ephemeral),
+            nonce,
+        }
     }
 
     /// A recipient with an ephemeral key and nonce drawn from `rng`.
@@ -388,15 +435,18 @@ impl Recipient {
     /// Reads the complete auth packet and authenticates the initiator's ephemeral key.
     pub fn read_auth(self, packet: &[u8]) -> Result<AuthReceived, HandshakeError> {
         let auth = decode_auth(&self.static_key.0, packet)?;
-        let initiator =
-            auth.initiator_id.to_public_key().ok_or(HandshakeError::InvalidPublicKey)?;
+        let initiator = auth
+            .initiator_id
+            .to_public_key()
+            .ok_or(HandshakeError::InvalidPublicKey)?;
         let static_shared = ecdh_x(&initiator, &self.static_key.0);
         let digest = xor32(&static_shared, &auth.nonce);
         let recovery_id = RecoveryId::try_from(i32::from(auth.signature[64]))
             .map_err(|_| HandshakeError::InvalidSignature)?;
-        let remote_ephemeral = RecoverableSignature::from_compact(&auth.signature[..64], recovery_id)
-            .and_then(|signature| signature.recover_ecdsa(Message::from_digest(digest)))
-            .map_err(|_| HandshakeError::InvalidSignature)?;
+        let remote_ephemeral =
+            RecoverableSignature::from_compact(&auth.signature[..64], recovery_id)
+                .and_then(|signature| signature.recover_ecdsa(Message::from_digest(digest)))
+                .map_err(|_| HandshakeError::InvalidSignature)?;
         Ok(AuthReceived {
             recipient: self,
             remote_id: auth.initiator_id,
@@ -434,7 +484,10 @@ impl AuthReceived {
     pub fn write_ack<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (Established, Vec<u8>) {
         let recipient = &self.recipient;
         let ephemeral_id = PeerId::from_secret_key(&recipient.ephemeral.0);
-        let remote = self.remote_id.to_public_key().expect("checked in read_auth");
+        let remote = self
+            .remote_id
+            .to_public_key()
+            .expect("checked in read_auth");
         let ack = match self.format {
             PacketFormat::Eip8 => {
                 let mut body = RlpStream::new_list(3);
@@ -460,6 +513,12 @@ impl AuthReceived {
             &self.auth,
             &ack,
         );
-        (Established { remote_id: self.remote_id, secrets }, ack)
+        (
+            Established {
+                remote_id: self.remote_id,
+                secrets,
+            },
+            ack,
+        )
     }
 }

@@ -31,7 +31,10 @@ impl FrameMac {
         }
         sponge.update(mixed);
         sponge.update(packet);
-        FrameMac { sponge, cipher: Aes256::new(mac_secret.into()) }
+        FrameMac {
+            sponge,
+            cipher: Aes256::new(mac_secret.into()),
+        }
     }
 
     /// Absorbs bytes into the running sponge.

@@ -49,7 +49,10 @@ impl Secrets {
         auth: &[u8],
         ack: &[u8],
     ) -> Self {
-        let mut shared = keccak(&[ephemeral_shared, &keccak(&[recipient_nonce, initiator_nonce])]);
+        let mut shared = keccak(&[
+            ephemeral_shared,
+            &keccak(&[recipient_nonce, initiator_nonce]),
+        ]);
         let aes_secret = keccak(&[ephemeral_shared, &shared]);
         let mac_secret = keccak(&[ephemeral_shared, &aes_secret]);
         shared.zeroize();
@@ -60,6 +63,11 @@ impl Secrets {
             Role::Initiator => (initiator_egress, recipient_egress),
             Role::Recipient => (recipient_egress, initiator_egress),
         };
-        Secrets { aes_secret, mac_secret, egress_mac, ingress_mac }
+        Secrets {
+            aes_secret,
+            mac_secret,
+            egress_mac,
+            ingress_mac,
+        }
     }
 }

@@ -1,1 +1,188 @@
-//! placeholder
+//! A thin tokio driver for the sans-IO core: runs the handshake over an async byte stream, then
+//! reads and writes whole frames through the [`FrameCodec`].
+
+use rand_core::CryptoRng;
+use secp256k1::{PublicKey, SecretKey};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::frame::{FrameCodec, HEADER_LEN, MAX_FRAME_SIZE};
+use super::handshake::{Established, Initiator, PacketLen, Recipient};
+use super::{FrameError, HandshakeError, PeerId};
+
+/// Why an [`RlpxStream`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RlpxError {
+    /// The handshake failed.
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    /// A frame failed authentication or exceeded our limit.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The remote closed the connection (cleanly or mid-frame).
+    #[error("connection closed by remote")]
+    Closed,
+    /// The socket failed.
+    #[error("I/O error: {0}")]
+    Io(std::io::ErrorKind),
+}
+
+impl From<std::io::Error> for RlpxError {
+    fn from(error: std::io::Error) -> Self {
+        match error.kind() {
+            std::io::ErrorKind::UnexpectedEof => RlpxError::Closed,
+            kind => RlpxError::Io(kind),
+        }
+    }
+}
+
+/// An established RLPx connection over any async byte stream (usually a `TcpStream`).
+pub struct RlpxStream<S> {
+    io: S,
+    codec: FrameCodec,
+    remote_id: PeerId,
+    /// Bytes read from the socket and not yet consumed; `read_pos` marks the consumed prefix.
+    read_buf: Vec<u8>,
+    read_pos: usize,
+    write_buf: Vec<u8>,
+}
+
+/// Reads into `buf` until it holds at least `len` bytes past `start`.
+async fn fill<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    start: usize,
+    len: usize,
+) -> Result<(), RlpxError> {
+    let want = start + len;
+    if buf.len() >= want {
+        return Ok(());
+    }
+    buf.reserve(want - buf.len());
+    while buf.len() < want {
+        if io.read_buf(buf).await? == 0 {
+            return Err(RlpxError::Closed);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one handshake packet, leaving any bytes after it (the first frames) in `buf`.
+async fn read_packet<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    packet_len: impl Fn(&[u8]) -> Result<PacketLen, HandshakeError>,
+) -> Result<usize, RlpxError> {
+    loop {
+        match packet_len(buf)? {
+            PacketLen::Complete(len) => return Ok(len),
+            PacketLen::NeedMore(len) => fill(io, buf, 0, len).await?,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
+    /// Dials: sends auth to `remote`, reads ack. Frames up to `max_frame_size` are accepted.
+    pub async fn connect<R: CryptoRng + ?Sized>(
+        mut io: S,
+        static_key: SecretKey,
+        remote: PublicKey,
+        rng: &mut R,
+        max_frame_size: usize,
+    ) -> Result<Self, RlpxError> {
+        let (awaiting, auth) = Initiator::random(static_key, remote, rng).write_auth(rng);
+        io.write_all(&auth).await?;
+        let mut buf = Vec::new();
+        let len = read_packet(&mut io, &mut buf, |b| awaiting.packet_len(b)).await?;
+        let established = awaiting.read_ack(&buf[..len])?;
+        Ok(Self::established(io, established, buf, len, max_frame_size))
+    }
+
+    /// Accepts: reads auth, sends ack. Frames up to `max_frame_size` are accepted.
+    pub async fn accept<R: CryptoRng + ?Sized>(
+        mut io: S,
+        static_key: SecretKey,
+        rng: &mut R,
+        max_frame_size: usize,
+    ) -> Result<Self, RlpxError> {
+        let recipient = Recipient::random(static_key, rng);
+        let mut buf = Vec::new();
+        let len = read_packet(&mut io, &mut buf, |b| recipient.packet_len(b)).await?;
+        let received = recipient.read_auth(&buf[..len])?;
+        let (established, ack) = received.write_ack(rng);
+        io.write_all(&ack).await?;
+        Ok(Self::established(io, established, buf, len, max_frame_size))
+    }
+
+    fn established(
+        io: S,
+        established: Established,
+        read_buf: Vec<u8>,
+        read_pos: usize,
+        max_frame_size: usize,
+    ) -> Self {
+        RlpxStream {
+            io,
+            remote_id: established.remote_id,
+            codec: established.into_codec(max_frame_size.min(MAX_FRAME_SIZE)),
+            read_buf,
+            read_pos,
+            write_buf: Vec::new(),
+        }
+    }
+
+    /// The remote's static identity, authenticated by the handshake.
+    pub fn remote_id(&self) -> PeerId {
+        self.remote_id
+    }
+
+    /// The buffer [`RlpxStream::send_frame`] seals in place: cleared, with the header space
+    /// reserved. Append the frame data, then call `send_frame`.
+    pub fn frame_buffer(&mut self) -> &mut Vec<u8> {
+        self.write_buf.clear();
+        self.write_buf.resize(HEADER_LEN, 0);
+        &mut self.write_buf
+    }
+
+    /// Seals the frame data appended to [`RlpxStream::frame_buffer`] and writes it.
+    pub async fn send_frame(&mut self) -> Result<(), RlpxError> {
+        self.codec.seal(&mut self.write_buf);
+        self.io.write_all(&self.write_buf).await?;
+        Ok(())
+    }
+
+    /// Copies `data` into the frame buffer and sends it as one frame.
+    pub async fn write_frame(&mut self, data: &[u8]) -> Result<(), RlpxError> {
+        self.frame_buffer().extend_from_slice(data);
+        self.send_frame().await
+    }
+
+    /// Reads, authenticates and decrypts the next frame, returning its data. A header announcing
+    /// more than the configured maximum is rejected before any of its body is read.
+    pub async fn read_frame(&mut self) -> Result<&mut [u8], RlpxError> {
+        // Drop what earlier frames consumed; usually nothing or a few bytes stay.
+        if self.read_pos > 0 {
+            self.read_buf.drain(..self.read_pos);
+            self.read_pos = 0;
+        }
+        fill(&mut self.io, &mut self.read_buf, 0, HEADER_LEN).await?;
+        let header: &mut [u8; HEADER_LEN] = (&mut self.read_buf[..HEADER_LEN])
+            .try_into()
+            .expect("filled");
+        let body_len = self.codec.open_header(header)?;
+        fill(&mut self.io, &mut self.read_buf, HEADER_LEN, body_len).await?;
+        self.read_pos = HEADER_LEN + body_len;
+        let body = &mut self.read_buf[HEADER_LEN..HEADER_LEN + body_len];
+        Ok(self.codec.open_body(body)?)
+    }
+
+    /// Flushes and shuts down the write side.
+    pub async fn shutdown(&mut self) -> Result<(), RlpxError> {
+        self.io.shutdown().await?;
+        Ok(())
+    }
+
+    /// Gives back the underlying byte stream.
+    pub fn into_inner(self) -> S {
+        self.io
+    }
+}

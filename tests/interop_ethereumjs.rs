@@ -1,0 +1,212 @@
+//! Interop with ethereumjs devp2p (an implementation we did not write) over 127.0.0.1, in both
+//! directions: RLPx handshake, Hello, Ping/Pong and Disconnect reasons. The peer program is
+//! `tests/interop/ethereumjs/peer.mjs`; `scripts/test.sh` installs its pinned npm packages.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use ethp2p::p2p::{
+    Capability, ConnectionError, DisconnectReason, Hello, P2pConnection, PONG, PROTOCOL_VERSION,
+};
+use ethp2p::rlpx::{MAX_FRAME_SIZE, PeerId, RlpxStream, random_secret_key};
+use rand::{SeedableRng, rngs::StdRng};
+use secp256k1::SecretKey;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::timeout;
+
+/// Every wait is bounded: ethereumjs has no handshake timeout of its own.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct JsPeer {
+    _child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl JsPeer {
+    fn spawn(args: &[&str]) -> JsPeer {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/ethereumjs");
+        assert!(
+            dir.join("node_modules/@ethereumjs/devp2p").is_dir(),
+            "ethereumjs is not installed: run `bash scripts/test.sh` (it runs `npm ci` in {})",
+            dir.display()
+        );
+        let mut child = Command::new("node")
+            .arg("peer.mjs")
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        JsPeer {
+            _child: child,
+            lines,
+        }
+    }
+
+    /// The next JSON event, skipping none: the test asserts on the exact sequence.
+    async fn event(&mut self) -> Value {
+        let line = timeout(DEADLINE, self.lines.next_line())
+            .await
+            .expect("ethereumjs peer answered in time")
+            .unwrap()
+            .expect("ethereumjs peer exited early");
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
+    }
+
+    async fn expect(&mut self, name: &str) -> Value {
+        let event = self.event().await;
+        assert_eq!(event["event"], name, "unexpected event {event}");
+        event
+    }
+}
+
+fn hello(key: &SecretKey, listen_port: u16) -> Hello {
+    Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_id: "ethp2p-interop".into(),
+        capabilities: vec![Capability::new("foo", 1)],
+        listen_port,
+        id: PeerId::from_secret_key(key).0,
+    }
+}
+
+fn assert_js_saw_us(event: &Value, key: &SecretKey) {
+    assert_eq!(event["id"], PeerId::from_secret_key(key).to_string());
+    assert_eq!(event["client_id"], "ethp2p-interop");
+    assert_eq!(event["protocol_version"], 5);
+    assert_eq!(event["capabilities"], serde_json::json!(["foo/1"]));
+}
+
+fn assert_we_saw_js(connection: &P2pConnection<TcpStream>, id: &str) {
+    let remote = connection.remote_hello();
+    assert_eq!(PeerId(remote.id).to_string(), id);
+    assert_eq!(remote.protocol_version, 5);
+    assert!(remote.capabilities.contains(&Capability::new("foo", 1)));
+    assert!(connection.snappy(), "both sides speak p2p v5");
+}
+
+/// We dial ethereumjs. It pings us (we answer), we ping it (it answers), then it disconnects
+/// with "too many peers" as a bare, uncompressed byte, which we must decode.
+#[tokio::test]
+async fn we_dial_ethereumjs() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let js_key = hex::encode(random_secret_key(&mut rng).to_secret_bytes());
+    let our_key = random_secret_key(&mut rng);
+    let mut js = JsPeer::spawn(&[
+        "listen",
+        "--key",
+        &js_key,
+        "--ping",
+        "--then",
+        "disconnect",
+        "--reason",
+        "4",
+    ]);
+    let listening = js.expect("listening").await;
+    let port = listening["port"].as_u64().unwrap() as u16;
+    let js_id: PeerId = listening["id"].as_str().unwrap().parse().unwrap();
+
+    let session = async {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let remote = js_id.to_public_key().unwrap();
+        let stream = RlpxStream::connect(tcp, our_key, remote, &mut rng, MAX_FRAME_SIZE)
+            .await
+            .unwrap();
+        let mut connection = P2pConnection::handshake(stream, &hello(&our_key, 0))
+            .await
+            .unwrap();
+        assert_we_saw_js(&connection, &js_id.to_string());
+        connection.ping().await.unwrap();
+        let mut pongs = 0;
+        let end = loop {
+            match connection.recv().await {
+                Ok((PONG, _)) => pongs += 1,
+                Ok((code, _)) => panic!("unexpected message {code:#x}"),
+                Err(end) => break end,
+            }
+        };
+        assert_eq!(pongs, 1);
+        assert_eq!(
+            end,
+            ConnectionError::Disconnected(DisconnectReason::TooManyPeers)
+        );
+    };
+    timeout(DEADLINE, session)
+        .await
+        .expect("session finished in time");
+
+    assert_js_saw_us(&js.expect("peer_added").await, &our_key);
+    // Order of its own events: it saw our Ping, then its Pong came back (or the reverse).
+    let mut seen = vec![
+        js.event().await["event"].clone(),
+        js.event().await["event"].clone(),
+    ];
+    seen.sort_by_key(|v| v.to_string());
+    assert_eq!(seen, ["ping", "pong"]);
+    let removed = js.expect("peer_removed").await;
+    assert_eq!(
+        (removed["reason"].as_u64(), removed["by_us"].as_bool()),
+        (Some(4), Some(true))
+    );
+}
+
+/// ethereumjs dials us. We ping it, get the Pong, and disconnect with "client quitting"; it must
+/// read our snappy-compressed Disconnect and report that reason.
+#[tokio::test]
+async fn ethereumjs_dials_us() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let js_key = random_secret_key(&mut rng);
+    let our_key = random_secret_key(&mut rng);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let our_id = PeerId::from_secret_key(&our_key).to_string();
+    let mut js = JsPeer::spawn(&[
+        "dial",
+        "--key",
+        &hex::encode(js_key.to_secret_bytes()),
+        "--remote-id",
+        &our_id,
+        "--port",
+        &port.to_string(),
+        "--then",
+        "wait",
+    ]);
+
+    let session = async {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let stream = RlpxStream::accept(tcp, our_key, &mut rng, MAX_FRAME_SIZE)
+            .await
+            .unwrap();
+        assert_eq!(stream.remote_id(), PeerId::from_secret_key(&js_key));
+        let mut connection = P2pConnection::handshake(stream, &hello(&our_key, port))
+            .await
+            .unwrap();
+        assert_we_saw_js(&connection, &PeerId::from_secret_key(&js_key).to_string());
+        connection.ping().await.unwrap();
+        let (code, _) = connection.recv().await.unwrap();
+        assert_eq!(code, PONG);
+        connection
+            .disconnect(DisconnectReason::ClientQuitting)
+            .await
+            .unwrap();
+    };
+    timeout(DEADLINE, session)
+        .await
+        .expect("session finished in time");
+
+    let added = js.expect("peer_added").await;
+    assert_js_saw_us(&added, &our_key);
+    assert_eq!(added["listen_port"], port);
+    js.expect("ping").await;
+    let removed = js.expect("peer_removed").await;
+    assert_eq!(
+        (removed["reason"].as_u64(), removed["by_us"].as_bool()),
+        (Some(8), Some(false))
+    );
+}
