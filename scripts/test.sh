@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what the tests need (pinned),
+# then unit, vector, round-trip and interop tests, then a short smoke run of every fuzz target.
+#
+#   FUZZ_SECONDS=N   seconds per fuzz target in the smoke run (default 20; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== installing the ethereumjs interop peer (pinned in its package-lock.json)"
+(cd tests/interop/ethereumjs && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== cargo test"
+cargo test --workspace --all-targets
+cargo test --workspace --doc
+
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  echo "== fuzz smoke run"
+  bash scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
+fi
+echo "== all tests passed"
