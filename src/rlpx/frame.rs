@@ -31,47 +31,18 @@ fn padded(len: usize) -> usize {
     len.div_ceil(16) * 16
 }
 
-/// One direction's cipher stream and MAC.
-struct Direction {
+fn new_cipher(secrets: &Secrets) -> Aes256Ctr {
+    // Both directions use the same key with a zero IV: each side's stream starts at counter 0.
+    Aes256Ctr::new((&secrets.aes_secret).into(), (&[0u8; 16]).into())
+}
+
+/// The sending half: seals frames with the egress cipher stream and MAC.
+pub struct FrameSealer {
     cipher: Aes256Ctr,
     mac: FrameMac,
 }
 
-/// Encrypts and authenticates frames in both directions of one connection.
-pub struct FrameCodec {
-    egress: Direction,
-    ingress: Direction,
-    max_frame_size: usize,
-    /// Frame size announced by the last header opened, until its body is opened.
-    pending_body: Option<usize>,
-}
-
-impl FrameCodec {
-    /// Builds the codec from the handshake's secrets. `max_frame_size` bounds the frames we accept
-    /// (headers announcing more are rejected before any body byte is read); it is clamped to
-    /// [`MAX_FRAME_SIZE`].
-    pub fn new(secrets: Secrets, max_frame_size: usize) -> Self {
-        // Both directions use the same key with a zero IV: each side's stream starts at counter 0.
-        let cipher = || Aes256Ctr::new((&secrets.aes_secret).into(), (&[0u8; 16]).into());
-        FrameCodec {
-            egress: Direction {
-                cipher: cipher(),
-                mac: secrets.egress_mac.clone(),
-            },
-            ingress: Direction {
-                cipher: cipher(),
-                mac: secrets.ingress_mac.clone(),
-            },
-            max_frame_size: max_frame_size.min(MAX_FRAME_SIZE),
-            pending_body: None,
-        }
-    }
-
-    /// The largest frame this codec accepts.
-    pub fn max_frame_size(&self) -> usize {
-        self.max_frame_size
-    }
-
+impl FrameSealer {
     /// Seals a frame in place. `buf` must hold [`HEADER_LEN`] reserved bytes followed by the frame
     /// data (at most [`MAX_FRAME_SIZE`] bytes); on return it holds the complete wire frame.
     ///
@@ -87,32 +58,46 @@ impl FrameCodec {
             size <= MAX_FRAME_SIZE,
             "frame of {size} bytes exceeds the 24-bit size field"
         );
-        let dir = &mut self.egress;
 
         let mut header = [0u8; 16];
         header[..3].copy_from_slice(&(size as u32).to_be_bytes()[1..]);
         header[3..6].copy_from_slice(&HEADER_DATA);
-        dir.cipher.apply_keystream(&mut header);
+        self.cipher.apply_keystream(&mut header);
         buf[..16].copy_from_slice(&header);
-        buf[16..HEADER_LEN].copy_from_slice(&dir.mac.header_mac(&header));
+        buf[16..HEADER_LEN].copy_from_slice(&self.mac.header_mac(&header));
 
         buf.resize(HEADER_LEN + padded(size), 0);
         let body = &mut buf[HEADER_LEN..];
-        dir.cipher.apply_keystream(body);
-        let frame_mac = dir.mac.frame_mac(body);
+        self.cipher.apply_keystream(body);
+        let frame_mac = self.mac.frame_mac(body);
         buf.extend_from_slice(&frame_mac);
+    }
+}
+
+/// The receiving half: authenticates and decrypts frames with the ingress stream and MAC.
+pub struct FrameOpener {
+    cipher: Aes256Ctr,
+    mac: FrameMac,
+    max_frame_size: usize,
+    /// Frame size announced by the last header opened, until its body is opened.
+    pending_body: Option<usize>,
+}
+
+impl FrameOpener {
+    /// The largest frame this opener accepts.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
     }
 
     /// Authenticates and decrypts a frame header. Returns how many bytes follow it on the wire
-    /// (padded body plus frame MAC), to be read and passed to [`FrameCodec::open_body`].
+    /// (padded body plus frame MAC), to be read and passed to [`FrameOpener::open_body`].
     pub fn open_header(&mut self, header: &mut [u8; HEADER_LEN]) -> Result<usize, FrameError> {
-        let dir = &mut self.ingress;
         let (ciphertext, mac) = header.split_at_mut(16);
         let ciphertext: &mut [u8; 16] = ciphertext.try_into().expect("16 bytes");
-        if !constant_time_eq(&dir.mac.header_mac(ciphertext), mac) {
+        if !constant_time_eq(&self.mac.header_mac(ciphertext), mac) {
             return Err(FrameError::HeaderMac);
         }
-        dir.cipher.apply_keystream(ciphertext);
+        self.cipher.apply_keystream(ciphertext);
         let size = u32::from_be_bytes([0, ciphertext[0], ciphertext[1], ciphertext[2]]) as usize;
         if size > self.max_frame_size {
             return Err(FrameError::FrameTooLarge {
@@ -125,7 +110,10 @@ impl FrameCodec {
     }
 
     /// Authenticates and decrypts, in place, the body announced by the last
-    /// [`FrameCodec::open_header`]. Returns the frame data: the body without padding and MAC.
+    /// [`FrameOpener::open_header`]. Returns the frame data: the body without padding and MAC.
+    ///
+    /// # Panics
+    /// If no header was opened since the last body: a bug in the caller.
     pub fn open_body<'a>(&mut self, body: &'a mut [u8]) -> Result<&'a mut [u8], FrameError> {
         let size = self
             .pending_body
@@ -139,11 +127,62 @@ impl FrameCodec {
             });
         }
         let (ciphertext, mac) = body.split_at_mut(padded(size));
-        if !constant_time_eq(&self.ingress.mac.frame_mac(ciphertext), mac) {
+        if !constant_time_eq(&self.mac.frame_mac(ciphertext), mac) {
             return Err(FrameError::BodyMac);
         }
-        self.ingress.cipher.apply_keystream(ciphertext);
+        self.cipher.apply_keystream(ciphertext);
         Ok(&mut ciphertext[..size])
+    }
+}
+
+/// Encrypts and authenticates frames in both directions of one connection.
+pub struct FrameCodec {
+    sealer: FrameSealer,
+    opener: FrameOpener,
+}
+
+impl FrameCodec {
+    /// Builds the codec from the handshake's secrets. `max_frame_size` bounds the frames we accept
+    /// (headers announcing more are rejected before any body byte is read); it is clamped to
+    /// [`MAX_FRAME_SIZE`].
+    pub fn new(secrets: Secrets, max_frame_size: usize) -> Self {
+        FrameCodec {
+            sealer: FrameSealer {
+                cipher: new_cipher(&secrets),
+                mac: secrets.egress_mac.clone(),
+            },
+            opener: FrameOpener {
+                cipher: new_cipher(&secrets),
+                mac: secrets.ingress_mac.clone(),
+                max_frame_size: max_frame_size.min(MAX_FRAME_SIZE),
+                pending_body: None,
+            },
+        }
+    }
+
+    /// The two halves, for a reader and a writer that run independently.
+    pub fn split(self) -> (FrameSealer, FrameOpener) {
+        (self.sealer, self.opener)
+    }
+
+    /// The largest frame this codec accepts.
+    pub fn max_frame_size(&self) -> usize {
+        self.opener.max_frame_size
+    }
+
+    /// See [`FrameSealer::seal`].
+    pub fn seal(&mut self, buf: &mut Vec<u8>) {
+        self.sealer.seal(buf)
+    }
+
+    /// See [`FrameOpener::open_header`].
+    pub fn open_header(&mut self, header: &mut [u8; HEADER_LEN]) -> Result<usize, FrameError> {
+        self.opener.open_header(header)
+    }
+
+    /// See [`FrameOpener::open_body`].
+    pub fn open_body<'a>(&mut self, body: &'a mut [u8]) -> Result<&'a mut [u8], FrameError> {
+        self.opener.open_body(body)
     }
 }
 

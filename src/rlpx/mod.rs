@@ -14,10 +14,10 @@ pub mod secrets;
 pub mod stream;
 
 pub use error::{FrameError, HandshakeError};
-pub use frame::{FrameCodec, HEADER_LEN, MAX_FRAME_SIZE};
+pub use frame::{FrameCodec, FrameOpener, FrameSealer, HEADER_LEN, MAX_FRAME_SIZE};
 pub use handshake::{
     AuthReceived, AwaitingAck, Established, Initiator, MAX_HANDSHAKE_PACKET, PacketLen, Recipient,
 };
 pub use keys::{ParsePeerIdError, PeerId, random_secret_key};
 pub use secrets::{Role, Secrets};
-pub use stream::{RlpxError, RlpxStream};
+pub use stream::{RlpxError, RlpxReader, RlpxStream, RlpxWriter};

@@ -5,7 +5,7 @@ use rand_core::CryptoRng;
 use secp256k1::{PublicKey, SecretKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::frame::{FrameCodec, HEADER_LEN, MAX_FRAME_SIZE};
+use super::frame::{FrameOpener, FrameSealer, HEADER_LEN, MAX_FRAME_SIZE};
 use super::handshake::{Established, Initiator, PacketLen, Recipient};
 use super::{FrameError, HandshakeError, PeerId};
 
@@ -35,15 +35,51 @@ impl From<std::io::Error> for RlpxError {
     }
 }
 
+/// Read capacity kept per connection: small enough for many idle peers, large enough that a burst
+/// of small frames costs one read call.
+const READ_CHUNK: usize = 4096;
+/// A read buffer grown above this for a large frame is released once that frame is consumed.
+const RETAINED_READ_CAPACITY: usize = 64 * 1024;
+
 /// An established RLPx connection over any async byte stream (usually a `TcpStream`).
 pub struct RlpxStream<S> {
     io: S,
-    codec: FrameCodec,
+    reader: FrameReadBuffer,
+    sealer: FrameSealer,
     remote_id: PeerId,
-    /// Bytes read from the socket and not yet consumed; `read_pos` marks the consumed prefix.
-    read_buf: Vec<u8>,
-    read_pos: usize,
     write_buf: Vec<u8>,
+}
+
+/// The receive side's buffer and frame opener, shared by [`RlpxStream`] and [`RlpxReader`].
+struct FrameReadBuffer {
+    opener: FrameOpener,
+    /// Bytes read from the socket; `consumed` marks the prefix already handed out as frames.
+    buf: Vec<u8>,
+    consumed: usize,
+}
+
+impl FrameReadBuffer {
+    async fn read_frame<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+    ) -> Result<&mut [u8], RlpxError> {
+        // Drop what earlier frames consumed; usually nothing or a few bytes stay.
+        if self.consumed > 0 {
+            self.buf.drain(..self.consumed);
+            self.consumed = 0;
+            if self.buf.is_empty() && self.buf.capacity() > RETAINED_READ_CAPACITY {
+                self.buf = Vec::new();
+            }
+        }
+        fill(io, &mut self.buf, 0, HEADER_LEN).await?;
+        let header: &mut [u8; HEADER_LEN] =
+            (&mut self.buf[..HEADER_LEN]).try_into().expect("filled");
+        let body_len = self.opener.open_header(header)?;
+        fill(io, &mut self.buf, HEADER_LEN, body_len).await?;
+        self.consumed = HEADER_LEN + body_len;
+        let body = &mut self.buf[HEADER_LEN..HEADER_LEN + body_len];
+        Ok(self.opener.open_body(body)?)
+    }
 }
 
 /// Reads into `buf` until it holds at least `len` bytes past `start`.
@@ -57,13 +93,52 @@ async fn fill<S: AsyncRead + Unpin>(
     if buf.len() >= want {
         return Ok(());
     }
-    buf.reserve(want - buf.len());
+    buf.reserve((want - buf.len()).max(READ_CHUNK));
     while buf.len() < want {
         if io.read_buf(buf).await? == 0 {
             return Err(RlpxError::Closed);
         }
     }
     Ok(())
+}
+
+/// The receiving half of a split [`RlpxStream`].
+pub struct RlpxReader<R> {
+    io: R,
+    reader: FrameReadBuffer,
+}
+
+impl<R: AsyncRead + Unpin> RlpxReader<R> {
+    /// See [`RlpxStream::read_frame`].
+    pub async fn read_frame(&mut self) -> Result<&mut [u8], RlpxError> {
+        self.reader.read_frame(&mut self.io).await
+    }
+}
+
+/// The sending half of a split [`RlpxStream`]. Sealing and writing are separate so a writer task
+/// can seal several queued frames and write them with one call.
+pub struct RlpxWriter<W> {
+    io: W,
+    sealer: FrameSealer,
+}
+
+impl<W: AsyncWrite + Unpin> RlpxWriter<W> {
+    /// Seals a frame in place: `frame` holds [`HEADER_LEN`] reserved bytes, then the frame data.
+    pub fn seal(&mut self, frame: &mut Vec<u8>) {
+        self.sealer.seal(frame);
+    }
+
+    /// Writes sealed bytes (one or more frames) to the socket.
+    pub async fn write_sealed(&mut self, bytes: &[u8]) -> Result<(), RlpxError> {
+        self.io.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// Shuts down the write side of the socket.
+    pub async fn shutdown(&mut self) -> Result<(), RlpxError> {
+        self.io.shutdown().await?;
+        Ok(())
+    }
 }
 
 /// Reads one handshake packet, leaving any bytes after it (the first frames) in `buf`.
@@ -120,12 +195,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
         read_pos: usize,
         max_frame_size: usize,
     ) -> Self {
+        let remote_id = established.remote_id;
+        let (sealer, opener) = established
+            .into_codec(max_frame_size.min(MAX_FRAME_SIZE))
+            .split();
         RlpxStream {
             io,
-            remote_id: established.remote_id,
-            codec: established.into_codec(max_frame_size.min(MAX_FRAME_SIZE)),
-            read_buf,
-            read_pos,
+            remote_id,
+            reader: FrameReadBuffer {
+                opener,
+                buf: read_buf,
+                consumed: read_pos,
+            },
+            sealer,
             write_buf: Vec::new(),
         }
     }
@@ -145,7 +227,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
 
     /// Seals the frame data appended to [`RlpxStream::frame_buffer`] and writes it.
     pub async fn send_frame(&mut self) -> Result<(), RlpxError> {
-        self.codec.seal(&mut self.write_buf);
+        self.sealer.seal(&mut self.write_buf);
         self.io.write_all(&self.write_buf).await?;
         Ok(())
     }
@@ -159,20 +241,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
     /// Reads, authenticates and decrypts the next frame, returning its data. A header announcing
     /// more than the configured maximum is rejected before any of its body is read.
     pub async fn read_frame(&mut self) -> Result<&mut [u8], RlpxError> {
-        // Drop what earlier frames consumed; usually nothing or a few bytes stay.
-        if self.read_pos > 0 {
-            self.read_buf.drain(..self.read_pos);
-            self.read_pos = 0;
-        }
-        fill(&mut self.io, &mut self.read_buf, 0, HEADER_LEN).await?;
-        let header: &mut [u8; HEADER_LEN] = (&mut self.read_buf[..HEADER_LEN])
-            .try_into()
-            .expect("filled");
-        let body_len = self.codec.open_header(header)?;
-        fill(&mut self.io, &mut self.read_buf, HEADER_LEN, body_len).await?;
-        self.read_pos = HEADER_LEN + body_len;
-        let body = &mut self.read_buf[HEADER_LEN..HEADER_LEN + body_len];
-        Ok(self.codec.open_body(body)?)
+        self.reader.read_frame(&mut self.io).await
+    }
+
+    /// Splits into independent halves with `split` (for a `TcpStream`, `TcpStream::into_split`;
+    /// for any stream, `tokio::io::split`). Bytes already buffered stay with the reader.
+    pub fn into_split<R, W>(
+        self,
+        split: impl FnOnce(S) -> (R, W),
+    ) -> (RlpxReader<R>, RlpxWriter<W>) {
+        let (read_io, write_io) = split(self.io);
+        (
+            RlpxReader {
+                io: read_io,
+                reader: self.reader,
+            },
+            RlpxWriter {
+                io: write_io,
+                sealer: self.sealer,
+            },
+        )
     }
 
     /// Flushes and shuts down the write side.
