@@ -8,4 +8,15 @@
 //!   message compression, capability matching).
 
 pub mod p2p;
+pub mod peer;
+pub mod protocol;
 pub mod rlpx;
+mod subscription;
+
+pub use protocol::{
+    Direction, Message, MessageSender, PeerInfo, Protocol, ProtocolError, ProtocolPeer, SendError,
+};
+pub use rlpx::PeerId;
+pub use subscription::{SubscribedMessage, Subscription};
+pub mod server;
+pub use server::{PeerEvent, Server, ServerConfig, ServerHandle, Stats};

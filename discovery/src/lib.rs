@@ -1,3 +1,8 @@
-//! Node discovery for ethp2p: enode URLs, Ethereum Node Records (EIP-778) and the discv4 protocol.
-//!
-//! Not implemented yet: this crate is a placeholder so the workspace layout is fixed from the start.
+//! Node identities and discovery for ethp2p: peer ids, `enode://` URLs, and (to come) Ethereum
+//! Node Records (EIP-778) and the discv4 protocol.
+
+mod enode;
+mod peer_id;
+
+pub use enode::{Enode, ParseEnodeError};
+pub use peer_id::{ParsePeerIdError, PeerId};

@@ -141,6 +141,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> P2pConnection<S> {
         send_disconnect(&mut self.stream, reason, self.snappy).await?;
         Ok(self.stream.shutdown().await?)
     }
+
+    /// The stream, the remote's Hello and whether snappy is on, for a runtime that takes over.
+    pub fn into_parts(self) -> (RlpxStream<S>, Hello, bool) {
+        (self.stream, self.remote_hello, self.snappy)
+    }
+}
+
+/// Refuses a connection right after the RLPx handshake, before Hello (nothing is compressed
+/// yet), and closes it. Best effort: the remote may already be gone.
+pub async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: RlpxStream<S>,
+    reason: DisconnectReason,
+) {
+    let _ = send_disconnect(&mut stream, reason, false).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(

@@ -18,7 +18,7 @@ mod rlp_reader;
 pub use capability::{
     Capability, MAX_CAPABILITY_NAME_LEN, ProtocolSpec, SharedCapability, match_capabilities, route,
 };
-pub use connection::{ConnectionError, P2pConnection};
+pub use connection::{ConnectionError, P2pConnection, refuse};
 pub use disconnect::{DisconnectReason, MAX_DISCONNECT_PAYLOAD, decode_disconnect_message};
 pub use error::{P2pError, SnappyError};
 pub use hello::{

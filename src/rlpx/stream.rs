@@ -1,6 +1,8 @@
 //! A thin tokio driver for the sans-IO core: runs the handshake over an async byte stream, then
 //! reads and writes whole frames through the [`FrameCodec`].
 
+use std::io::IoSlice;
+
 use rand_core::CryptoRng;
 use secp256k1::{PublicKey, SecretKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -131,6 +133,20 @@ impl<W: AsyncWrite + Unpin> RlpxWriter<W> {
     /// Writes sealed bytes (one or more frames) to the socket.
     pub async fn write_sealed(&mut self, bytes: &[u8]) -> Result<(), RlpxError> {
         self.io.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// Writes several sealed frames, in order, with as few write calls as the socket allows.
+    pub async fn write_sealed_batch(&mut self, frames: &[Vec<u8>]) -> Result<(), RlpxError> {
+        let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|frame| IoSlice::new(frame)).collect();
+        let mut remaining = &mut slices[..];
+        while !remaining.is_empty() {
+            let written = self.io.write_vectored(remaining).await?;
+            if written == 0 {
+                return Err(RlpxError::Io(std::io::ErrorKind::WriteZero));
+            }
+            IoSlice::advance_slices(&mut remaining, written);
+        }
         Ok(())
     }
 

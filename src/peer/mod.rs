@@ -1,0 +1,329 @@
+//! The runtime of one connected peer, after the handshake and Hello.
+//!
+//! One task runs the read loop and the write loop side by side (so a blocked write never stalls
+//! reading); one more task per matched protocol runs its handler.
+//!
+//! - The read loop answers Ping, turns Disconnect into the end of the session, and routes every
+//!   other message by code to its protocol's bounded inbox (waiting when the handler is slow:
+//!   memory stays bounded and TCP pushes back on the remote), or to a subscription.
+//! - The write loop seals and writes the frames that protocol tasks queue (bounded, so senders
+//!   wait for a slow peer), sends a Ping every `ping_interval`, and gives up on a peer that does
+//!   not take our data within `write_timeout`.
+//! - Whatever ends the session first (read error, remote Disconnect, a handler returning, a
+//!   request from the server) is recorded once in the [`EndSignal`]; the write loop then sends
+//!   our Disconnect when there is a reason to send.
+
+mod end;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, interval_at, timeout};
+
+pub use end::{EndCause, PeerEnd};
+
+use crate::p2p::{
+    BASE_PROTOCOL_LENGTH, DISCONNECT, DisconnectReason, HELLO, MAX_MESSAGE_SIZE, PING,
+    PING_PAYLOAD, PONG, PONG_PAYLOAD, SharedCapability, decode_disconnect_message,
+    decode_message_into, encode_message, route, split_message_code,
+};
+use crate::protocol::{Message, MessageSender, PeerInfo, Protocol, ProtocolPeer};
+use crate::rlpx::{HEADER_LEN, RlpxReader, RlpxWriter};
+use crate::server::Counters;
+use crate::subscription::Subscriptions;
+
+/// Timing and queue limits of a peer session.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// How often we Ping (go-ethereum: 15 s).
+    pub ping_interval: Duration,
+    /// A peer that sends nothing for this long is dropped (go-ethereum: 30 s).
+    pub read_timeout: Duration,
+    /// A peer that does not take a queued frame within this long is dropped (go-ethereum: 20 s).
+    pub write_timeout: Duration,
+    /// Messages buffered per protocol before the read loop waits for its handler.
+    pub inbox_capacity: usize,
+    /// Frames buffered per peer before senders wait for the socket.
+    pub outbox_capacity: usize,
+    /// Largest message accepted after snappy decoding.
+    pub max_message_size: usize,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        PeerConfig {
+            ping_interval: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(20),
+            inbox_capacity: 16,
+            outbox_capacity: 64,
+            max_message_size: MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+/// Records the first cause that ends a session; later ones are ignored.
+#[derive(Clone)]
+pub(crate) struct EndSignal(Arc<watch::Sender<Option<EndCause>>>);
+
+impl EndSignal {
+    pub(crate) fn new() -> Self {
+        EndSignal(Arc::new(watch::channel(None).0))
+    }
+
+    /// Ends the session with `cause` unless something else already did.
+    pub(crate) fn end(&self, cause: EndCause) {
+        self.0.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(cause);
+            true
+        });
+    }
+
+    fn watch(&self) -> watch::Receiver<Option<EndCause>> {
+        self.0.subscribe()
+    }
+}
+
+/// The pieces of an established session the runtime takes over.
+pub(crate) struct Session<R, W> {
+    pub(crate) reader: RlpxReader<R>,
+    pub(crate) writer: RlpxWriter<W>,
+    pub(crate) snappy: bool,
+    pub(crate) info: Arc<PeerInfo>,
+}
+
+/// How long our own Disconnect may take to write when the session ends.
+const DISCONNECT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A write batch stops growing at this many bytes.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Runs the session until it ends; the matched `protocols` are in the same order as
+/// `session.info.capabilities`.
+pub(crate) async fn run<R, W>(
+    session: Session<R, W>,
+    protocols: Vec<Protocol>,
+    config: &PeerConfig,
+    end: EndSignal,
+    subscriptions: Arc<Subscriptions>,
+    counters: Arc<Counters>,
+) -> PeerEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let Session {
+        mut reader,
+        mut writer,
+        snappy,
+        info,
+    } = session;
+    let (outbox, mut outbox_rx) = mpsc::channel::<Vec<u8>>(config.outbox_capacity);
+
+    let mut inboxes = Vec::with_capacity(protocols.len());
+    let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(protocols.len());
+    for (protocol, capability) in protocols.iter().zip(&info.capabilities) {
+        let (inbox, inbox_rx) = mpsc::channel(config.inbox_capacity);
+        inboxes.push(inbox);
+        let sender = MessageSender::new(capability.clone(), snappy, outbox.clone());
+        let peer = ProtocolPeer::new(info.clone(), inbox_rx, sender);
+        let handler = protocol.run(peer);
+        let end = end.clone();
+        let name = capability.capability();
+        tasks.push(tokio::spawn(async move {
+            end.end(match handler.await {
+                Ok(()) => EndCause::ProtocolReturned(name),
+                Err(error) => EndCause::ProtocolFailed {
+                    protocol: name,
+                    error: error.to_string(),
+                },
+            });
+        }));
+    }
+
+    let (cause, writer_healthy) = {
+        let read = ReadLoop {
+            capabilities: &info.capabilities,
+            inboxes: &inboxes,
+            outbox: &outbox,
+            snappy,
+            config,
+            subscriptions: &subscriptions,
+            info: &info,
+            counters: &counters,
+        }
+        .run(&mut reader);
+        let write = write_loop(
+            &mut writer,
+            &mut outbox_rx,
+            end.watch(),
+            snappy,
+            config,
+            &counters,
+        );
+        tokio::pin!(read, write);
+        tokio::select! {
+            cause = &mut read => {
+                end.end(cause);
+                write.await
+            }
+            outcome = &mut write => outcome,
+        }
+    };
+
+    // Protocol handlers see their inbox close, then are stopped.
+    drop(inboxes);
+    for task in &tasks {
+        task.abort();
+    }
+
+    let mut sent = None;
+    if let Some(reason) = cause.reason_to_send().filter(|_| writer_healthy) {
+        let mut frame = vec![0u8; HEADER_LEN];
+        if encode_message(DISCONNECT, &reason.encode(), snappy, &mut frame).is_ok() {
+            writer.seal(&mut frame);
+            if let Ok(Ok(())) = timeout(DISCONNECT_WRITE_TIMEOUT, writer.write_sealed(&frame)).await
+            {
+                sent = Some(reason);
+            }
+        }
+    }
+    let _ = timeout(DISCONNECT_WRITE_TIMEOUT, writer.shutdown()).await;
+    let received = match &cause {
+        EndCause::RemoteDisconnect(reason) => *reason,
+        _ => None,
+    };
+    PeerEnd {
+        cause,
+        sent,
+        received,
+    }
+}
+
+struct ReadLoop<'a> {
+    capabilities: &'a [SharedCapability],
+    inboxes: &'a [mpsc::Sender<Message>],
+    outbox: &'a mpsc::Sender<Vec<u8>>,
+    snappy: bool,
+    config: &'a PeerConfig,
+    subscriptions: &'a Subscriptions,
+    info: &'a PeerInfo,
+    counters: &'a Counters,
+}
+
+impl ReadLoop<'_> {
+    /// Reads until the session must end; returns why.
+    async fn run<R: AsyncRead + Unpin>(self, reader: &mut RlpxReader<R>) -> EndCause {
+        loop {
+            let frame = match timeout(self.config.read_timeout, reader.read_frame()).await {
+                Err(_) => return EndCause::ReadTimeout,
+                Ok(Err(error)) => return EndCause::Transport(error),
+                Ok(Ok(frame)) => frame,
+            };
+            let (code, raw) = match split_message_code(frame) {
+                Ok(split) => split,
+                Err(error) => return EndCause::BadMessage(error),
+            };
+            match code {
+                PING => {
+                    let mut pong = vec![0u8; HEADER_LEN];
+                    encode_message(PONG, PONG_PAYLOAD, self.snappy, &mut pong).expect("tiny");
+                    if self.outbox.send(pong).await.is_err() {
+                        // The writer is gone; the session is already ending.
+                        return EndCause::Requested(DisconnectReason::ClientQuitting);
+                    }
+                }
+                DISCONNECT => {
+                    return EndCause::RemoteDisconnect(
+                        decode_disconnect_message(raw, self.snappy).ok(),
+                    );
+                }
+                HELLO => return EndCause::UnexpectedHello,
+                // Pong, and base-protocol codes not defined yet: nothing to do (go-ethereum
+                // discards them too). Every frame already reset the read timeout.
+                code if code < BASE_PROTOCOL_LENGTH => {}
+                code => {
+                    let Some((index, relative)) = route(self.capabilities, code) else {
+                        return EndCause::UnknownCode(code);
+                    };
+                    let mut payload = Vec::new();
+                    let max = self.config.max_message_size;
+                    if let Err(error) = decode_message_into(frame, self.snappy, max, &mut payload) {
+                        return EndCause::BadMessage(error);
+                    }
+                    Counters::bump(&self.counters.messages_in, 1);
+                    let message = Message {
+                        code: relative,
+                        payload,
+                    };
+                    let protocol = &self.capabilities[index].name;
+                    if let Some(message) =
+                        self.subscriptions.deliver(protocol, self.info.id, message)
+                    {
+                        // A closed inbox means the handler returned; the session is ending.
+                        let _ = self.inboxes[index].send(message).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes queued frames and Pings until the session ends. Returns the end cause and whether the
+/// socket can still take our Disconnect.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    writer: &mut RlpxWriter<W>,
+    outbox: &mut mpsc::Receiver<Vec<u8>>,
+    mut end: watch::Receiver<Option<EndCause>>,
+    snappy: bool,
+    config: &PeerConfig,
+    counters: &Counters,
+) -> (EndCause, bool) {
+    let mut ping = interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    loop {
+        if let Some(cause) = end.borrow_and_update().clone() {
+            return (cause, true);
+        }
+        tokio::select! {
+            biased;
+            _ = end.changed() => continue,
+            frame = outbox.recv() => {
+                // We hold an outbox sender ourselves, so the queue never closes.
+                let Some(frame) = frame else { continue };
+                batch.push(frame);
+                let mut bytes = batch[0].len();
+                while bytes < MAX_BATCH_BYTES {
+                    match outbox.try_recv() {
+                        Ok(frame) => {
+                            bytes += frame.len();
+                            batch.push(frame);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                let mut frame = vec![0u8; HEADER_LEN];
+                encode_message(PING, PING_PAYLOAD, snappy, &mut frame).expect("tiny");
+                batch.push(frame);
+            }
+        }
+        for frame in &mut batch {
+            writer.seal(frame);
+        }
+        match timeout(config.write_timeout, writer.write_sealed_batch(&batch)).await {
+            Err(_) => return (EndCause::WriteTimeout, false),
+            Ok(Err(error)) => return (EndCause::Transport(error), false),
+            Ok(Ok(())) => {
+                Counters::bump(&counters.messages_out, batch.len() as u64);
+                batch.clear();
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Server settings and their defaults (aligned with go-ethereum unless noted).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secp256k1::SecretKey;
+
+use super::netrestrict::Cidr;
+use crate::peer::PeerConfig;
+use crate::protocol::Protocol;
+use crate::rlpx::MAX_FRAME_SIZE;
+use ethp2p_discovery::Enode;
+
+/// Everything a [`Server`](super::Server) needs. Build one with [`ServerConfig::new`] and adjust
+/// the public fields.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The node key; its public key is the node id.
+    pub key: SecretKey,
+    /// TCP listen address; port 0 picks a free port. `None` runs a dial-only node.
+    pub listen_addr: Option<SocketAddr>,
+    /// Client id sent in Hello.
+    pub client_id: String,
+    /// Protocols served to matching peers.
+    pub protocols: Vec<Protocol>,
+    /// Connected peers at most, trusted peers not counted against it (go-ethereum: 50).
+    pub max_peers: usize,
+    /// At most `max_peers / dial_ratio` peers are ones we dialed; the rest is left for inbound
+    /// (go-ethereum: 3).
+    pub dial_ratio: usize,
+    /// Inbound handshakes in progress at most; when full, the oldest is dropped to make room
+    /// (go-ethereum: 50, and it stops accepting instead).
+    pub max_pending: usize,
+    /// Deadline for RLPx handshake plus Hello (go-ethereum: 5 s).
+    pub handshake_timeout: Duration,
+    /// Deadline for the TCP connect of a dial.
+    pub dial_timeout: Duration,
+    /// A non-LAN IP that connected to us is refused for this long (go-ethereum: 30 s).
+    pub inbound_throttle: Duration,
+    /// Peers we keep connected to, redialed with backoff.
+    pub static_peers: Vec<Enode>,
+    /// Peers allowed in above every limit (identified by id; also dialed if in `static_peers`).
+    pub trusted_peers: Vec<Enode>,
+    /// If set, only these ranges may connect or be dialed.
+    pub net_restrict: Option<Vec<Cidr>>,
+    /// Frames larger than this are refused before their body is read.
+    pub max_frame_size: usize,
+    /// Per-peer timing and queue limits.
+    pub peer: PeerConfig,
+    /// Capacity of the event stream; a receiver that falls further behind misses events.
+    pub event_capacity: usize,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the key: listens on `0.0.0.0:30303`.
+    pub fn new(key: SecretKey) -> Self {
+        ServerConfig {
+            key,
+            listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 30303))),
+            client_id: format!("ethp2p/v{}", env!("CARGO_PKG_VERSION")),
+            protocols: Vec::new(),
+            max_peers: 50,
+            dial_ratio: 3,
+            max_pending: 50,
+            handshake_timeout: Duration::from_secs(5),
+            dial_timeout: Duration::from_secs(15),
+            inbound_throttle: Duration::from_secs(30),
+            static_peers: Vec::new(),
+            trusted_peers: Vec::new(),
+            net_restrict: None,
+            max_frame_size: MAX_FRAME_SIZE,
+            peer: PeerConfig::default(),
+            event_capacity: 1024,
+        }
+    }
+
+    /// Peers we may have dialed at once.
+    pub fn max_dialed(&self) -> usize {
+        self.max_peers / self.dial_ratio.max(1)
+    }
+
+    /// Inbound peers at most: what the dial share leaves.
+    pub fn max_inbound(&self) -> usize {
+        self.max_peers - self.max_dialed()
+    }
+
+    pub(crate) fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.net_restrict
+            .as_ref()
+            .is_none_or(|ranges| ranges.iter().any(|range| range.contains(ip)))
+    }
+}

@@ -1,0 +1,267 @@
+//! The server: accepts and dials connections, runs the handshake and Hello, admits peers under
+//! its limits, and runs each peer's session. Start one with [`Server::start`]; the returned
+//! [`ServerHandle`] lists peers, adds and removes them, streams [`PeerEvent`]s and shuts down.
+
+mod config;
+mod dialer;
+mod events;
+mod listener;
+mod netrestrict;
+mod setup;
+mod table;
+mod tasks;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, broadcast, oneshot, watch};
+
+pub use config::ServerConfig;
+pub use events::{PeerEvent, Stats};
+pub use netrestrict::{Cidr, ParseCidrError, is_lan};
+
+use crate::p2p::{Capability, DisconnectReason, Hello, PROTOCOL_VERSION, ProtocolSpec};
+use crate::peer::EndCause;
+use crate::protocol::PeerInfo;
+use crate::rlpx::PeerId;
+use crate::subscription::{Subscription, Subscriptions};
+use ethp2p_discovery::Enode;
+pub(crate) use events::Counters;
+use table::PeerTable;
+use tasks::TaskGroup;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Binding the listen address failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A static peer and its redial backoff.
+struct StaticPeer {
+    enode: Enode,
+    failures: u32,
+    next_attempt: Instant,
+}
+
+/// Mutable server state, behind one lock that is never held across an await.
+#[derive(Default)]
+struct State {
+    peers: PeerTable,
+    static_peers: HashMap<PeerId, StaticPeer>,
+    trusted: HashSet<PeerId>,
+    /// Dials in progress (their ids).
+    dialing: HashSet<PeerId>,
+    /// When each non-LAN IP last connected to us.
+    inbound_history: HashMap<IpAddr, Instant>,
+    /// Inbound handshakes in progress, oldest first, each with its eviction trigger.
+    pending: BTreeMap<u64, oneshot::Sender<()>>,
+    next_pending: u64,
+    shutting_down: bool,
+}
+
+pub(crate) struct Inner {
+    config: ServerConfig,
+    local_id: PeerId,
+    local_enode: Enode,
+    local_hello: Hello,
+    specs: Vec<ProtocolSpec>,
+    state: Mutex<State>,
+    events: broadcast::Sender<PeerEvent>,
+    subscriptions: Arc<Subscriptions>,
+    counters: Arc<Counters>,
+    tasks: TaskGroup,
+    /// Wakes the dialer when the peer set or the static list changes.
+    dial_wakeup: Notify,
+    /// Becomes true on shutdown; the listener and dialer stop.
+    shutdown: watch::Sender<bool>,
+}
+
+impl Inner {
+    fn emit(&self, event: PeerEvent) {
+        // No receiver is fine: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    fn is_trusted(&self, id: &PeerId) -> bool {
+        self.state.lock().trusted.contains(id)
+    }
+}
+
+/// Entry point: see [`Server::start`].
+pub struct Server;
+
+impl Server {
+    /// Binds the listen address (if any), starts the listener and the dialer, and returns the
+    /// handle. Static peers are dialed right away.
+    pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
+        let local_id = PeerId::from_secret_key(&config.key);
+        let listener = match config.listen_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let mut enode_addr = bound.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        if enode_addr.ip().is_unspecified() {
+            // Without NAT or discovery we know no better address to advertise.
+            enode_addr.set_ip(IpAddr::from([127, 0, 0, 1]));
+        }
+        let local_hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            client_id: config.client_id.clone(),
+            capabilities: config
+                .protocols
+                .iter()
+                .map(|p| Capability::new(p.name.clone(), p.version))
+                .collect(),
+            listen_port: bound.map_or(0, |addr| addr.port()),
+            id: local_id.0,
+        };
+        let now = Instant::now();
+        let mut state = State::default();
+        for enode in &config.trusted_peers {
+            state.trusted.insert(enode.id);
+        }
+        for enode in &config.static_peers {
+            let peer = StaticPeer {
+                enode: *enode,
+                failures: 0,
+                next_attempt: now,
+            };
+            state.static_peers.insert(enode.id, peer);
+        }
+        let inner = Arc::new(Inner {
+            specs: config.protocols.iter().map(|p| p.spec()).collect(),
+            events: broadcast::channel(config.event_capacity.max(1)).0,
+            local_enode: Enode::new(local_id, enode_addr),
+            config,
+            local_id,
+            local_hello,
+            state: Mutex::new(state),
+            subscriptions: Arc::default(),
+            counters: Arc::default(),
+            tasks: TaskGroup::default(),
+            dial_wakeup: Notify::new(),
+            shutdown: watch::channel(false).0,
+        });
+        if let Some(listener) = listener {
+            tokio::spawn(listener::run(inner.clone(), listener));
+        }
+        tokio::spawn(dialer::run(inner.clone()));
+        tracing::info!(enode = %inner.local_enode, "server started");
+        Ok(ServerHandle { inner })
+    }
+}
+
+/// Controls a running server; cheap to clone.
+#[derive(Clone)]
+pub struct ServerHandle {
+    inner: Arc<Inner>,
+}
+
+impl ServerHandle {
+    /// Our `enode://` URL: the listen address, or 127.0.0.1 if listening on all interfaces.
+    pub fn local_enode(&self) -> Enode {
+        self.inner.local_enode
+    }
+
+    /// Our node id.
+    pub fn local_id(&self) -> PeerId {
+        self.inner.local_id
+    }
+
+    /// The connected peers.
+    pub fn peers(&self) -> Vec<Arc<PeerInfo>> {
+        self.inner
+            .state
+            .lock()
+            .peers
+            .entries()
+            .map(|entry| entry.info.clone())
+            .collect()
+    }
+
+    /// How many peers are connected.
+    pub fn peer_count(&self) -> usize {
+        self.inner.state.lock().peers.len()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        let peers = self.peer_count();
+        self.inner.counters.snapshot(peers)
+    }
+
+    /// A stream of peer events from now on.
+    pub fn events(&self) -> broadcast::Receiver<PeerEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Makes `enode` a static peer: dialed now and redialed with backoff whenever it drops.
+    pub fn add_peer(&self, enode: Enode) {
+        let peer = StaticPeer {
+            enode,
+            failures: 0,
+            next_attempt: Instant::now(),
+        };
+        self.inner.state.lock().static_peers.insert(enode.id, peer);
+        self.inner.dial_wakeup.notify_one();
+    }
+
+    /// Forgets `id` as a static peer and disconnects it with "disconnect requested".
+    pub fn remove_peer(&self, id: PeerId) {
+        let mut state = self.inner.state.lock();
+        state.static_peers.remove(&id);
+        if let Some(entry) = state.peers.get(&id) {
+            entry
+                .end
+                .end(EndCause::Requested(DisconnectReason::DisconnectRequested));
+        }
+    }
+
+    /// Lets `id` in above every limit.
+    pub fn add_trusted_peer(&self, id: PeerId) {
+        self.inner.state.lock().trusted.insert(id);
+    }
+
+    /// Subscribes to messages of `(protocol, code)` from every peer, through a queue of
+    /// `capacity` messages (see [`Subscription`]). Those messages no longer reach the protocol's
+    /// handler while the subscription lives.
+    pub fn subscribe(&self, protocol: &str, code: u64, capacity: usize) -> Subscription {
+        self.inner.subscriptions.subscribe(protocol, code, capacity)
+    }
+
+    /// Disconnects every peer with "client quitting", stops listening and dialing, and waits
+    /// until every connection task has ended and its socket is closed.
+    pub async fn shutdown(&self) {
+        {
+            let mut state = self.inner.state.lock();
+            state.shutting_down = true;
+            for entry in state.peers.entries() {
+                entry
+                    .end
+                    .end(EndCause::Requested(DisconnectReason::ClientQuitting));
+            }
+            for (_, evict) in std::mem::take(&mut state.pending) {
+                let _ = evict.send(());
+            }
+        }
+        self.inner.shutdown.send_replace(true);
+        self.inner.tasks.idle().await;
+        tracing::info!("server stopped");
+    }
+}

@@ -1,0 +1,323 @@
+//! Turning a TCP connection into a running peer: RLPx handshake, admission check, Hello,
+//! capability matching, registration, then the peer session until it ends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+
+use super::events::Counters;
+use super::table::Entry;
+use super::{Inner, PeerEvent, dialer};
+use crate::p2p::{
+    ConnectionError, DisconnectReason, P2pConnection, SharedCapability, match_capabilities, refuse,
+};
+use crate::peer::{self, EndSignal, Session};
+use crate::protocol::{Direction, PeerInfo, Protocol};
+use crate::rlpx::{PeerId, RlpxError, RlpxStream};
+use ethp2p_discovery::Enode;
+
+/// Why a connection did not become a peer.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("handshake timed out")]
+    Timeout,
+    #[error("replaced by a newer inbound handshake (pending limit)")]
+    Evicted,
+    #[error("RLPx handshake failed: {0}")]
+    Rlpx(#[from] RlpxError),
+    #[error("Hello failed: {0}")]
+    Hello(#[from] ConnectionError),
+    #[error("refused: {0}")]
+    Refused(DisconnectReason),
+}
+
+impl SetupError {
+    fn sent(&self) -> Option<DisconnectReason> {
+        match self {
+            SetupError::Refused(reason) => Some(*reason),
+            SetupError::Hello(error) => error.disconnect_reason(),
+            _ => None,
+        }
+    }
+}
+
+/// A connection that passed Hello and admission, ready to run.
+struct Ready {
+    connection: P2pConnection<TcpStream>,
+    id: PeerId,
+    trusted: bool,
+    capabilities: Vec<SharedCapability>,
+    /// Created before insertion so `remove_peer` can reach the peer as soon as it is listed.
+    end: EndSignal,
+}
+
+/// An inbound handshake's place among the pending ones.
+pub(crate) struct PendingSlot {
+    pub(crate) slot: u64,
+    /// Fires if the pending limit drops this handshake for a newer one.
+    pub(crate) evicted: oneshot::Receiver<()>,
+}
+
+/// Where a connection came from; decides what to release when its handshake phase ends.
+pub(crate) enum Origin {
+    /// Accepted: holds a pending slot.
+    Inbound(PendingSlot),
+    /// Dialed: the node we meant to reach (its id is checked by the handshake).
+    Outbound(Enode),
+}
+
+impl Origin {
+    fn direction(&self) -> Direction {
+        match self {
+            Origin::Inbound(_) => Direction::Inbound,
+            Origin::Outbound(_) => Direction::Outbound,
+        }
+    }
+}
+
+/// Ends the handshake phase: frees the pending slot or the dial, and schedules a redial with
+/// backoff for a static peer that did not become a peer.
+fn handshake_done(inner: &Inner, origin: &Origin, became_peer: bool) {
+    let mut state = inner.state.lock();
+    match origin {
+        Origin::Inbound(pending) => {
+            state.pending.remove(&pending.slot);
+        }
+        Origin::Outbound(enode) => {
+            state.dialing.remove(&enode.id);
+            if let Some(peer) = state.static_peers.get_mut(&enode.id) {
+                if became_peer {
+                    peer.failures = 0;
+                } else {
+                    peer.next_attempt = Instant::now() + dialer::backoff(peer.failures);
+                    peer.failures = peer.failures.saturating_add(1);
+                }
+            }
+            drop(state);
+            inner.dial_wakeup.notify_one();
+        }
+    }
+}
+
+/// Runs one connection from TCP to the end of its peer session.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    tcp: TcpStream,
+    remote_addr: SocketAddr,
+    mut origin: Origin,
+) {
+    let _ = tcp.set_nodelay(true);
+    let direction = origin.direction();
+    let expected = match &origin {
+        Origin::Outbound(enode) => Some(enode.id),
+        Origin::Inbound(_) => None,
+    };
+    let handshake = timeout(
+        inner.config.handshake_timeout,
+        handshake(&inner, tcp, expected),
+    );
+    let result = match &mut origin {
+        Origin::Inbound(pending) => tokio::select! {
+            result = handshake => result,
+            _ = &mut pending.evicted => Ok(Err(SetupError::Evicted)),
+        },
+        Origin::Outbound(_) => handshake.await,
+    };
+    let error = match result.unwrap_or(Err(SetupError::Timeout)) {
+        Ok(ready) => match admit_and_insert(&inner, &ready, remote_addr, direction) {
+            Ok(info) => {
+                handshake_done(&inner, &origin, true);
+                return run_peer(inner, ready, info).await;
+            }
+            Err(reason) => {
+                let _ = ready.connection.disconnect(reason).await;
+                SetupError::Refused(reason)
+            }
+        },
+        Err(error) => error,
+    };
+    let sent = error.sent();
+    failed(&inner, &origin, remote_addr, sent, error.to_string());
+}
+
+/// A dial whose TCP connect failed.
+pub(crate) fn dial_failed(inner: &Inner, origin: &Origin, remote_addr: SocketAddr, error: String) {
+    failed(inner, origin, remote_addr, None, error);
+}
+
+fn failed(
+    inner: &Inner,
+    origin: &Origin,
+    remote_addr: SocketAddr,
+    sent: Option<DisconnectReason>,
+    error: String,
+) {
+    handshake_done(inner, origin, false);
+    Counters::bump(&inner.counters.handshake_failures, 1);
+    let direction = origin.direction();
+    let id = match origin {
+        Origin::Outbound(enode) => Some(enode.id),
+        Origin::Inbound(_) => None,
+    };
+    tracing::info!(%remote_addr, ?direction, %error, "connection failed before becoming a peer");
+    inner.emit(PeerEvent::HandshakeFailed {
+        remote_addr,
+        direction,
+        id,
+        sent,
+        error,
+    });
+}
+
+async fn handshake(
+    inner: &Inner,
+    tcp: TcpStream,
+    expected: Option<PeerId>,
+) -> Result<Ready, SetupError> {
+    let direction = if expected.is_some() {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let config = &inner.config;
+    let mut rng: rand::rngs::StdRng = rand::make_rng();
+    let stream = match expected {
+        Some(id) => {
+            let remote = id
+                .to_public_key()
+                .ok_or(SetupError::Rlpx(RlpxError::Handshake(
+                    crate::rlpx::HandshakeError::InvalidPublicKey,
+                )))?;
+            RlpxStream::connect(tcp, config.key, remote, &mut rng, config.max_frame_size).await?
+        }
+        None => RlpxStream::accept(tcp, config.key, &mut rng, config.max_frame_size).await?,
+    };
+    let id = stream.remote_id();
+    let trusted = inner.is_trusted(&id);
+    if let Err(reason) = admit(inner, id, direction, trusted) {
+        refuse(stream, reason).await;
+        return Err(SetupError::Refused(reason));
+    }
+    let connection = P2pConnection::handshake(stream, &inner.local_hello).await?;
+    let capabilities = match_capabilities(&inner.specs, &connection.remote_hello().capabilities);
+    if capabilities.is_empty() {
+        let _ = connection.disconnect(DisconnectReason::UselessPeer).await;
+        return Err(SetupError::Refused(DisconnectReason::UselessPeer));
+    }
+    Ok(Ready {
+        connection,
+        id,
+        trusted,
+        capabilities,
+        end: EndSignal::new(),
+    })
+}
+
+fn admit(
+    inner: &Inner,
+    id: PeerId,
+    direction: Direction,
+    trusted: bool,
+) -> Result<(), DisconnectReason> {
+    let state = inner.state.lock();
+    if state.shutting_down {
+        return Err(DisconnectReason::ClientQuitting);
+    }
+    state
+        .peers
+        .admit(&inner.config, inner.local_id, id, direction, trusted)
+}
+
+fn protocol_for<'a>(protocols: &'a [Protocol], capability: &SharedCapability) -> &'a Protocol {
+    protocols
+        .iter()
+        .find(|p| p.name == capability.name && p.version == capability.version)
+        .expect("matched capabilities come from our protocols")
+}
+
+/// The final admission check, atomic with insertion: another connection to the same peer may
+/// have finished its handshake meanwhile.
+fn admit_and_insert(
+    inner: &Inner,
+    ready: &Ready,
+    remote_addr: SocketAddr,
+    direction: Direction,
+) -> Result<Arc<PeerInfo>, DisconnectReason> {
+    let mut state = inner.state.lock();
+    if state.shutting_down {
+        return Err(DisconnectReason::ClientQuitting);
+    }
+    state.peers.admit(
+        &inner.config,
+        inner.local_id,
+        ready.id,
+        direction,
+        ready.trusted,
+    )?;
+    let info = Arc::new(PeerInfo {
+        id: ready.id,
+        remote_addr,
+        direction,
+        client_id: ready.connection.remote_hello().client_id.clone(),
+        capabilities: ready.capabilities.clone(),
+    });
+    state.peers.insert(Entry {
+        info: info.clone(),
+        end: ready.end.clone(),
+        trusted: ready.trusted,
+    });
+    Ok(info)
+}
+
+async fn run_peer(inner: Arc<Inner>, ready: Ready, info: Arc<PeerInfo>) {
+    let id = info.id;
+    let remote_addr = info.remote_addr;
+    Counters::bump(&inner.counters.handshakes, 1);
+    tracing::info!(peer = ?id, %remote_addr, direction = ?info.direction, client = %info.client_id, "peer added");
+    inner.emit(PeerEvent::Added(info.clone()));
+
+    let protocols = info
+        .capabilities
+        .iter()
+        .map(|capability| protocol_for(&inner.config.protocols, capability).clone())
+        .collect();
+    let (stream, _, snappy) = ready.connection.into_parts();
+    let (reader, writer) = stream.into_split(TcpStream::into_split);
+    let session = Session {
+        reader,
+        writer,
+        snappy,
+        info: info.clone(),
+    };
+    let peer_end = peer::run(
+        session,
+        protocols,
+        &inner.config.peer,
+        ready.end,
+        inner.subscriptions.clone(),
+        inner.counters.clone(),
+    )
+    .await;
+
+    inner.state.lock().peers.remove(&id);
+    if !peer_end.initiated_by_remote() && peer_end.cause.is_error() {
+        Counters::bump(&inner.counters.peer_errors, 1);
+    }
+    tracing::info!(
+        peer = ?id,
+        %remote_addr,
+        cause = %peer_end.cause,
+        sent = ?peer_end.sent,
+        received = ?peer_end.received,
+        "peer removed"
+    );
+    inner.emit(PeerEvent::Removed {
+        info,
+        end: peer_end,
+    });
+    inner.dial_wakeup.notify_one();
+}

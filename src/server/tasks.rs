@@ -1,0 +1,47 @@
+//! Counts the server's live connection tasks so shutdown can wait for every socket to close.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+#[derive(Clone, Default)]
+pub(crate) struct TaskGroup {
+    inner: Arc<(AtomicUsize, Notify)>,
+}
+
+struct Guard(Arc<(AtomicUsize, Notify)>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.0.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.1.notify_waiters();
+        }
+    }
+}
+
+impl TaskGroup {
+    /// Spawns `task`, counted until it finishes (or is cancelled).
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.inner.0.fetch_add(1, Ordering::AcqRel);
+        let guard = Guard(self.inner.clone());
+        tokio::spawn(async move {
+            let _guard = guard;
+            task.await;
+        });
+    }
+
+    /// Waits until no counted task is running.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.inner.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inner.0.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
