@@ -1,0 +1,235 @@
+//! Servers peering over 127.0.0.1 through the public API: static dialing, protocol messages both
+//! ways, offset arithmetic with several protocols, and the reasons reported when peers end.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ethp2p::p2p::DisconnectReason;
+use ethp2p::peer::EndCause;
+use ethp2p::rlpx::random_secret_key;
+use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
+use rand::{SeedableRng, rngs::StdRng};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::timeout;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn config(rng: &mut StdRng, protocols: Vec<Protocol>) -> ServerConfig {
+    let mut config = ServerConfig::new(random_secret_key(rng));
+    config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.protocols = protocols;
+    config
+}
+
+async fn next_event(events: &mut broadcast::Receiver<PeerEvent>) -> PeerEvent {
+    timeout(DEADLINE, events.recv())
+        .await
+        .expect("event in time")
+        .expect("event stream open")
+}
+
+async fn wait_added(
+    events: &mut broadcast::Receiver<PeerEvent>,
+) -> std::sync::Arc<ethp2p::PeerInfo> {
+    loop {
+        match next_event(events).await {
+            PeerEvent::Added(info) => return info,
+            PeerEvent::HandshakeFailed { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+async fn wait_removed(events: &mut broadcast::Receiver<PeerEvent>) -> ethp2p::peer::PeerEnd {
+    loop {
+        if let PeerEvent::Removed { end, .. } = next_event(events).await {
+            return end;
+        }
+    }
+}
+
+/// A protocol that reports every message it receives on a channel and sends `greeting` first.
+fn recorder(
+    name: &str,
+    version: u32,
+    length: u64,
+    greeting: Option<(u64, &'static [u8])>,
+    seen: mpsc::UnboundedSender<(String, u64, Vec<u8>)>,
+) -> Protocol {
+    let label = format!("{name}/{version}");
+    Protocol::new(name, version, length, move |mut peer| {
+        let seen = seen.clone();
+        let label = label.clone();
+        async move {
+            if let Some((code, payload)) = greeting {
+                peer.send(code, payload).await?;
+            }
+            while let Some(message) = peer.recv().await {
+                let _ = seen.send((label.clone(), message.code, message.payload));
+            }
+            Ok(())
+        }
+    })
+}
+
+async fn start_pair(
+    rng: &mut StdRng,
+    a_protocols: Vec<Protocol>,
+    b_protocols: Vec<Protocol>,
+) -> (
+    ServerHandle,
+    ServerHandle,
+    broadcast::Receiver<PeerEvent>,
+    broadcast::Receiver<PeerEvent>,
+) {
+    let b = Server::start(config(rng, b_protocols)).await.unwrap();
+    let mut a_config = config(rng, a_protocols);
+    a_config.static_peers = vec![b.local_enode()];
+    let b_events = b.events();
+    let a = Server::start(a_config).await.unwrap();
+    let a_events = a.events();
+    (a, b, a_events, b_events)
+}
+
+#[tokio::test]
+async fn several_protocols_route_by_offset_both_ways() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    // A and B list protocols in different orders and each has one the other lacks; only foo/1
+    // and bar/2 match. Sorted by name: bar/2 at 0x10..0x15, foo/1 at 0x15..0x18.
+    let a_protocols = vec![
+        recorder("foo", 1, 3, Some((2, b"a-foo")), seen_tx.clone()),
+        recorder("bar", 2, 5, Some((4, b"a-bar")), seen_tx.clone()),
+        recorder("zzz", 1, 1, None, seen_tx.clone()),
+    ];
+    let b_protocols = vec![
+        recorder("bar", 2, 5, Some((0, b"b-bar")), seen_tx.clone()),
+        recorder("aaa", 1, 7, None, seen_tx.clone()),
+        recorder("foo", 1, 3, Some((1, b"b-foo")), seen_tx.clone()),
+    ];
+    let (a, b, mut a_events, _b_events) = start_pair(&mut rng, a_protocols, b_protocols).await;
+    let info = wait_added(&mut a_events).await;
+    let matched: Vec<_> = info
+        .capabilities
+        .iter()
+        .map(|c| (c.name.as_str(), c.version, c.offset))
+        .collect();
+    assert_eq!(matched, [("bar", 2, 0x10), ("foo", 1, 0x15)]);
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(timeout(DEADLINE, seen.recv()).await.unwrap().unwrap());
+    }
+    got.sort();
+    let expected: Vec<(String, u64, Vec<u8>)> = vec![
+        ("bar/2".into(), 0, b"b-bar".to_vec()),
+        ("bar/2".into(), 4, b"a-bar".to_vec()),
+        ("foo/1".into(), 1, b"b-foo".to_vec()),
+        ("foo/1".into(), 2, b"a-foo".to_vec()),
+    ];
+    assert_eq!(got, expected);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn remove_peer_reports_reasons_on_both_sides() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (a, b, mut a_events, mut b_events) = start_pair(
+        &mut rng,
+        vec![recorder("foo", 1, 1, None, tx.clone())],
+        vec![recorder("foo", 1, 1, None, tx)],
+    )
+    .await;
+    let info = wait_added(&mut a_events).await;
+    wait_added(&mut b_events).await;
+    assert_eq!(a.peers().len(), 1);
+    a.remove_peer(info.id);
+    let a_end = wait_removed(&mut a_events).await;
+    assert_eq!(
+        a_end.cause,
+        EndCause::Requested(DisconnectReason::DisconnectRequested)
+    );
+    assert_eq!(a_end.sent, Some(DisconnectReason::DisconnectRequested));
+    assert!(!a_end.initiated_by_remote());
+    let b_end = wait_removed(&mut b_events).await;
+    assert_eq!(b_end.received, Some(DisconnectReason::DisconnectRequested));
+    assert_eq!(b_end.sent, None);
+    assert!(b_end.initiated_by_remote());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn handler_return_and_error_map_to_reasons() {
+    for (fails, reason) in [
+        (false, DisconnectReason::ClientQuitting),
+        (true, DisconnectReason::SubprotocolError),
+    ] {
+        let mut rng = StdRng::seed_from_u64(3);
+        let quitter = Protocol::new("foo", 1, 1, move |_peer| async move {
+            if fails {
+                Err("handler gave up".into())
+            } else {
+                Ok(())
+            }
+        });
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (a, b, mut a_events, mut b_events) = start_pair(
+            &mut rng,
+            vec![quitter],
+            vec![recorder("foo", 1, 1, None, tx)],
+        )
+        .await;
+        let a_end = wait_removed(&mut a_events).await;
+        assert_eq!(a_end.sent, Some(reason));
+        assert!(matches!(
+            a_end.cause,
+            EndCause::ProtocolReturned(_) | EndCause::ProtocolFailed { .. }
+        ));
+        let b_end = wait_removed(&mut b_events).await;
+        assert_eq!(b_end.received, Some(reason));
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn no_shared_capability_is_a_useless_peer() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (a, b, mut a_events, _b_events) = start_pair(
+        &mut rng,
+        vec![recorder("foo", 1, 1, None, tx.clone())],
+        vec![recorder("foo", 2, 1, None, tx)],
+    )
+    .await;
+    match next_event(&mut a_events).await {
+        PeerEvent::HandshakeFailed { sent, .. } => {
+            assert_eq!(sent, Some(DisconnectReason::UselessPeer))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_tells_every_peer_client_quitting() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (a, b, mut a_events, mut b_events) = start_pair(
+        &mut rng,
+        vec![recorder("foo", 1, 1, None, tx.clone())],
+        vec![recorder("foo", 1, 1, None, tx)],
+    )
+    .await;
+    wait_added(&mut a_events).await;
+    wait_added(&mut b_events).await;
+    b.shutdown().await;
+    assert_eq!(b.peer_count(), 0);
+    let a_end = wait_removed(&mut a_events).await;
+    assert_eq!(a_end.received, Some(DisconnectReason::ClientQuitting));
+    a.shutdown().await;
+}
