@@ -1,0 +1,82 @@
+//! The `ethp2p` command line: subcommands and their dispatch.
+
+mod demo;
+mod devnet;
+mod json;
+mod key;
+mod keys;
+mod node;
+mod rlpx_ping;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ethp2p",
+    version,
+    about = "Ethereum devp2p networking: nodes, devnets and probes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Node keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Run a node until SIGINT/SIGTERM. The first line on stdout is its enode URL.
+    Node(node::NodeArgs),
+    /// RLPx tools.
+    Rlpx {
+        #[command(subcommand)]
+        command: RlpxCommand,
+    },
+    /// N nodes on 127.0.0.1 in one process: forms a network, shows a live table, summarises.
+    Devnet(devnet::DevnetArgs),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write a new go-ethereum compatible nodekey file and print its node id.
+    Generate {
+        /// Where to write it (never overwritten).
+        #[arg(long, default_value = "nodekey")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RlpxCommand {
+    /// Handshake, Hello and one Ping with a node; prints its Hello and the round trip.
+    Ping(rlpx_ping::PingArgs),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand; the error text is printed by `main`.
+    pub async fn run(self) -> Result<(), String> {
+        match self.command {
+            Command::Key {
+                command: KeyCommand::Generate { out },
+            } => key::generate(&out),
+            Command::Node(args) => node::run(args).await,
+            Command::Rlpx {
+                command: RlpxCommand::Ping(args),
+            } => rlpx_ping::run(args).await,
+            Command::Devnet(args) => devnet::run(args).await,
+        }
+    }
+
+    /// The log level when `RUST_LOG` is not set: quiet for commands with their own output.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Node(_) => "info",
+            _ => "warn",
+        }
+    }
+}

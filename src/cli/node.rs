@@ -1,0 +1,193 @@
+//! `ethp2p node`: runs one node until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use ethp2p::{PeerEvent, Server, ServerConfig};
+use ethp2p_discovery::Enode;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::demo::{counting_protocol, demo_protocol, parse_capability};
+use super::json::JsonObject;
+use super::keys;
+
+/// Options of `ethp2p node`.
+#[derive(clap::Args)]
+pub struct NodeArgs {
+    /// File with the node key (go-ethereum `nodekey` format); a new key is generated if neither
+    /// this nor --nodekeyhex is given.
+    #[arg(long, conflicts_with = "nodekeyhex")]
+    nodekey: Option<std::path::PathBuf>,
+    /// The node key as hex.
+    #[arg(long)]
+    nodekeyhex: Option<String>,
+    /// TCP listen address.
+    #[arg(long, default_value = "0.0.0.0:30303")]
+    addr: SocketAddr,
+    /// Extra capabilities to serve with a handler that counts and discards messages:
+    /// name/version[:message-count], comma separated (e.g. eth/68,snap/1).
+    #[arg(long, value_delimiter = ',')]
+    caps: Vec<String>,
+    /// Static peers (enode URLs, comma separated), kept connected.
+    #[arg(long = "static", value_delimiter = ',')]
+    static_peers: Vec<Enode>,
+    /// Trusted peers (enode URLs), allowed in above the peer limit.
+    #[arg(long, value_delimiter = ',')]
+    trusted: Vec<Enode>,
+    /// Maximum number of peers.
+    #[arg(long, default_value_t = 50)]
+    maxpeers: usize,
+    /// Print one JSON object per event line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Key from the flags, or a fresh one.
+pub fn key_from(
+    nodekey: Option<&std::path::Path>,
+    nodekeyhex: Option<&str>,
+) -> Result<secp256k1::SecretKey, String> {
+    match (nodekey, nodekeyhex) {
+        (Some(path), _) => keys::load(path),
+        (None, Some(hex_key)) => keys::parse_key(hex_key),
+        (None, None) => Ok(ethp2p::rlpx::random_secret_key(&mut rand::make_rng::<
+            rand::rngs::StdRng,
+        >())),
+    }
+}
+
+pub async fn run(args: NodeArgs) -> Result<(), String> {
+    let key = key_from(args.nodekey.as_deref(), args.nodekeyhex.as_deref())?;
+    let mut config = ServerConfig::new(key);
+    config.listen_addr = Some(args.addr);
+    config.max_peers = args.maxpeers;
+    config.static_peers = args.static_peers;
+    config.trusted_peers = args.trusted;
+    config.protocols.push(demo_protocol(Duration::from_secs(1)));
+    let received = Arc::new(AtomicU64::new(0));
+    for text in &args.caps {
+        let (capability, length) = parse_capability(text)?;
+        config
+            .protocols
+            .push(counting_protocol(&capability, length, received.clone()));
+    }
+    let server = Server::start(config).await.map_err(|e| e.to_string())?;
+    println!("{}", server.local_enode());
+
+    let mut events = server.events();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            event = events.recv() => match event {
+                Ok(event) => print_event(&event, args.json),
+                Err(RecvError::Lagged(missed)) => eprintln!("event stream lagged: {missed} events missed"),
+                Err(RecvError::Closed) => break,
+            },
+        }
+    }
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn reason(reason: Option<ethp2p::p2p::DisconnectReason>) -> Option<String> {
+    reason.map(|r| r.to_string())
+}
+
+/// One line per event, text or JSON.
+pub fn print_event(event: &PeerEvent, json: bool) {
+    let line = match event {
+        PeerEvent::Added(info) => {
+            let caps: Vec<String> = info
+                .capabilities
+                .iter()
+                .map(|c| c.capability().to_string())
+                .collect();
+            if json {
+                JsonObject::default()
+                    .str("event", "peer_added")
+                    .str("id", &info.id.to_string())
+                    .str("addr", &info.remote_addr.to_string())
+                    .str("direction", &format!("{:?}", info.direction).to_lowercase())
+                    .str("client_id", &info.client_id)
+                    .strs("caps", caps.iter().map(String::as_str))
+                    .finish()
+            } else {
+                format!(
+                    "peer added   {} {} {:?} {:?} caps {}",
+                    info.id,
+                    info.remote_addr,
+                    info.direction,
+                    info.client_id,
+                    caps.join(",")
+                )
+            }
+        }
+        PeerEvent::Removed { info, end } => {
+            let initiator = if end.initiated_by_remote() {
+                "remote"
+            } else {
+                "local"
+            };
+            if json {
+                JsonObject::default()
+                    .str("event", "peer_removed")
+                    .str("id", &info.id.to_string())
+                    .str("addr", &info.remote_addr.to_string())
+                    .str("cause", &end.cause.to_string())
+                    .opt_str("sent", reason(end.sent).as_deref())
+                    .opt_str("received", reason(end.received).as_deref())
+                    .str("initiated_by", initiator)
+                    .finish()
+            } else {
+                format!(
+                    "peer removed {} {}: {} (sent {:?}, received {:?}, initiated by {initiator})",
+                    info.id,
+                    info.remote_addr,
+                    end.cause,
+                    reason(end.sent),
+                    reason(end.received)
+                )
+            }
+        }
+        PeerEvent::HandshakeFailed {
+            remote_addr,
+            direction,
+            id,
+            sent,
+            error,
+        } => {
+            if json {
+                JsonObject::default()
+                    .str("event", "handshake_failed")
+                    .str("addr", &remote_addr.to_string())
+                    .str("direction", &format!("{direction:?}").to_lowercase())
+                    .opt_str("id", id.map(|id| id.to_string()).as_deref())
+                    .opt_str("sent", reason(*sent).as_deref())
+                    .str("error", error)
+                    .finish()
+            } else {
+                format!("handshake failed {remote_addr} {direction:?}: {error}")
+            }
+        }
+    };
+    println!("{line}");
+}
