@@ -210,3 +210,133 @@ async fn ethereumjs_dials_us() {
         (Some(8), Some(false))
     );
 }
+
+fn server_config(rng: &mut StdRng) -> ethp2p::ServerConfig {
+    let mut config = ethp2p::ServerConfig::new(random_secret_key(rng));
+    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.client_id = "ethp2p-interop".into();
+    // Ping often so ethereumjs sees our Pings within the test.
+    config.peer.ping_interval = Duration::from_millis(200);
+    config.protocols = vec![ethp2p::Protocol::new("foo", 1, 16, |mut peer| async move {
+        while peer.recv().await.is_some() {}
+        Ok(())
+    })];
+    config
+}
+
+async fn server_event(
+    events: &mut tokio::sync::broadcast::Receiver<ethp2p::PeerEvent>,
+) -> ethp2p::PeerEvent {
+    timeout(DEADLINE, events.recv())
+        .await
+        .expect("event in time")
+        .unwrap()
+}
+
+/// ethereumjs dials our server, pings it (we answer), then disconnects with "too many peers";
+/// our peer-removed event carries that reason as received and initiated by the remote.
+#[tokio::test]
+async fn ethereumjs_dials_our_server() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let server = ethp2p::Server::start(server_config(&mut rng))
+        .await
+        .unwrap();
+    let mut events = server.events();
+    let enode = server.local_enode();
+    let js_key = hex::encode(random_secret_key(&mut rng).to_secret_bytes());
+    let mut js = JsPeer::spawn(&[
+        "dial",
+        "--key",
+        &js_key,
+        "--remote-id",
+        &enode.id.to_string(),
+        "--port",
+        &enode.tcp_port.to_string(),
+        "--ping",
+        "--then",
+        "disconnect",
+        "--reason",
+        "4",
+    ]);
+    let added = js.expect("peer_added").await;
+    assert_eq!(added["id"], enode.id.to_string());
+    assert_eq!(added["client_id"], "ethp2p-interop");
+    // Its Ping is answered by our read loop; our own Pings reach it too.
+    let mut seen = Vec::new();
+    while !(seen.contains(&"pong".to_string()) && seen.contains(&"ping".to_string())) {
+        let event = js.event().await;
+        if event["event"] == "peer_removed" {
+            break;
+        }
+        seen.push(event["event"].as_str().unwrap().to_string());
+    }
+    assert!(
+        seen.contains(&"pong".to_string()),
+        "ethereumjs got our Pong: {seen:?}"
+    );
+
+    let ethp2p::PeerEvent::Added(info) = server_event(&mut events).await else {
+        panic!("expected Added")
+    };
+    assert_eq!(info.direction, ethp2p::Direction::Inbound);
+    assert_eq!(info.capabilities[0].capability(), Capability::new("foo", 1));
+    let ethp2p::PeerEvent::Removed { end, .. } = server_event(&mut events).await else {
+        panic!("expected Removed")
+    };
+    assert_eq!(end.received, Some(DisconnectReason::TooManyPeers));
+    assert_eq!(end.sent, None);
+    assert!(end.initiated_by_remote());
+    server.shutdown().await;
+}
+
+/// Our server dials ethereumjs (a static peer); ethereumjs receives our Pings; then we remove
+/// it and it reports our "disconnect requested".
+#[tokio::test]
+async fn our_server_dials_ethereumjs() {
+    let mut rng = StdRng::seed_from_u64(14);
+    let js_key = hex::encode(random_secret_key(&mut rng).to_secret_bytes());
+    let mut js = JsPeer::spawn(&["listen", "--key", &js_key, "--ping", "--then", "wait"]);
+    let listening = js.expect("listening").await;
+    let js_id: PeerId = listening["id"].as_str().unwrap().parse().unwrap();
+    let port = listening["port"].as_u64().unwrap() as u16;
+
+    let server = ethp2p::Server::start(server_config(&mut rng))
+        .await
+        .unwrap();
+    let mut events = server.events();
+    server.add_peer(ethp2p_discovery::Enode::new(
+        js_id,
+        ([127, 0, 0, 1], port).into(),
+    ));
+    let ethp2p::PeerEvent::Added(info) = server_event(&mut events).await else {
+        panic!("expected Added")
+    };
+    assert_eq!(info.id, js_id);
+    assert_eq!(info.direction, ethp2p::Direction::Outbound);
+
+    let added = js.expect("peer_added").await;
+    assert_eq!(added["id"], server.local_id().to_string());
+    // Wait until ethereumjs has both answered our Ping and had its own Ping answered.
+    let mut seen = Vec::new();
+    while !(seen.contains(&"pong".to_string()) && seen.contains(&"ping".to_string())) {
+        seen.push(js.event().await["event"].as_str().unwrap().to_string());
+    }
+    server.remove_peer(js_id);
+    let ethp2p::PeerEvent::Removed { end, .. } = server_event(&mut events).await else {
+        panic!("expected Removed")
+    };
+    assert_eq!(end.sent, Some(DisconnectReason::DisconnectRequested));
+    // It may log a write error (a Ping racing our close) before it reports the removal.
+    let removed = loop {
+        let event = js.event().await;
+        if event["event"] != "error" {
+            break event;
+        }
+    };
+    assert_eq!(removed["event"], "peer_removed");
+    assert_eq!(
+        (removed["reason"].as_u64(), removed["by_us"].as_bool()),
+        (Some(0), Some(false))
+    );
+    server.shutdown().await;
+}

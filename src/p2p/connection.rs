@@ -139,7 +139,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> P2pConnection<S> {
     /// Sends Disconnect with `reason` and closes our side of the connection.
     pub async fn disconnect(mut self, reason: DisconnectReason) -> Result<(), ConnectionError> {
         send_disconnect(&mut self.stream, reason, self.snappy).await?;
-        Ok(self.stream.shutdown().await?)
+        self.stream.close().await;
+        Ok(())
     }
 
     /// The stream, the remote's Hello and whether snappy is on, for a runtime that takes over.
@@ -154,8 +155,9 @@ pub async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: RlpxStream<S>,
     reason: DisconnectReason,
 ) {
-    let _ = send_disconnect(&mut stream, reason, false).await;
-    let _ = stream.shutdown().await;
+    if send_disconnect(&mut stream, reason, false).await.is_ok() {
+        stream.close().await;
+    }
 }
 
 async fn read_hello<S: AsyncRead + AsyncWrite + Unpin>(

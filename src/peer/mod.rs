@@ -193,7 +193,10 @@ where
             }
         }
     }
-    let _ = timeout(DISCONNECT_WRITE_TIMEOUT, writer.shutdown()).await;
+    let closed = timeout(DISCONNECT_WRITE_TIMEOUT, writer.shutdown()).await;
+    if sent.is_some() && matches!(closed, Ok(Ok(()))) {
+        reader.drain().await;
+    }
     let received = match &cause {
         EndCause::RemoteDisconnect(reason) => *reason,
         _ => None,

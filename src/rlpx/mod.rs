@@ -20,4 +20,4 @@ pub use handshake::{
 };
 pub use keys::{ParsePeerIdError, PeerId, random_secret_key};
 pub use secrets::{Role, Secrets};
-pub use stream::{RlpxError, RlpxReader, RlpxStream, RlpxWriter};
+pub use stream::{LINGER, RlpxError, RlpxReader, RlpxStream, RlpxWriter};

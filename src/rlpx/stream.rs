@@ -104,6 +104,20 @@ async fn fill<S: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// How long a closing connection keeps reading after our Disconnect (see [`drain`]).
+pub const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads and discards until the remote closes, at most [`LINGER`]. Closing a socket that still
+/// has unread incoming bytes makes the kernel send RST, and a peer that gets RST may throw away
+/// our Disconnect unread; draining first lets it arrive.
+async fn drain<R: AsyncRead + Unpin>(io: &mut R) {
+    let mut scratch = [0u8; 1024];
+    let _ = tokio::time::timeout(LINGER, async {
+        while matches!(io.read(&mut scratch).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
 /// The receiving half of a split [`RlpxStream`].
 pub struct RlpxReader<R> {
     io: R,
@@ -114,6 +128,12 @@ impl<R: AsyncRead + Unpin> RlpxReader<R> {
     /// See [`RlpxStream::read_frame`].
     pub async fn read_frame(&mut self) -> Result<&mut [u8], RlpxError> {
         self.reader.read_frame(&mut self.io).await
+    }
+
+    /// Discards incoming bytes until the remote closes, at most [`LINGER`]; call after sending
+    /// Disconnect and shutting down the writer, before dropping the connection.
+    pub async fn drain(&mut self) {
+        drain(&mut self.io).await
     }
 }
 
@@ -283,6 +303,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
     pub async fn shutdown(&mut self) -> Result<(), RlpxError> {
         self.io.shutdown().await?;
         Ok(())
+    }
+
+    /// Shuts down the write side, then discards incoming bytes until the remote closes (at most
+    /// [`LINGER`]), so a Disconnect we just sent is not lost to a reset.
+    pub async fn close(&mut self) {
+        if self.io.shutdown().await.is_ok() {
+            drain(&mut self.io).await;
+        }
     }
 
     /// Gives back the underlying byte stream.
