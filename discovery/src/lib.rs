@@ -2,6 +2,7 @@
 //! Node Records (EIP-778) and the discv4 protocol.
 
 mod enode;
+pub mod netutil;
 mod peer_id;
 
 pub use enode::{Enode, ParseEnodeError};

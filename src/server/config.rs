@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use secp256k1::SecretKey;
 
-use super::netrestrict::Cidr;
 use crate::peer::PeerConfig;
 use crate::protocol::Protocol;
 use crate::rlpx::MAX_FRAME_SIZE;
 use ethp2p_discovery::Enode;
+use ethp2p_discovery::netutil::Cidr;
 
 /// Everything a [`Server`](super::Server) needs. Build one with [`ServerConfig::new`] and adjust
 /// the public fields.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::netrestrict::is_lan;
 use super::{Inner, setup};
+use ethp2p_discovery::netutil::is_lan;
 
 /// After an accept error (out of file descriptors, say) wait this long before accepting again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);

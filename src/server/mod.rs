@@ -6,7 +6,6 @@ mod config;
 mod dialer;
 mod events;
 mod listener;
-mod netrestrict;
 mod setup;
 mod table;
 mod tasks;
@@ -21,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 
 pub use config::ServerConfig;
+pub use ethp2p_discovery::netutil::{Cidr, ParseCidrError, is_lan};
 pub use events::{PeerEvent, Stats};
-pub use netrestrict::{Cidr, ParseCidrError, is_lan};
 
 use crate::p2p::{Capability, DisconnectReason, Hello, PROTOCOL_VERSION, ProtocolSpec};
 use crate::peer::EndCause;

@@ -116,9 +116,11 @@ pub(crate) async fn run(
         Origin::Outbound(enode) => Some(enode.id),
         Origin::Inbound(_) => None,
     };
+    // The remote's id once the RLPx handshake proved it, for the failure event.
+    let mut proven = None;
     let handshake = timeout(
         inner.config.handshake_timeout,
-        handshake(&inner, tcp, expected),
+        handshake(&inner, tcp, expected, &mut proven),
     );
     let result = match &mut origin {
         Origin::Inbound(pending) => tokio::select! {
@@ -141,18 +143,26 @@ pub(crate) async fn run(
         Err(error) => error,
     };
     let sent = error.sent();
-    failed(&inner, &origin, remote_addr, sent, error.to_string());
+    failed(
+        &inner,
+        &origin,
+        remote_addr,
+        proven,
+        sent,
+        error.to_string(),
+    );
 }
 
 /// A dial whose TCP connect failed.
 pub(crate) fn dial_failed(inner: &Inner, origin: &Origin, remote_addr: SocketAddr, error: String) {
-    failed(inner, origin, remote_addr, None, error);
+    failed(inner, origin, remote_addr, None, None, error);
 }
 
 fn failed(
     inner: &Inner,
     origin: &Origin,
     remote_addr: SocketAddr,
+    proven: Option<PeerId>,
     sent: Option<DisconnectReason>,
     error: String,
 ) {
@@ -161,7 +171,7 @@ fn failed(
     let direction = origin.direction();
     let id = match origin {
         Origin::Outbound(enode) => Some(enode.id),
-        Origin::Inbound(_) => None,
+        Origin::Inbound(_) => proven,
     };
     tracing::info!(%remote_addr, ?direction, %error, "connection failed before becoming a peer");
     inner.emit(PeerEvent::HandshakeFailed {
@@ -177,6 +187,7 @@ async fn handshake(
     inner: &Inner,
     tcp: TcpStream,
     expected: Option<PeerId>,
+    proven: &mut Option<PeerId>,
 ) -> Result<Ready, SetupError> {
     let direction = if expected.is_some() {
         Direction::Outbound
@@ -197,6 +208,7 @@ async fn handshake(
         None => RlpxStream::accept(tcp, config.key, &mut rng, config.max_frame_size).await?,
     };
     let id = stream.remote_id();
+    *proven = Some(id);
     let trusted = inner.is_trusted(&id);
     if let Err(reason) = admit(inner, id, direction, trusted) {
         refuse(stream, reason).await;

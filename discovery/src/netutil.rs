@@ -1,5 +1,6 @@
-//! Address rules of the server: the CIDR allow list (`--netrestrict` in go-ethereum) and the
-//! LAN ranges exempt from the inbound throttle (go-ethereum's `netutil.IsLAN`).
+//! Address rules shared by the server and discovery: CIDR ranges (the `--netrestrict` allow
+//! list), the LAN ranges exempt from throttles and IP limits (go-ethereum's `netutil.IsLAN`), and
+//! which addresses one node may tell another about (go-ethereum's `netutil.CheckRelayIP`).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -75,6 +76,25 @@ pub fn is_lan(ip: IpAddr) -> bool {
     }
 }
 
+/// Whether a node at `ip` may be announced to, or accepted from, a peer at `relay`: never an
+/// unspecified, multicast or broadcast address; loopback only between loopback addresses; LAN
+/// only between LAN addresses.
+pub fn relay_allowed(relay: IpAddr, ip: IpAddr) -> bool {
+    let (relay, ip) = (relay.to_canonical(), ip.to_canonical());
+    if ip.is_unspecified() || ip.is_multicast() {
+        return false;
+    }
+    if let IpAddr::V4(v4) = ip {
+        if v4.is_broadcast() {
+            return false;
+        }
+    }
+    if ip.is_loopback() {
+        return relay.is_loopback();
+    }
+    !is_lan(ip) || is_lan(relay)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +115,18 @@ mod tests {
         assert!(!v6.contains("10.0.0.1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
         assert!("10.0.0.0".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn relay() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(relay_allowed(ip("127.0.0.1"), ip("127.0.0.2")));
+        assert!(!relay_allowed(ip("8.8.8.8"), ip("127.0.0.2")));
+        assert!(relay_allowed(ip("10.0.0.1"), ip("192.168.1.1")));
+        assert!(!relay_allowed(ip("8.8.8.8"), ip("192.168.1.1")));
+        assert!(relay_allowed(ip("8.8.8.8"), ip("1.1.1.1")));
+        assert!(!relay_allowed(ip("8.8.8.8"), ip("0.0.0.0")));
+        assert!(!relay_allowed(ip("8.8.8.8"), ip("224.0.0.1")));
     }
 
     #[test]
