@@ -2,8 +2,7 @@
 //! directions: RLPx handshake, Hello, Ping/Pong and Disconnect reasons. The peer program is
 //! `tests/interop/ethereumjs/peer.mjs`; `scripts/test.sh` installs its pinned npm packages.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use ethp2p::p2p::{
@@ -13,57 +12,21 @@ use ethp2p::rlpx::{MAX_FRAME_SIZE, PeerId, RlpxStream, random_secret_key};
 use rand::{SeedableRng, rngs::StdRng};
 use secp256k1::SecretKey;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 
-/// Every wait is bounded: ethereumjs has no handshake timeout of its own.
-const DEADLINE: Duration = Duration::from_secs(30);
+mod child;
 
-struct JsPeer {
-    _child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-}
+use child::{DEADLINE, JsonChild as JsPeer, repo_path};
 
-impl JsPeer {
-    fn spawn(args: &[&str]) -> JsPeer {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/ethereumjs");
-        assert!(
-            dir.join("node_modules/@ethereumjs/devp2p").is_dir(),
-            "ethereumjs is not installed: run `bash scripts/test.sh` (it runs `npm ci` in {})",
-            dir.display()
-        );
-        let mut child = Command::new("node")
-            .arg("peer.mjs")
-            .args(args)
-            .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        JsPeer {
-            _child: child,
-            lines,
-        }
-    }
-
-    /// The next JSON event, skipping none: the test asserts on the exact sequence.
-    async fn event(&mut self) -> Value {
-        let line = timeout(DEADLINE, self.lines.next_line())
-            .await
-            .expect("ethereumjs peer answered in time")
-            .unwrap()
-            .expect("ethereumjs peer exited early");
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"))
-    }
-
-    async fn expect(&mut self, name: &str) -> Value {
-        let event = self.event().await;
-        assert_eq!(event["event"], name, "unexpected event {event}");
-        event
-    }
+fn spawn_js(args: &[&str]) -> JsPeer {
+    let dir = repo_path("tests/interop/ethereumjs");
+    let installed = dir.join("node_modules/@ethereumjs/devp2p").is_dir();
+    let hint = "ethereumjs is not installed: run `bash scripts/test.sh` (it runs `npm ci` there)";
+    assert!(installed, "{hint}");
+    let mut full = vec!["peer.mjs"];
+    full.extend_from_slice(args);
+    JsPeer::spawn(Path::new("node"), &full, &dir, hint)
 }
 
 fn hello(key: &SecretKey, listen_port: u16) -> Hello {
@@ -98,7 +61,7 @@ async fn we_dial_ethereumjs() {
     let mut rng = StdRng::seed_from_u64(11);
     let js_key = hex::encode(random_secret_key(&mut rng).to_secret_bytes());
     let our_key = random_secret_key(&mut rng);
-    let mut js = JsPeer::spawn(&[
+    let mut js = spawn_js(&[
         "listen",
         "--key",
         &js_key,
@@ -166,7 +129,7 @@ async fn ethereumjs_dials_us() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let our_id = PeerId::from_secret_key(&our_key).to_string();
-    let mut js = JsPeer::spawn(&[
+    let mut js = spawn_js(&[
         "dial",
         "--key",
         &hex::encode(js_key.to_secret_bytes()),
@@ -244,7 +207,7 @@ async fn ethereumjs_dials_our_server() {
     let mut events = server.events();
     let enode = server.local_enode();
     let js_key = hex::encode(random_secret_key(&mut rng).to_secret_bytes());
-    let mut js = JsPeer::spawn(&[
+    let mut js = spawn_js(&[
         "dial",
         "--key",
         &js_key,
@@ -295,7 +258,7 @@ async fn ethereumjs_dials_our_server() {
 async fn our_server_dials_ethereumjs() {
     let mut rng = StdRng::seed_from_u64(14);
     let js_key = hex::encode(random_secret_key(&mut rng).to_secret_bytes());
-    let mut js = JsPeer::spawn(&["listen", "--key", &js_key, "--ping", "--then", "wait"]);
+    let mut js = spawn_js(&["listen", "--key", &js_key, "--ping", "--then", "wait"]);
     let listening = js.expect("listening").await;
     let js_id: PeerId = listening["id"].as_str().unwrap().parse().unwrap();
     let port = listening["port"].as_u64().unwrap() as u16;

@@ -1,0 +1,223 @@
+//! Interop with go-ethereum (pinned in tests/interop/geth/go.mod), over 127.0.0.1:
+//! `devp2p rlpx ping` against our server, and `gethpeer`, a `p2p.Server` from go-ethereum's own
+//! `p2p` package, exchanging messages with our server on several matched protocols at once in
+//! both dial directions, so the capability offsets are checked against go-ethereum's.
+//! `scripts/install-geth-tools.sh` (run by `scripts/test.sh`) builds both into `.tools/bin`.
+
+mod child;
+
+use std::path::PathBuf;
+
+use child::{DEADLINE, JsonChild, repo_path};
+use ethp2p::p2p::DisconnectReason;
+use ethp2p::rlpx::random_secret_key;
+use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
+use ethp2p_discovery::Enode;
+use rand::{SeedableRng, rngs::StdRng};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::timeout;
+
+const HINT: &str = "go-ethereum tools are not built: run `bash scripts/install-geth-tools.sh`";
+
+fn tool(name: &str) -> PathBuf {
+    let path = repo_path(".tools/bin").join(name);
+    assert!(path.exists(), "{HINT} ({} missing)", path.display());
+    path
+}
+
+fn gethpeer(args: &[&str]) -> JsonChild {
+    JsonChild::spawn(&tool("gethpeer"), args, &repo_path("."), HINT)
+}
+
+type Seen = mpsc::UnboundedSender<(String, u64, Vec<u8>)>;
+
+/// A protocol that first sends `(code, payload)`, then reports every message it receives.
+fn recording(name: &str, version: u32, length: u64, first: (u64, Vec<u8>), seen: Seen) -> Protocol {
+    let label = format!("{name}/{version}");
+    Protocol::new(name, version, length, move |mut peer| {
+        let (seen, label, first) = (seen.clone(), label.clone(), first.clone());
+        async move {
+            peer.send(first.0, &first.1).await?;
+            while let Some(message) = peer.recv().await {
+                let _ = seen.send((label.clone(), message.code, message.payload));
+            }
+            Ok(())
+        }
+    })
+}
+
+/// foo/1 (8 codes) and bar/2 (4 codes) as gethpeer serves them, plus aaa/1, which only we have:
+/// it sorts first, so a wrong matching would shift every offset.
+async fn start_server(rng: &mut StdRng, seen: Seen) -> ServerHandle {
+    let mut config = ServerConfig::new(random_secret_key(rng));
+    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.client_id = "ethp2p-interop".into();
+    config.protocols = vec![
+        recording("foo", 1, 8, (3, vec![0xc3, 1, 2, 3]), seen.clone()),
+        recording("aaa", 1, 5, (0, vec![0x80]), seen.clone()),
+        recording("bar", 2, 4, (2, vec![0x82, 0xbe, 0xef]), seen),
+    ];
+    Server::start(config).await.unwrap()
+}
+
+fn greeting(protocol: &str) -> Vec<u8> {
+    rlp::encode(&format!("hello from geth {protocol}")).to_vec()
+}
+
+async fn collect(
+    seen: &mut mpsc::UnboundedReceiver<(String, u64, Vec<u8>)>,
+    n: usize,
+) -> Vec<(String, u64, Vec<u8>)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.push(
+            timeout(DEADLINE, seen.recv())
+                .await
+                .expect("message in time")
+                .unwrap(),
+        );
+    }
+    got.sort();
+    got
+}
+
+async fn removed(events: &mut broadcast::Receiver<PeerEvent>) -> ethp2p::peer::PeerEnd {
+    loop {
+        match timeout(DEADLINE, events.recv())
+            .await
+            .expect("event in time")
+            .unwrap()
+        {
+            PeerEvent::Removed { end, .. } => return end,
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn devp2p_rlpx_ping_prints_our_hello() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let (seen, _rx) = mpsc::unbounded_channel();
+    let server = start_server(&mut rng, seen).await;
+    let output = timeout(
+        DEADLINE,
+        tokio::process::Command::new(tool("devp2p"))
+            .args(["rlpx", "ping", &server.local_enode().to_string()])
+            .output(),
+    )
+    .await
+    .expect("devp2p answered in time")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "devp2p rlpx ping failed: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("Version:5"), "{stdout}");
+    assert!(stdout.contains("Name:ethp2p-interop"), "{stdout}");
+    assert!(stdout.contains("Caps:[foo/1 aaa/1 bar/2]"), "{stdout}");
+    server.shutdown().await;
+}
+
+/// We dial gethpeer, which echoes. Each side's first message must land on the right protocol
+/// and code on the other side; geth's echoes come back where they left.
+#[tokio::test]
+async fn we_dial_geth_and_offsets_agree() {
+    let mut rng = StdRng::seed_from_u64(22);
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let server = start_server(&mut rng, seen_tx).await;
+    let mut events = server.events();
+    let mut geth = gethpeer(&[
+        "serve",
+        "--protocols",
+        "foo/1:8,bar/2:4",
+        "--echo",
+        "--timeout",
+        "30s",
+    ]);
+    let listening = geth.expect("listening").await;
+    let enode: Enode = listening["enode"].as_str().unwrap().parse().unwrap();
+    server.add_peer(enode);
+
+    let added = geth.wait_for("peer_added").await;
+    assert_eq!(added["name"], "ethp2p-interop");
+    let got = collect(&mut seen, 4).await;
+    assert_eq!(
+        got,
+        vec![
+            ("bar/2".to_string(), 1, greeting("bar/2")),
+            ("bar/2".to_string(), 2, vec![0x82, 0xbe, 0xef]),
+            ("foo/1".to_string(), 1, greeting("foo/1")),
+            ("foo/1".to_string(), 3, vec![0xc3, 1, 2, 3]),
+        ]
+    );
+    // And geth saw ours at the same relative codes.
+    let mut geth_saw = Vec::new();
+    while geth_saw.len() < 2 {
+        let event = geth.wait_for("msg").await;
+        geth_saw.push((
+            event["proto"].as_str().unwrap().to_string(),
+            event["code"].as_u64().unwrap(),
+        ));
+    }
+    geth_saw.sort();
+    assert_eq!(
+        geth_saw,
+        [("bar/2".to_string(), 2), ("foo/1".to_string(), 3)]
+    );
+
+    server.remove_peer(enode.id);
+    let end = removed(&mut events).await;
+    assert_eq!(end.sent, Some(DisconnectReason::DisconnectRequested));
+    let geth_removed = geth.wait_for("peer_removed").await;
+    assert_eq!(geth_removed["error"], "disconnect requested");
+    server.shutdown().await;
+}
+
+/// gethpeer dials us and sends raw messages on both protocols, then disconnects with "too many
+/// peers" after two messages from us; we report that reason as received.
+#[tokio::test]
+async fn geth_dials_us_and_its_reason_arrives() {
+    let mut rng = StdRng::seed_from_u64(23);
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let server = start_server(&mut rng, seen_tx).await;
+    let mut events = server.events();
+    let enode = server.local_enode().to_string();
+    let mut geth = gethpeer(&[
+        "serve",
+        "--listen",
+        "",
+        "--dial",
+        &enode,
+        "--protocols",
+        "foo/1:8,bar/2:4",
+        "--no-hello",
+        "--send",
+        "foo/1:7:c28001",
+        "--send",
+        "bar/2:3:83616263",
+        "--disconnect-after-msgs",
+        "2",
+        "--disconnect-reason",
+        "4",
+        "--timeout",
+        "30s",
+    ]);
+    let got = collect(&mut seen, 2).await;
+    assert_eq!(
+        got,
+        vec![
+            ("bar/2".to_string(), 3, b"\x83abc".to_vec()),
+            ("foo/1".to_string(), 7, vec![0xc2, 0x80, 0x01])
+        ]
+    );
+    let end = removed(&mut events).await;
+    assert_eq!(end.received, Some(DisconnectReason::TooManyPeers));
+    assert!(end.initiated_by_remote());
+    assert_eq!(
+        geth.wait_for("peer_removed").await["error"],
+        "too many peers"
+    );
+    server.shutdown().await;
+}
