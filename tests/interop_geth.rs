@@ -31,15 +31,30 @@ fn gethpeer(args: &[&str]) -> JsonChild {
 
 type Seen = mpsc::UnboundedSender<(String, u64, Vec<u8>)>;
 
-/// A protocol that first sends `(code, payload)`, then reports every message it receives.
-fn recording(name: &str, version: u32, length: u64, first: (u64, Vec<u8>), seen: Seen) -> Protocol {
+/// A protocol that sends `(code, payload)` once, at start or (with `reply`) after the first
+/// message it receives, and reports every message it receives.
+fn recording(
+    name: &str,
+    version: u32,
+    length: u64,
+    first: (u64, Vec<u8>),
+    reply: bool,
+    seen: Seen,
+) -> Protocol {
     let label = format!("{name}/{version}");
     Protocol::new(name, version, length, move |mut peer| {
         let (seen, label, first) = (seen.clone(), label.clone(), first.clone());
         async move {
-            peer.send(first.0, &first.1).await?;
+            if !reply {
+                peer.send(first.0, &first.1).await?;
+            }
+            let mut replied = !reply;
             while let Some(message) = peer.recv().await {
                 let _ = seen.send((label.clone(), message.code, message.payload));
+                if !replied {
+                    peer.send(first.0, &first.1).await?;
+                    replied = true;
+                }
             }
             Ok(())
         }
@@ -48,14 +63,14 @@ fn recording(name: &str, version: u32, length: u64, first: (u64, Vec<u8>), seen:
 
 /// foo/1 (8 codes) and bar/2 (4 codes) as gethpeer serves them, plus aaa/1, which only we have:
 /// it sorts first, so a wrong matching would shift every offset.
-async fn start_server(rng: &mut StdRng, seen: Seen) -> ServerHandle {
+async fn start_server(rng: &mut StdRng, reply: bool, seen: Seen) -> ServerHandle {
     let mut config = ServerConfig::new(random_secret_key(rng));
     config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
     config.client_id = "ethp2p-interop".into();
     config.protocols = vec![
-        recording("foo", 1, 8, (3, vec![0xc3, 1, 2, 3]), seen.clone()),
-        recording("aaa", 1, 5, (0, vec![0x80]), seen.clone()),
-        recording("bar", 2, 4, (2, vec![0x82, 0xbe, 0xef]), seen),
+        recording("foo", 1, 8, (3, vec![0xc3, 1, 2, 3]), reply, seen.clone()),
+        recording("aaa", 1, 5, (0, vec![0x80]), reply, seen.clone()),
+        recording("bar", 2, 4, (2, vec![0x82, 0xbe, 0xef]), reply, seen),
     ];
     Server::start(config).await.unwrap()
 }
@@ -98,7 +113,7 @@ async fn removed(events: &mut broadcast::Receiver<PeerEvent>) -> ethp2p::peer::P
 async fn devp2p_rlpx_ping_prints_our_hello() {
     let mut rng = StdRng::seed_from_u64(21);
     let (seen, _rx) = mpsc::unbounded_channel();
-    let server = start_server(&mut rng, seen).await;
+    let server = start_server(&mut rng, false, seen).await;
     let output = timeout(
         DEADLINE,
         tokio::process::Command::new(tool("devp2p"))
@@ -126,7 +141,7 @@ async fn devp2p_rlpx_ping_prints_our_hello() {
 async fn we_dial_geth_and_offsets_agree() {
     let mut rng = StdRng::seed_from_u64(22);
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let server = start_server(&mut rng, seen_tx).await;
+    let server = start_server(&mut rng, false, seen_tx).await;
     let mut events = server.events();
     let mut geth = gethpeer(&[
         "serve",
@@ -175,13 +190,13 @@ async fn we_dial_geth_and_offsets_agree() {
     server.shutdown().await;
 }
 
-/// gethpeer dials us and sends raw messages on both protocols, then disconnects with "too many
-/// peers" after two messages from us; we report that reason as received.
+/// gethpeer dials us and sends raw messages on both protocols; we answer each, and after our
+/// two answers it disconnects with "too many peers", which we report as received.
 #[tokio::test]
 async fn geth_dials_us_and_its_reason_arrives() {
     let mut rng = StdRng::seed_from_u64(23);
     let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let server = start_server(&mut rng, seen_tx).await;
+    let server = start_server(&mut rng, true, seen_tx).await;
     let mut events = server.events();
     let enode = server.local_enode().to_string();
     let mut geth = gethpeer(&[
