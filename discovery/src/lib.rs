@@ -2,8 +2,13 @@
 //! Node Records (EIP-778) and the discv4 protocol.
 
 mod enode;
+pub mod enr;
 pub mod netutil;
+mod node_id;
 mod peer_id;
+pub mod v4;
 
 pub use enode::{Enode, ParseEnodeError};
+pub use enr::{Enr, EnrBuilder, EnrError, MAX_RECORD_SIZE};
+pub use node_id::{NodeId, ParseNodeIdError};
 pub use peer_id::{ParsePeerIdError, PeerId};

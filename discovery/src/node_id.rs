@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn id_of_eip778_key() {
-        let sk = SecretKey::from_byte_array(
+        let sk = SecretKey::from_secret_bytes(
             hex::decode("b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291")
                 .unwrap()
                 .try_into()

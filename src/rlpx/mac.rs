@@ -18,6 +18,10 @@ pub const MAC_LEN: usize = 16;
 pub struct FrameMac {
     sponge: Keccak256,
     cipher: Aes256,
+    /// `digest[:16]` of the sponge as it stands, while nothing has been absorbed since it was
+    /// taken. The frame MAC that ends one frame is exactly the digest the next header MAC starts
+    /// from, so caching it saves one of the four Keccak-f permutations per frame.
+    digest_prefix: Option<[u8; MAC_LEN]>,
 }
 
 impl FrameMac {
@@ -34,11 +38,15 @@ impl FrameMac {
         FrameMac {
             sponge,
             cipher: Aes256::new(mac_secret.into()),
+            digest_prefix: None,
         }
     }
 
     /// Absorbs bytes into the running sponge.
     pub fn update(&mut self, data: &[u8]) {
+        if !data.is_empty() {
+            self.digest_prefix = None;
+        }
         self.sponge.update(data);
     }
 
@@ -47,9 +55,13 @@ impl FrameMac {
         self.sponge.clone().finalize().into()
     }
 
-    fn digest_prefix(&self) -> [u8; MAC_LEN] {
+    fn digest_prefix(&mut self) -> [u8; MAC_LEN] {
+        if let Some(prefix) = self.digest_prefix {
+            return prefix;
+        }
         let mut prefix = [0u8; MAC_LEN];
         prefix.copy_from_slice(&self.digest()[..MAC_LEN]);
+        self.digest_prefix = Some(prefix);
         prefix
     }
 
@@ -59,19 +71,19 @@ impl FrameMac {
         let mut seed = self.digest_prefix();
         self.cipher.encrypt_block((&mut seed).into());
         xor_in_place(&mut seed, header_ciphertext);
-        self.sponge.update(seed);
+        self.update(&seed);
         self.digest_prefix()
     }
 
     /// Absorbs the frame ciphertext, then `frame-mac-seed = aes(mac-secret, digest[:16]) ^
     /// digest[:16]`, and returns the frame MAC.
     pub fn frame_mac(&mut self, frame_ciphertext: &[u8]) -> [u8; MAC_LEN] {
-        self.sponge.update(frame_ciphertext);
+        self.update(frame_ciphertext);
         let prefix = self.digest_prefix();
         let mut seed = prefix;
         self.cipher.encrypt_block((&mut seed).into());
         xor_in_place(&mut seed, &prefix);
-        self.sponge.update(seed);
+        self.update(&seed);
         self.digest_prefix()
     }
 }
