@@ -95,8 +95,11 @@ async fn fill<S: AsyncRead + Unpin>(
     if buf.len() >= want {
         return Ok(());
     }
-    buf.reserve((want - buf.len()).max(READ_CHUNK));
     while buf.len() < want {
+        // Grow with what has arrived (at most doubling), not with what a header announced: a
+        // peer that announces 16 MiB and sends nothing holds only a few KiB of ours.
+        let missing = want - buf.len();
+        buf.reserve(missing.min(buf.len().max(READ_CHUNK)));
         if io.read_buf(buf).await? == 0 {
             return Err(RlpxError::Closed);
         }
