@@ -70,7 +70,10 @@ fn open_raw(receiver: &mut FrameCodec, wire: &[u8]) {
         };
         let next = match receiver.open_header(header) {
             Ok(next) => next,
-            Err(FrameError::FrameTooLarge { size, limit: reported }) => {
+            Err(FrameError::FrameTooLarge {
+                size,
+                limit: reported,
+            }) => {
                 assert_eq!(reported, limit);
                 assert!(size > limit);
                 return;
@@ -80,8 +83,11 @@ fn open_raw(receiver: &mut FrameCodec, wire: &[u8]) {
                 return;
             }
         };
-        assert!(next >= MAC_LEN && (next - MAC_LEN) % 16 == 0);
-        assert!(next - MAC_LEN <= padded(limit), "header announced more than the limit");
+        assert!(next >= MAC_LEN && (next - MAC_LEN).is_multiple_of(16));
+        assert!(
+            next - MAC_LEN <= padded(limit),
+            "header announced more than the limit"
+        );
         let available = next.min(tail.len());
         let (body, after) = tail.split_at_mut(available);
         match receiver.open_body(body) {
@@ -155,8 +161,9 @@ fn seal_tamper_open(mut sender: FrameCodec, mut receiver: FrameCodec, ctrl: u8, 
         let header_tampered = wire[span.start..body_start] != pristine[span.start..body_start];
         let body_tampered = wire[body_start..span.end] != pristine[body_start..span.end];
 
-        let header: &mut [u8; HEADER_LEN] =
-            (&mut wire[span.start..body_start]).try_into().expect("32 bytes");
+        let header: &mut [u8; HEADER_LEN] = (&mut wire[span.start..body_start])
+            .try_into()
+            .expect("32 bytes");
         let opened = receiver.open_header(header);
         if header_tampered {
             assert_eq!(opened, Err(FrameError::HeaderMac));
@@ -164,7 +171,13 @@ fn seal_tamper_open(mut sender: FrameCodec, mut receiver: FrameCodec, ctrl: u8, 
         }
         if chunk.len() > limit {
             // Rejected from the header alone: the body is never asked for.
-            assert_eq!(opened, Err(FrameError::FrameTooLarge { size: chunk.len(), limit }));
+            assert_eq!(
+                opened,
+                Err(FrameError::FrameTooLarge {
+                    size: chunk.len(),
+                    limit
+                })
+            );
             return;
         }
         let next = opened.expect("an untampered header within the limit opens");
@@ -172,11 +185,21 @@ fn seal_tamper_open(mut sender: FrameCodec, mut receiver: FrameCodec, ctrl: u8, 
 
         let mut body = wire[body_start..span.end].to_vec();
         let last = i + 1 == chunks.len();
-        let handed = if last { next.saturating_add_signed(delta) } else { next };
+        let handed = if last {
+            next.saturating_add_signed(delta)
+        } else {
+            next
+        };
         body.resize(handed, 0);
         let opened = receiver.open_body(&mut body);
         if handed != next {
-            assert_eq!(opened, Err(FrameError::BodyLength { expected: next, actual: handed }));
+            assert_eq!(
+                opened,
+                Err(FrameError::BodyLength {
+                    expected: next,
+                    actual: handed
+                })
+            );
             return;
         }
         if body_tampered {
@@ -184,6 +207,10 @@ fn seal_tamper_open(mut sender: FrameCodec, mut receiver: FrameCodec, ctrl: u8, 
             return;
         }
         let frame = opened.expect("an untampered frame opens");
-        assert_eq!(&frame[..], *chunk, "opened frame differs from the sealed payload");
+        assert_eq!(
+            &frame[..],
+            *chunk,
+            "opened frame differs from the sealed payload"
+        );
     }
 }

@@ -39,7 +39,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(ack.ephemeral_id.0[..], body[..64]);
             assert_eq!(ack.nonce[..], body[64..96]);
         } else if let Ok(ack) = decoded {
-            assert_eq!(ack.format, if legacy { PacketFormat::Legacy } else { PacketFormat::Eip8 });
+            assert_eq!(
+                ack.format,
+                if legacy {
+                    PacketFormat::Legacy
+                } else {
+                    PacketFormat::Eip8
+                }
+            );
         }
     } else {
         let decoded = check_auth(&packet);
@@ -50,7 +57,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(auth.initiator_id.0[..], body[97..161]);
             assert_eq!(auth.nonce[..], body[161..193]);
         } else if let Ok(auth) = decoded {
-            assert_eq!(auth.format, if legacy { PacketFormat::Legacy } else { PacketFormat::Eip8 });
+            assert_eq!(
+                auth.format,
+                if legacy {
+                    PacketFormat::Legacy
+                } else {
+                    PacketFormat::Eip8
+                }
+            );
         }
     }
 });

@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
 
 fn check_reason(reason: DisconnectReason) {
     let code = reason.to_u8();
-    assert_eq!(DisconnectReason::from(code), reason, "decoding produced a non-canonical value");
+    assert_eq!(
+        DisconnectReason::from(code),
+        reason,
+        "decoding produced a non-canonical value"
+    );
     assert_eq!(u8::from(reason), code);
     assert!(!reason.to_string().is_empty());
 
@@ -30,7 +34,9 @@ fn check_reason(reason: DisconnectReason) {
     } else {
         vec![0x81, code]
     };
-    let compressed = snap::raw::Encoder::new().compress_vec(&list).expect("tiny input");
+    let compressed = snap::raw::Encoder::new()
+        .compress_vec(&list)
+        .expect("tiny input");
     for (form, bytes) in [("list", &list), ("bare", &bare)] {
         assert_eq!(DisconnectReason::decode(bytes), Ok(reason), "{form} form");
         for snappy_on in [false, true] {
@@ -41,5 +47,9 @@ fn check_reason(reason: DisconnectReason) {
             );
         }
     }
-    assert_eq!(decode_disconnect_message(&compressed, true), Ok(reason), "compressed list");
+    assert_eq!(
+        decode_disconnect_message(&compressed, true),
+        Ok(reason),
+        "compressed list"
+    );
 }

@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(hello.capabilities.len() <= MAX_CAPABILITIES);
     for cap in &hello.capabilities {
         assert!(!cap.name.is_empty() && cap.name.len() <= MAX_CAPABILITY_NAME_LEN);
-        assert!(cap.name.bytes().all(|b| b.is_ascii_graphic()), "bad name {:?}", cap.name);
+        assert!(
+            cap.name.bytes().all(|b| b.is_ascii_graphic()),
+            "bad name {:?}",
+            cap.name
+        );
     }
 
     let encoded = hello.encode();

@@ -33,7 +33,11 @@ fn check(data: &[u8], compressed: bool) {
     let reused = BUFFER.with_borrow_mut(|buffer| {
         let result = decode_message_into(data, compressed, MAX_MESSAGE_SIZE, buffer);
         if result.is_err() {
-            assert!(buffer.is_empty(), "failed decode left {} bytes behind", buffer.len());
+            assert!(
+                buffer.is_empty(),
+                "failed decode left {} bytes behind",
+                buffer.len()
+            );
         }
         result.map(|code| (code, buffer.clone()))
     });
@@ -54,16 +58,25 @@ fn check(data: &[u8], compressed: bool) {
     if let Some(smaller) = payload.len().checked_sub(1) {
         assert_eq!(
             decode_message(data, compressed, smaller),
-            Err(P2pError::MessageTooLarge { size: payload.len(), limit: smaller })
+            Err(P2pError::MessageTooLarge {
+                size: payload.len(),
+                limit: smaller
+            })
         );
     }
 
     let mut encoded = Vec::new();
     encode_message(code, &payload, compressed, &mut encoded).expect("within the limit");
     if !compressed {
-        assert_eq!(encoded, data, "uncompressed re-encoding differs from the input");
+        assert_eq!(
+            encoded, data,
+            "uncompressed re-encoding differs from the input"
+        );
     }
-    assert_eq!(decode_message(&encoded, compressed, MAX_MESSAGE_SIZE), Ok((code, payload.clone())));
+    assert_eq!(
+        decode_message(&encoded, compressed, MAX_MESSAGE_SIZE),
+        Ok((code, payload.clone()))
+    );
 
     match code {
         HELLO => {

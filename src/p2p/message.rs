@@ -26,6 +26,9 @@ pub const BASE_PROTOCOL_LENGTH: u64 = 16;
 /// data larger than 16 MiB should be rejected.
 pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 
+/// Upper bound on snappy's output/input ratio (a 3-byte copy element yields at most 64 bytes).
+const MAX_SNAPPY_EXPANSION: usize = 22;
+
 /// The `msg-data` of Ping: an empty RLP list.
 pub const PING_PAYLOAD: &[u8] = &[0xc0];
 /// The `msg-data` of Pong: an empty RLP list.
@@ -140,6 +143,11 @@ pub fn decode_message_into(
     let size = snap::raw::decompress_len(payload)?;
     if size > limit {
         return Err(P2pError::MessageTooLarge { size, limit });
+    }
+    // No snappy element expands more than 64 output bytes per 3 input bytes, so a length the
+    // input cannot produce is corrupt: refuse it before allocating (and zeroing) that much.
+    if size > payload.len().saturating_mul(MAX_SNAPPY_EXPANSION) {
+        return Err(P2pError::Snappy(super::SnappyError::Corrupt));
     }
     out.resize(size, 0);
     match snap::raw::Decoder::new().decompress(payload, out) {
@@ -327,5 +335,32 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod expansion_tests {
+    use super::*;
+
+    #[test]
+    fn highly_compressible_payloads_still_decode() {
+        // Zeros are snappy's best case; they must stay below the expansion bound.
+        for len in [1usize, 100, 65_536, 1 << 20] {
+            let payload = vec![0u8; len];
+            let mut frame = Vec::new();
+            encode_message(0x10, &payload, true, &mut frame).unwrap();
+            let (_, decoded) = decode_message(&frame, true, MAX_MESSAGE_SIZE).unwrap();
+            assert_eq!(decoded.len(), len);
+        }
+    }
+
+    #[test]
+    fn announced_size_beyond_what_the_input_can_produce_is_refused() {
+        // Varint 1 MiB, then one literal byte: could never produce 1 MiB.
+        let frame = [0x10, 0x80, 0x80, 0x40, 0x00, 0x61];
+        assert_eq!(
+            decode_message(&frame, true, MAX_MESSAGE_SIZE),
+            Err(P2pError::Snappy(crate::p2p::SnappyError::Corrupt))
+        );
     }
 }

@@ -1,0 +1,1029 @@
+//! The discv4 protocol as a sans-IO state machine: feed it datagrams
+//! ([`Discv4::handle_datagram`]) and the passage of time ([`Discv4::handle_timeout`]); take out
+//! datagrams to send ([`Discv4::poll_transmit`]), events ([`Discv4::poll_event`]) and when to
+//! wake it next ([`Discv4::poll_timeout`]). No sockets, no clock, no global RNG: one process
+//! can simulate thousands of nodes, and the tokio driver is a thin loop around it.
+//!
+//! Rules ([discv4.md](https://github.com/ethereum/devp2p/blob/master/discv4.md), go-ethereum's
+//! `p2p/discover/v4_udp.go`):
+//! - Replies go to the packet's source address, never to an endpoint it claims.
+//! - Expired packets (expiration read as a signed 64-bit time) get no reply.
+//! - Endpoint proof: FINDNODE and ENRREQUEST are answered only if that node id, at that IP,
+//!   answered one of our Pings with a valid PONG within `bond_expiration` (24 h). Without it a
+//!   spoofed source could turn us into an amplifier. A Ping from a node we have no recent PONG
+//!   of is answered and pinged back.
+//! - Replies are accepted only when we are waiting for them, from that id and IP: NEIGHBORS we
+//!   did not ask for are never trusted.
+//! - Only nodes that answered our Ping enter the table.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secp256k1::SecretKey;
+
+use super::endpoint::EndpointVotes;
+use super::lookup::{Lookup, LookupId};
+use super::packet::{
+    self, EXPIRATION_SECS, Endpoint, EnrRequest, EnrResponse, FindNode, Message, NodeRecord,
+    PING_VERSION, Ping, Pong,
+};
+use super::table::{AddOutcome, BUCKET_SIZE, Table};
+use crate::enr::Enr;
+use crate::netutil::{Cidr, relay_allowed};
+use crate::{NodeId, PeerId};
+
+/// Settings of the protocol (go-ethereum's values by default).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long to wait for a reply (500 ms).
+    pub reply_timeout: Duration,
+    /// How long a PONG counts as endpoint proof (24 h).
+    pub bond_expiration: Duration,
+    /// How often one table node is re-pinged (10 s).
+    pub revalidate_interval: Duration,
+    /// How often a random lookup refreshes the table (30 min).
+    pub refresh_interval: Duration,
+    /// Concurrent FINDNODE queries per lookup (Kademlia alpha, 3).
+    pub alpha: usize,
+    /// Nodes to start from when the table is empty.
+    pub bootnodes: Vec<NodeRecord>,
+    /// If set, nodes outside these ranges are ignored.
+    pub net_restrict: Option<Vec<Cidr>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            reply_timeout: Duration::from_millis(500),
+            bond_expiration: Duration::from_secs(24 * 60 * 60),
+            revalidate_interval: Duration::from_secs(10),
+            refresh_interval: Duration::from_secs(30 * 60),
+            alpha: 3,
+            bootnodes: Vec::new(),
+            net_restrict: None,
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination.
+    pub to: SocketAddr,
+    /// The packet.
+    pub payload: Vec<u8>,
+}
+
+/// Something the node using discovery may act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A node answered our Ping and entered the table: a dial candidate.
+    NodeAdded(NodeRecord),
+    /// A node failed revalidation and left the table.
+    NodeRemoved(PeerId),
+    /// A lookup ended; `nodes` are the closest that answered, closest first.
+    LookupFinished {
+        /// Which lookup.
+        id: LookupId,
+        /// Its target.
+        target: PeerId,
+        /// Result.
+        nodes: Vec<NodeRecord>,
+        /// Packets the lookup sent (Pings to bond, FINDNODEs).
+        packets: u64,
+    },
+    /// A Ping started with [`Discv4::ping`] was answered.
+    Pong {
+        /// The node, at the address it answered from.
+        node: NodeRecord,
+        /// Its announced ENR sequence number.
+        enr_seq: Option<u64>,
+        /// Round trip.
+        rtt: Duration,
+    },
+    /// A Ping started with [`Discv4::ping`] got no answer.
+    PingTimeout(NodeRecord),
+    /// A record asked for with [`Discv4::request_enr`] arrived and verified.
+    Enr {
+        /// The node.
+        node: NodeRecord,
+        /// Its record.
+        enr: Enr,
+    },
+    /// A record request failed (no answer, or an invalid record).
+    EnrFailed(NodeRecord),
+    /// The majority of recent PONGs now say our external UDP endpoint is this.
+    ExternalEndpoint(SocketAddr),
+}
+
+/// Counters of what was received, sent and dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Datagrams fed in.
+    pub received: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Undecodable: garbage, truncated, oversized, wrong hash or signature.
+    pub dropped_malformed: u64,
+    /// Past their expiration.
+    pub dropped_expired: u64,
+    /// Replies nobody asked for (or from the wrong id or IP).
+    pub dropped_unsolicited: u64,
+    /// Requests from nodes without endpoint proof.
+    pub dropped_no_proof: u64,
+    /// The same packet again.
+    pub dropped_replayed: u64,
+    /// Our own packets reflected back.
+    pub dropped_self: u64,
+}
+
+/// Why we pinged a node, which decides what its PONG (or silence) leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PingPurpose {
+    /// Verify it, so it can enter the table (bootnodes, ping-backs, replacements).
+    Add,
+    /// Re-check a table node; silence removes it.
+    Revalidate,
+    /// Bond before asking it FINDNODE for this lookup.
+    Lookup(LookupId),
+    /// Bond before asking for its ENR.
+    EnrBond,
+    /// Asked for by the user ([`Discv4::ping`]).
+    User(Instant),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Pong {
+        hash: [u8; 32],
+        purpose: PingPurpose,
+    },
+    Neighbors {
+        lookup: LookupId,
+        received: usize,
+    },
+    Enr {
+        hash: [u8; 32],
+    },
+}
+
+/// A reply we wait for, from this node at this IP, until the deadline.
+struct Pending {
+    node: NodeRecord,
+    node_id: NodeId,
+    waiting: Waiting,
+    deadline: Instant,
+}
+
+/// A request to send once the remote has had the chance to ping us back (so it holds endpoint
+/// proof of us): when its Ping arrives, or at `at` at the latest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterBond {
+    FindNode(LookupId),
+    EnrRequest,
+}
+
+/// What we know about a node's endpoint proofs, keyed by node id.
+#[derive(Debug, Clone, Copy)]
+struct Bond {
+    ip: IpAddr,
+    /// It answered our Ping (it is at this IP).
+    last_pong: Option<Instant>,
+    /// It pinged us and got our Pong (it holds proof of us).
+    last_ping: Option<Instant>,
+}
+
+/// Bounds on per-remote state, so a flood of valid packets from many keys cannot grow memory
+/// without limit.
+const MAX_PENDING: usize = 4096;
+const MAX_BONDS: usize = 100_000;
+const REPLAY_WINDOW: usize = 8192;
+/// A node whose UDP port is this or lower is not accepted from NEIGHBORS (go-ethereum rule).
+const MIN_UDP_PORT: u16 = 1024;
+/// At most one log line per drop reason per this interval.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// One discv4 node.
+pub struct Discv4 {
+    key: SecretKey,
+    local_id: PeerId,
+    local_node_id: NodeId,
+    local_enr: Enr,
+    local_endpoint: Endpoint,
+    config: Config,
+    table: Table,
+    bonds: HashMap<NodeId, Bond>,
+    pending: Vec<Pending>,
+    after_bond: Vec<(NodeRecord, NodeId, AfterBond, Instant)>,
+    lookups: HashMap<LookupId, Lookup>,
+    next_lookup: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    rng: StdRng,
+    /// Wall-clock time in unix seconds at `clock_base`, for expirations.
+    unix_base: u64,
+    clock_base: Instant,
+    next_revalidate: Instant,
+    next_refresh: Instant,
+    votes: EndpointVotes,
+    predicted: Option<SocketAddr>,
+    recent: HashSet<[u8; 32]>,
+    recent_order: VecDeque<[u8; 32]>,
+    last_log: HashMap<&'static str, Instant>,
+    stats: Stats,
+}
+
+impl Discv4 {
+    /// A node with `key`, announcing `local_enr` and reachable at `local_endpoint`. `now` and
+    /// `unix_now` (seconds since 1970) anchor its clock; `seed` its randomness. Bootnodes are
+    /// pinged and a lookup of our own id starts at once.
+    pub fn new(
+        key: SecretKey,
+        local_enr: Enr,
+        local_endpoint: Endpoint,
+        config: Config,
+        now: Instant,
+        unix_now: u64,
+        seed: u64,
+    ) -> Self {
+        let local_id = PeerId::from_secret_key(&key);
+        let local_node_id = NodeId::from_peer_id(&local_id);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let first_revalidate = now + jitter(&mut rng, config.revalidate_interval);
+        let mut node = Discv4 {
+            key,
+            local_id,
+            local_node_id,
+            local_enr,
+            local_endpoint,
+            table: Table::new(local_node_id),
+            bonds: HashMap::new(),
+            pending: Vec::new(),
+            after_bond: Vec::new(),
+            lookups: HashMap::new(),
+            next_lookup: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            rng,
+            unix_base: unix_now,
+            clock_base: now,
+            next_revalidate: first_revalidate,
+            next_refresh: now + config.refresh_interval,
+            votes: EndpointVotes::default(),
+            predicted: None,
+            recent: HashSet::new(),
+            recent_order: VecDeque::new(),
+            last_log: HashMap::new(),
+            stats: Stats::default(),
+            config,
+        };
+        node.bootstrap(now);
+        node
+    }
+
+    /// Our public key.
+    pub fn local_id(&self) -> PeerId {
+        self.local_id
+    }
+
+    /// The record we hand out.
+    pub fn local_enr(&self) -> &Enr {
+        &self.local_enr
+    }
+
+    /// Replaces the record we hand out (and whose sequence number our Pings carry), e.g. after
+    /// the external address changed.
+    pub fn set_local_enr(&mut self, enr: Enr, endpoint: Endpoint) {
+        self.local_enr = enr;
+        self.local_endpoint = endpoint;
+    }
+
+    /// The node table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Nodes with a PONG within the bond expiration, with its time as unix seconds: what a node
+    /// database keeps for the next start.
+    pub fn bonded_nodes(&self, now: Instant) -> Vec<(NodeRecord, u64)> {
+        self.table
+            .nodes()
+            .filter_map(|node| {
+                let bond = self.bonds.get(&node.id)?;
+                let pong = bond
+                    .last_pong
+                    .filter(|at| now.duration_since(*at) < self.config.bond_expiration)?;
+                Some((node.record.clone(), self.unix_at(pong)))
+            })
+            .collect()
+    }
+
+    /// Seeds from a node database: nodes with the unix time of their last PONG. Recent ones
+    /// keep their endpoint proof, and all are pinged so live ones enter the table.
+    pub fn add_seeds(&mut self, now: Instant, seeds: impl IntoIterator<Item = (NodeRecord, u64)>) {
+        let now_unix = self.unix_at(now);
+        for (record, pong_unix) in seeds {
+            let id = NodeId::from_peer_id(&record.id);
+            if id == self.local_node_id {
+                continue;
+            }
+            let age = Duration::from_secs(now_unix.saturating_sub(pong_unix));
+            if age < self.config.bond_expiration {
+                let last_pong = now.checked_sub(age);
+                let bond = Bond {
+                    ip: record.endpoint.ip,
+                    last_pong,
+                    last_ping: None,
+                };
+                self.bonds.insert(id, bond);
+            }
+            self.ping_with(now, record, PingPurpose::Add);
+        }
+    }
+
+    fn unix_at(&self, at: Instant) -> u64 {
+        match at.checked_duration_since(self.clock_base) {
+            Some(after) => self.unix_base + after.as_secs(),
+            None => self
+                .unix_base
+                .saturating_sub(self.clock_base.duration_since(at).as_secs()),
+        }
+    }
+
+    fn expiration(&self, now: Instant) -> u64 {
+        self.unix_at(now) + EXPIRATION_SECS
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Discv4::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Instant {
+        let pending = self.pending.iter().map(|p| p.deadline);
+        let after_bond = self.after_bond.iter().map(|entry| entry.3);
+        pending
+            .chain(after_bond)
+            .chain([self.next_revalidate, self.next_refresh])
+            .min()
+            .expect("timers always exist")
+    }
+
+    /// Pings `node`; the answer comes as [`Event::Pong`] or [`Event::PingTimeout`].
+    pub fn ping(&mut self, now: Instant, node: NodeRecord) {
+        self.ping_with(now, node, PingPurpose::User(now));
+    }
+
+    /// Asks `node` for its current ENR (bonding first if needed); the answer comes as
+    /// [`Event::Enr`] or [`Event::EnrFailed`].
+    pub fn request_enr(&mut self, now: Instant, node: NodeRecord) {
+        let id = NodeId::from_peer_id(&node.id);
+        if self.pinged_us(&id, node.endpoint.ip, now) {
+            self.send_enr_request(now, node, id);
+        } else {
+            self.ping_with(now, node, PingPurpose::EnrBond);
+        }
+    }
+
+    /// Starts a lookup of the nodes closest to `target` (a public key, or 64 random bytes).
+    pub fn lookup(&mut self, now: Instant, target: PeerId) -> LookupId {
+        let id = LookupId(self.next_lookup);
+        self.next_lookup += 1;
+        let target_id = NodeId::from_peer_id(&target);
+        let mut seeds: Vec<NodeRecord> = self
+            .table
+            .closest(&target_id, BUCKET_SIZE)
+            .into_iter()
+            .map(|n| n.record.clone())
+            .collect();
+        if seeds.len() < BUCKET_SIZE {
+            seeds.extend(self.config.bootnodes.iter().cloned());
+        }
+        self.lookups
+            .insert(id, Lookup::new(target, self.local_node_id, seeds));
+        self.advance_lookup(now, id);
+        id
+    }
+
+    /// Starts a lookup of a random target.
+    pub fn random_lookup(&mut self, now: Instant) -> LookupId {
+        let mut target = [0u8; 64];
+        self.rng.fill_bytes(&mut target);
+        self.lookup(now, PeerId(target))
+    }
+
+    fn bootstrap(&mut self, now: Instant) {
+        for node in self.config.bootnodes.clone() {
+            self.ping_with(now, node, PingPurpose::Add);
+        }
+        if !self.config.bootnodes.is_empty() {
+            self.lookup(now, self.local_id);
+        }
+    }
+
+    // ----- sending -----
+
+    fn send(&mut self, to: SocketAddr, message: &Message) -> [u8; 32] {
+        let (payload, hash) = packet::encode(message, &self.key);
+        self.stats.sent += 1;
+        self.transmits.push_back(Transmit { to, payload });
+        hash
+    }
+
+    fn wait(&mut self, now: Instant, node: NodeRecord, node_id: NodeId, waiting: Waiting) {
+        let deadline = now + self.config.reply_timeout;
+        self.pending.push(Pending {
+            node,
+            node_id,
+            waiting,
+            deadline,
+        });
+    }
+
+    fn ping_with(&mut self, now: Instant, node: NodeRecord, purpose: PingPurpose) {
+        let node_id = NodeId::from_peer_id(&node.id);
+        if node_id == self.local_node_id || self.pending.len() >= MAX_PENDING {
+            self.ping_failed(now, node, node_id, purpose);
+            return;
+        }
+        let ping = Ping {
+            version: PING_VERSION,
+            from: self.local_endpoint,
+            to: node.endpoint,
+            expiration: self.expiration(now),
+            enr_seq: Some(self.local_enr.seq()),
+        };
+        let hash = self.send(udp_addr(&node), &Message::Ping(ping));
+        if let PingPurpose::Lookup(lookup) = purpose {
+            if let Some(lookup) = self.lookups.get_mut(&lookup) {
+                lookup.packets_sent += 1;
+            }
+        }
+        self.wait(now, node, node_id, Waiting::Pong { hash, purpose });
+    }
+
+    fn send_find_node(
+        &mut self,
+        now: Instant,
+        lookup: LookupId,
+        node: NodeRecord,
+        node_id: NodeId,
+    ) {
+        let Some(state) = self.lookups.get_mut(&lookup) else {
+            return;
+        };
+        state.packets_sent += 1;
+        let target = state.target;
+        let message = Message::FindNode(FindNode {
+            target,
+            expiration: self.expiration(now),
+        });
+        self.send(udp_addr(&node), &message);
+        self.wait(
+            now,
+            node,
+            node_id,
+            Waiting::Neighbors {
+                lookup,
+                received: 0,
+            },
+        );
+    }
+
+    fn send_enr_request(&mut self, now: Instant, node: NodeRecord, node_id: NodeId) {
+        let message = Message::EnrRequest(EnrRequest {
+            expiration: self.expiration(now),
+        });
+        let hash = self.send(udp_addr(&node), &message);
+        self.wait(now, node, node_id, Waiting::Enr { hash });
+    }
+
+    // ----- endpoint proofs -----
+
+    fn bond_mut(&mut self, id: NodeId, ip: IpAddr, now: Instant) -> Option<&mut Bond> {
+        if !self.bonds.contains_key(&id) && self.bonds.len() >= MAX_BONDS {
+            let expiry = self.config.bond_expiration;
+            self.bonds.retain(|_, bond| {
+                let last = bond.last_pong.into_iter().chain(bond.last_ping).max();
+                last.is_some_and(|at| now.duration_since(at) < expiry)
+            });
+            if self.bonds.len() >= MAX_BONDS {
+                return None;
+            }
+        }
+        let bond = self.bonds.entry(id).or_insert(Bond {
+            ip,
+            last_pong: None,
+            last_ping: None,
+        });
+        if bond.ip != ip {
+            // Proofs are per IP: a node that moved must prove its new address.
+            *bond = Bond {
+                ip,
+                last_pong: None,
+                last_ping: None,
+            };
+        }
+        Some(bond)
+    }
+
+    fn recent(&self, at: Option<Instant>, now: Instant) -> bool {
+        at.is_some_and(|at| now.duration_since(at) < self.config.bond_expiration)
+    }
+
+    /// It answered our Ping from this IP recently: it may ask us FINDNODE and ENRREQUEST.
+    fn has_proof(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
+        self.bonds
+            .get(id)
+            .is_some_and(|bond| bond.ip == ip && self.recent(bond.last_pong, now))
+    }
+
+    /// It pinged us from this IP recently (and got our Pong): it holds proof of us.
+    fn pinged_us(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
+        self.bonds
+            .get(id)
+            .is_some_and(|bond| bond.ip == ip && self.recent(bond.last_ping, now))
+    }
+
+    // ----- receiving -----
+
+    /// Handles one datagram from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.stats.received += 1;
+        let packet = match packet::decode(datagram) {
+            Ok(packet) => packet,
+            Err(error) => {
+                self.stats.dropped_malformed += 1;
+                self.log_drop(now, "malformed", from, &error);
+                return;
+            }
+        };
+        if !self.remember(packet.hash) {
+            self.stats.dropped_replayed += 1;
+            self.log_drop(now, "replayed", from, &"same packet hash seen recently");
+            return;
+        }
+        let sender_id = NodeId::from_peer_id(&packet.sender);
+        if sender_id == self.local_node_id {
+            self.stats.dropped_self += 1;
+            return;
+        }
+        if let Some(expiration) = packet.message.expiration() {
+            if packet::is_expired(expiration, self.unix_at(now)) {
+                self.stats.dropped_expired += 1;
+                self.log_drop(now, "expired", from, &expiration);
+                return;
+            }
+        }
+        let sender = Sender {
+            addr: from,
+            id: packet.sender,
+            node_id: sender_id,
+        };
+        match packet.message {
+            Message::Ping(ping) => self.on_ping(now, sender, packet.hash, ping),
+            Message::Pong(pong) => self.on_pong(now, sender, pong),
+            Message::FindNode(find) => self.on_find_node(now, sender, find),
+            Message::Neighbors(neighbors) => self.on_neighbors(now, sender, neighbors.nodes),
+            Message::EnrRequest(_) => self.on_enr_request(now, sender, packet.hash),
+            Message::EnrResponse(response) => self.on_enr_response(now, sender, response),
+        }
+    }
+
+    /// Remembers a packet hash; false if it was seen within the replay window.
+    fn remember(&mut self, hash: [u8; 32]) -> bool {
+        if !self.recent.insert(hash) {
+            return false;
+        }
+        self.recent_order.push_back(hash);
+        if self.recent_order.len() > REPLAY_WINDOW {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn log_drop(
+        &mut self,
+        now: Instant,
+        reason: &'static str,
+        from: SocketAddr,
+        detail: &dyn std::fmt::Debug,
+    ) {
+        let due = self
+            .last_log
+            .get(reason)
+            .is_none_or(|at| now.duration_since(*at) >= LOG_INTERVAL);
+        if due {
+            self.last_log.insert(reason, now);
+            tracing::debug!(%from, reason, ?detail, "discv4 packet dropped (further drops of this kind counted, logged at most every 10 s)");
+        }
+    }
+
+    /// The pending request a reply answers, if any: same node id, same IP, matching `filter`.
+    fn take_pending(
+        &mut self,
+        sender: &Sender,
+        filter: impl Fn(&Waiting) -> bool,
+    ) -> Option<Pending> {
+        let ip = sender.addr.ip();
+        let index = self.pending.iter().position(|p| {
+            p.node_id == sender.node_id && p.node.endpoint.ip == ip && filter(&p.waiting)
+        })?;
+        Some(self.pending.swap_remove(index))
+    }
+
+    fn on_ping(&mut self, now: Instant, sender: Sender, hash: [u8; 32], ping: Ping) {
+        let from = sender.addr;
+        let record = NodeRecord {
+            endpoint: Endpoint {
+                ip: from.ip(),
+                udp_port: from.port(),
+                tcp_port: ping.from.tcp_port,
+            },
+            id: sender.id,
+        };
+        let pong = Pong {
+            to: record.endpoint,
+            ping_hash: hash,
+            expiration: self.expiration(now),
+            enr_seq: Some(self.local_enr.seq()),
+        };
+        self.send(from, &Message::Pong(pong));
+        if let Some(bond) = self.bond_mut(sender.node_id, from.ip(), now) {
+            bond.last_ping = Some(now);
+        }
+        if self.has_proof(&sender.node_id, from.ip(), now) {
+            self.add_to_table(record, ping.enr_seq, now);
+        } else {
+            self.ping_with(now, record, PingPurpose::Add);
+        }
+        // It now holds proof of us: requests that waited for that can go.
+        let ready: Vec<_> = self
+            .after_bond
+            .iter()
+            .filter(|entry| entry.1 == sender.node_id)
+            .map(|entry| (entry.0.clone(), entry.1, entry.2))
+            .collect();
+        self.after_bond.retain(|entry| entry.1 != sender.node_id);
+        for (node, node_id, action) in ready {
+            self.run_after_bond(now, node, node_id, action);
+        }
+    }
+
+    fn run_after_bond(
+        &mut self,
+        now: Instant,
+        node: NodeRecord,
+        node_id: NodeId,
+        action: AfterBond,
+    ) {
+        match action {
+            AfterBond::FindNode(lookup) => self.send_find_node(now, lookup, node, node_id),
+            AfterBond::EnrRequest => self.send_enr_request(now, node, node_id),
+        }
+    }
+
+    fn add_to_table(&mut self, record: NodeRecord, enr_seq: Option<u64>, now: Instant) {
+        if !self.allowed(record.endpoint.ip) {
+            return;
+        }
+        if self.table.add_verified(record.clone(), enr_seq, now) == AddOutcome::Added {
+            self.events.push_back(Event::NodeAdded(record));
+        }
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.config
+            .net_restrict
+            .as_ref()
+            .is_none_or(|ranges| ranges.iter().any(|r| r.contains(ip)))
+    }
+
+    fn on_pong(&mut self, now: Instant, sender: Sender, pong: Pong) {
+        let Some(pending) = self.take_pending(
+            &sender,
+            |w| matches!(w, Waiting::Pong { hash, .. } if *hash == pong.ping_hash),
+        ) else {
+            self.stats.dropped_unsolicited += 1;
+            self.log_drop(now, "unsolicited pong", sender.addr, &"no matching ping");
+            return;
+        };
+        let Waiting::Pong { purpose, .. } = pending.waiting else {
+            unreachable!("filtered")
+        };
+        if let Some(bond) = self.bond_mut(sender.node_id, sender.addr.ip(), now) {
+            bond.last_pong = Some(now);
+        }
+        self.votes.add(
+            sender.addr.ip(),
+            SocketAddr::new(pong.to.ip, pong.to.udp_port),
+            now,
+        );
+        let predicted = self.votes.predict(now);
+        if predicted.is_some() && predicted != self.predicted {
+            self.predicted = predicted;
+            self.events
+                .push_back(Event::ExternalEndpoint(predicted.expect("checked")));
+        }
+        let mut node = pending.node;
+        node.endpoint.udp_port = sender.addr.port();
+        self.add_to_table(node.clone(), pong.enr_seq, now);
+        match purpose {
+            PingPurpose::Add | PingPurpose::Revalidate => {}
+            PingPurpose::User(sent) => {
+                let rtt = now.duration_since(sent);
+                self.events.push_back(Event::Pong {
+                    node,
+                    enr_seq: pong.enr_seq,
+                    rtt,
+                });
+            }
+            PingPurpose::Lookup(lookup) => {
+                self.after_pong(now, node, sender.node_id, AfterBond::FindNode(lookup))
+            }
+            PingPurpose::EnrBond => {
+                self.after_pong(now, node, sender.node_id, AfterBond::EnrRequest)
+            }
+        }
+    }
+
+    /// After our Ping was answered, the remote usually pings back (it lacks proof of us); give it
+    /// one reply timeout to do so before sending the request anyway (go-ethereum's
+    /// `ensureBond`).
+    fn after_pong(&mut self, now: Instant, node: NodeRecord, node_id: NodeId, action: AfterBond) {
+        if self.pinged_us(&node_id, node.endpoint.ip, now) {
+            self.run_after_bond(now, node, node_id, action);
+        } else {
+            let at = now + self.config.reply_timeout;
+            self.after_bond.push((node, node_id, action, at));
+        }
+    }
+
+    fn on_find_node(&mut self, now: Instant, sender: Sender, find: FindNode) {
+        if !self.has_proof(&sender.node_id, sender.addr.ip(), now) {
+            self.stats.dropped_no_proof += 1;
+            self.log_drop(
+                now,
+                "findnode without endpoint proof",
+                sender.addr,
+                &sender.id,
+            );
+            return;
+        }
+        let target = NodeId::from_peer_id(&find.target);
+        let relay = sender.addr.ip();
+        let nodes: Vec<NodeRecord> = self
+            .table
+            .closest(&target, BUCKET_SIZE)
+            .into_iter()
+            .filter(|n| relay_allowed(relay, n.record.endpoint.ip))
+            .map(|n| n.record.clone())
+            .collect();
+        let expiration = self.expiration(now);
+        for payload in packet::neighbors_packets(&nodes, expiration, &self.key) {
+            self.stats.sent += 1;
+            self.transmits.push_back(Transmit {
+                to: sender.addr,
+                payload,
+            });
+        }
+    }
+
+    fn on_neighbors(&mut self, now: Instant, sender: Sender, nodes: Vec<NodeRecord>) {
+        let Some(index) = self.pending.iter().position(|p| {
+            p.node_id == sender.node_id
+                && p.node.endpoint.ip == sender.addr.ip()
+                && matches!(p.waiting, Waiting::Neighbors { .. })
+        }) else {
+            self.stats.dropped_unsolicited += 1;
+            self.log_drop(now, "unsolicited neighbors", sender.addr, &sender.id);
+            return;
+        };
+        let relay = sender.addr.ip();
+        let accepted: Vec<NodeRecord> = nodes
+            .into_iter()
+            .filter(|n| {
+                n.endpoint.udp_port > MIN_UDP_PORT
+                    && relay_allowed(relay, n.endpoint.ip)
+                    && self.allowed(n.endpoint.ip)
+                    && n.id != self.local_id
+            })
+            .collect();
+        let Waiting::Neighbors { lookup, received } = &mut self.pending[index].waiting else {
+            unreachable!("matched above")
+        };
+        *received += accepted.len();
+        let (lookup, done) = (*lookup, *received >= BUCKET_SIZE);
+        if let Some(state) = self.lookups.get_mut(&lookup) {
+            state.add(accepted);
+        }
+        if done {
+            self.pending.swap_remove(index);
+            if let Some(state) = self.lookups.get_mut(&lookup) {
+                state.answered(&sender.node_id);
+            }
+            self.advance_lookup(now, lookup);
+        }
+    }
+
+    fn on_enr_request(&mut self, now: Instant, sender: Sender, hash: [u8; 32]) {
+        if !self.has_proof(&sender.node_id, sender.addr.ip(), now) {
+            self.stats.dropped_no_proof += 1;
+            self.log_drop(
+                now,
+                "enrrequest without endpoint proof",
+                sender.addr,
+                &sender.id,
+            );
+            return;
+        }
+        let response = EnrResponse {
+            request_hash: hash,
+            enr: self.local_enr.to_rlp(),
+        };
+        self.send(sender.addr, &Message::EnrResponse(response));
+    }
+
+    fn on_enr_response(&mut self, now: Instant, sender: Sender, response: EnrResponse) {
+        let Some(pending) = self.take_pending(
+            &sender,
+            |w| matches!(w, Waiting::Enr { hash } if *hash == response.request_hash),
+        ) else {
+            self.stats.dropped_unsolicited += 1;
+            self.log_drop(now, "unsolicited enrresponse", sender.addr, &sender.id);
+            return;
+        };
+        let event = match Enr::decode(&response.enr) {
+            Ok(enr) if enr.peer_id() == sender.id => Event::Enr {
+                node: pending.node,
+                enr,
+            },
+            _ => Event::EnrFailed(pending.node),
+        };
+        self.events.push_back(event);
+    }
+
+    // ----- time -----
+
+    /// Advances time: expires waits, runs due requests, revalidates and refreshes the table.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        let mut index = 0;
+        while index < self.pending.len() {
+            if self.pending[index].deadline <= now {
+                expired.push(self.pending.swap_remove(index));
+            } else {
+                index += 1;
+            }
+        }
+        for pending in expired {
+            self.on_expired(now, pending);
+        }
+        let due: Vec<_> = self
+            .after_bond
+            .iter()
+            .filter(|entry| entry.3 <= now)
+            .cloned()
+            .collect();
+        self.after_bond.retain(|entry| entry.3 > now);
+        for (node, node_id, action, _) in due {
+            self.run_after_bond(now, node, node_id, action);
+        }
+        if self.next_revalidate <= now {
+            self.next_revalidate = now + jitter(&mut self.rng, self.config.revalidate_interval);
+            self.revalidate(now);
+        }
+        if self.next_refresh <= now {
+            self.next_refresh = now + self.config.refresh_interval;
+            if self.table.is_empty() {
+                self.bootstrap(now);
+            } else {
+                // Looking ourselves up makes the nodes nearest to us learn about us (they are
+                // pinged and ping back); the random lookup refreshes distant buckets.
+                self.lookup(now, self.local_id);
+                self.random_lookup(now);
+            }
+        }
+    }
+
+    fn on_expired(&mut self, now: Instant, pending: Pending) {
+        match pending.waiting {
+            Waiting::Pong { purpose, .. } => {
+                self.ping_failed(now, pending.node, pending.node_id, purpose)
+            }
+            Waiting::Neighbors { lookup, received } => {
+                if let Some(state) = self.lookups.get_mut(&lookup) {
+                    if received > 0 {
+                        state.answered(&pending.node_id);
+                    } else {
+                        state.failed(&pending.node_id);
+                    }
+                }
+                self.advance_lookup(now, lookup);
+            }
+            Waiting::Enr { .. } => self.events.push_back(Event::EnrFailed(pending.node)),
+        }
+    }
+
+    fn ping_failed(
+        &mut self,
+        now: Instant,
+        node: NodeRecord,
+        node_id: NodeId,
+        purpose: PingPurpose,
+    ) {
+        match purpose {
+            PingPurpose::Add => {}
+            PingPurpose::Revalidate => self.evict(now, &node, node_id),
+            PingPurpose::User(_) => self.events.push_back(Event::PingTimeout(node)),
+            PingPurpose::EnrBond => self.events.push_back(Event::EnrFailed(node)),
+            PingPurpose::Lookup(lookup) => {
+                // A table node that cannot even answer a Ping is as dead as one failing
+                // revalidation.
+                self.evict(now, &node, node_id);
+                if let Some(state) = self.lookups.get_mut(&lookup) {
+                    state.failed(&node_id);
+                }
+                self.advance_lookup(now, lookup);
+            }
+        }
+    }
+
+    /// Removes an unresponsive node from the table and tries its bucket's newest replacement.
+    fn evict(&mut self, now: Instant, node: &NodeRecord, node_id: NodeId) {
+        if self.table.get(&node_id).is_none() {
+            return;
+        }
+        let replacement = self.table.remove(&node_id);
+        self.events.push_back(Event::NodeRemoved(node.id));
+        if let Some(replacement) = replacement {
+            self.ping_with(now, replacement, PingPurpose::Add);
+        }
+    }
+
+    fn revalidate(&mut self, now: Instant) {
+        let pick = self.rng.next_u32() as usize;
+        if let Some(node) = self.table.revalidation_candidate(pick) {
+            let record = node.record.clone();
+            self.ping_with(now, record, PingPurpose::Revalidate);
+        }
+    }
+
+    fn advance_lookup(&mut self, now: Instant, id: LookupId) {
+        loop {
+            let Some(lookup) = self.lookups.get_mut(&id) else {
+                return;
+            };
+            let Some(node) = lookup.next_query(self.config.alpha) else {
+                break;
+            };
+            let node_id = NodeId::from_peer_id(&node.id);
+            if self.pinged_us(&node_id, node.endpoint.ip, now) {
+                self.send_find_node(now, id, node, node_id);
+            } else {
+                self.ping_with(now, node, PingPurpose::Lookup(id));
+            }
+        }
+        if self.lookups.get(&id).is_some_and(Lookup::is_finished) {
+            let lookup = self.lookups.remove(&id).expect("checked");
+            self.events.push_back(Event::LookupFinished {
+                id,
+                target: lookup.target,
+                nodes: lookup.result(),
+                packets: lookup.packets_sent,
+            });
+        }
+    }
+}
+
+/// The sender of a verified packet.
+struct Sender {
+    addr: SocketAddr,
+    id: PeerId,
+    node_id: NodeId,
+}
+
+fn udp_addr(node: &NodeRecord) -> SocketAddr {
+    SocketAddr::new(node.endpoint.ip, node.endpoint.udp_port)
+}
+
+/// `interval` scaled by a random factor in [0.5, 1.5), so nodes do not act in lockstep.
+fn jitter(rng: &mut StdRng, interval: Duration) -> Duration {
+    interval.mul_f64(0.5 + f64::from(rng.next_u32()) / f64::from(u32::MAX))
+}

@@ -1,0 +1,322 @@
+//! The Kademlia node table of discv4: buckets by log distance from our id, each holding up to
+//! [`BUCKET_SIZE`] live nodes plus a short replacement list, with per-subnet IP limits
+//! ([discv4.md, "Kademlia Table"](https://github.com/ethereum/devp2p/blob/master/discv4.md#kademlia-table);
+//! limits as go-ethereum's `p2p/discover/table.go`).
+//!
+//! Only nodes that answered our Ping enter the buckets (`add_verified`); a node we merely heard
+//! of (from NEIGHBORS) never does, so the table cannot be filled with unverified addresses.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use super::packet::NodeRecord;
+use crate::NodeId;
+use crate::netutil::is_lan;
+
+/// Nodes per bucket (Kademlia k).
+pub const BUCKET_SIZE: usize = 16;
+/// Replacement candidates kept per bucket.
+pub const MAX_REPLACEMENTS: usize = 10;
+/// Buckets: the upper 1/15 of the 256 distances, as go-ethereum keeps; closer nodes share the
+/// first bucket (meeting one is astronomically unlikely).
+const BUCKET_COUNT: usize = 256 / 15;
+const BUCKET_MIN_DISTANCE: u32 = 256 - BUCKET_COUNT as u32;
+/// At most this many nodes of one /24 in a bucket, and in the whole table.
+pub const BUCKET_IP_LIMIT: usize = 2;
+/// See [`BUCKET_IP_LIMIT`].
+pub const TABLE_IP_LIMIT: usize = 10;
+
+/// A node in the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNode {
+    /// Identity and endpoint.
+    pub record: NodeRecord,
+    /// Keccak-256 of the public key, the Kademlia key.
+    pub id: NodeId,
+    /// When it last answered a Ping.
+    pub last_pong: Instant,
+    /// Consecutive Pongs since it was added (go-ethereum's liveness checks).
+    pub live_checks: u32,
+    /// The ENR sequence number it last announced, if any.
+    pub enr_seq: Option<u64>,
+}
+
+/// The /24 (IPv4) or /48 (IPv6) a node's address belongs to; LAN addresses are exempt.
+fn subnet(ip: IpAddr) -> Option<[u8; 6]> {
+    if is_lan(ip) {
+        return None;
+    }
+    let mut key = [0u8; 6];
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => key[..3].copy_from_slice(&v4.octets()[..3]),
+        IpAddr::V6(v6) => key.copy_from_slice(&v6.octets()[..6]),
+    }
+    Some(key)
+}
+
+#[derive(Default)]
+struct Bucket {
+    /// Oldest first: revalidation checks the front, fresh nodes go to the back.
+    entries: Vec<TableNode>,
+    /// Most recent last.
+    replacements: Vec<NodeRecord>,
+}
+
+/// What `add_verified` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddOutcome {
+    /// New entry.
+    Added,
+    /// Already present: liveness and endpoint refreshed.
+    Updated,
+    /// Bucket full: kept as a replacement candidate.
+    Replacement,
+    /// Refused by the per-subnet limit.
+    IpLimit,
+    /// It is us.
+    IsSelf,
+}
+
+/// The table of one node.
+pub struct Table {
+    local: NodeId,
+    buckets: Vec<Bucket>,
+    /// Table-wide count of entries per subnet.
+    subnets: HashMap<[u8; 6], usize>,
+}
+
+impl Table {
+    /// An empty table around our own id.
+    pub fn new(local: NodeId) -> Self {
+        Table {
+            local,
+            buckets: (0..BUCKET_COUNT).map(|_| Bucket::default()).collect(),
+            subnets: HashMap::new(),
+        }
+    }
+
+    fn bucket_index(&self, id: &NodeId) -> usize {
+        let distance = self.local.log_distance(id);
+        distance.saturating_sub(BUCKET_MIN_DISTANCE + 1) as usize
+    }
+
+    /// Number of nodes in the buckets.
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(|b| b.entries.len()).sum()
+    }
+
+    /// Whether the buckets are empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every node in the buckets.
+    pub fn nodes(&self) -> impl Iterator<Item = &TableNode> {
+        self.buckets.iter().flat_map(|b| b.entries.iter())
+    }
+
+    /// The entry for `id`, if present.
+    pub fn get(&self, id: &NodeId) -> Option<&TableNode> {
+        self.buckets[self.bucket_index(id)]
+            .entries
+            .iter()
+            .find(|n| n.id == *id)
+    }
+
+    /// Adds (or refreshes) a node that has just answered our Ping.
+    pub fn add_verified(
+        &mut self,
+        record: NodeRecord,
+        enr_seq: Option<u64>,
+        now: Instant,
+    ) -> AddOutcome {
+        let id = NodeId::from_peer_id(&record.id);
+        if id == self.local {
+            return AddOutcome::IsSelf;
+        }
+        let index = self.bucket_index(&id);
+        if let Some(position) = self.buckets[index].entries.iter().position(|n| n.id == id) {
+            let old_ip = self.buckets[index].entries[position].record.endpoint.ip;
+            if old_ip != record.endpoint.ip {
+                // A moved node must pass the subnet limits at its new address.
+                self.release_subnet(old_ip);
+                if !self.claim_subnet(index, record.endpoint.ip) {
+                    self.buckets[index].entries.remove(position);
+                    return AddOutcome::IpLimit;
+                }
+            }
+            let entry = &mut self.buckets[index].entries[position];
+            entry.record = record;
+            entry.last_pong = now;
+            entry.live_checks = entry.live_checks.saturating_add(1);
+            entry.enr_seq = enr_seq.or(entry.enr_seq);
+            return AddOutcome::Updated;
+        }
+        if self.buckets[index].entries.len() >= BUCKET_SIZE {
+            let replacements = &mut self.buckets[index].replacements;
+            replacements.retain(|r| r.id != record.id);
+            replacements.push(record);
+            if replacements.len() > MAX_REPLACEMENTS {
+                replacements.remove(0);
+            }
+            return AddOutcome::Replacement;
+        }
+        if !self.claim_subnet(index, record.endpoint.ip) {
+            return AddOutcome::IpLimit;
+        }
+        let bucket = &mut self.buckets[index];
+        bucket.replacements.retain(|r| r.id != record.id);
+        bucket.entries.push(TableNode {
+            record,
+            id,
+            last_pong: now,
+            live_checks: 1,
+            enr_seq,
+        });
+        AddOutcome::Added
+    }
+
+    fn claim_subnet(&mut self, index: usize, ip: IpAddr) -> bool {
+        let Some(net) = subnet(ip) else { return true };
+        let in_table = self.subnets.get(&net).copied().unwrap_or(0);
+        let in_bucket = self.buckets[index]
+            .entries
+            .iter()
+            .filter(|n| subnet(n.record.endpoint.ip) == Some(net))
+            .count();
+        if in_table >= TABLE_IP_LIMIT || in_bucket >= BUCKET_IP_LIMIT {
+            return false;
+        }
+        *self.subnets.entry(net).or_default() += 1;
+        true
+    }
+
+    fn release_subnet(&mut self, ip: IpAddr) {
+        if let Some(net) = subnet(ip) {
+            if let Some(count) = self.subnets.get_mut(&net) {
+                *count -= 1;
+                if *count == 0 {
+                    self.subnets.remove(&net);
+                }
+            }
+        }
+    }
+
+    /// Removes a node that failed revalidation. Returns the most recent replacement candidate
+    /// of its bucket, which the caller should ping and add if it answers.
+    pub fn remove(&mut self, id: &NodeId) -> Option<NodeRecord> {
+        let index = self.bucket_index(id);
+        let position = self.buckets[index]
+            .entries
+            .iter()
+            .position(|n| n.id == *id)?;
+        let removed = self.buckets[index].entries.remove(position);
+        self.release_subnet(removed.record.endpoint.ip);
+        self.buckets[index].replacements.pop()
+    }
+
+    /// The node to revalidate next in the bucket chosen by `pick` (an index among the
+    /// non-empty buckets): the one whose last Pong is oldest.
+    pub fn revalidation_candidate(&self, pick: usize) -> Option<&TableNode> {
+        let non_empty: Vec<&Bucket> = self
+            .buckets
+            .iter()
+            .filter(|b| !b.entries.is_empty())
+            .collect();
+        let bucket = non_empty.get(pick % non_empty.len().max(1))?;
+        bucket.entries.iter().min_by_key(|n| n.last_pong)
+    }
+
+    /// Up to `count` nodes closest to `target` by XOR distance, closest first.
+    pub fn closest(&self, target: &NodeId, count: usize) -> Vec<&TableNode> {
+        let mut nodes: Vec<&TableNode> = self.nodes().collect();
+        nodes.sort_by_key(|n| n.id.distance(target));
+        nodes.truncate(count);
+        nodes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PeerId;
+    use crate::v4::packet::Endpoint;
+
+    fn record(seed: u8, ip: [u8; 4]) -> NodeRecord {
+        let key = secp256k1::SecretKey::from_secret_bytes([seed.max(1); 32]).unwrap();
+        NodeRecord {
+            endpoint: Endpoint {
+                ip: IpAddr::from(ip),
+                udp_port: 30303,
+                tcp_port: 30303,
+            },
+            id: PeerId::from_secret_key(&key),
+        }
+    }
+
+    fn local() -> NodeId {
+        NodeId::from_peer_id(&record(200, [1, 1, 1, 1]).id)
+    }
+
+    #[test]
+    fn add_update_remove() {
+        let now = Instant::now();
+        let mut table = Table::new(local());
+        let a = record(1, [8, 8, 8, 8]);
+        assert_eq!(
+            table.add_verified(a.clone(), Some(3), now),
+            AddOutcome::Added
+        );
+        assert_eq!(
+            table.add_verified(a.clone(), None, now),
+            AddOutcome::Updated
+        );
+        let id = NodeId::from_peer_id(&a.id);
+        assert_eq!(table.get(&id).unwrap().live_checks, 2);
+        assert_eq!(table.get(&id).unwrap().enr_seq, Some(3));
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.remove(&id), None);
+        assert!(table.is_empty());
+        assert_eq!(
+            table.add_verified(record(200, [9, 9, 9, 9]), None, now),
+            AddOutcome::IsSelf
+        );
+    }
+
+    #[test]
+    fn subnet_limits_apply_except_on_lan() {
+        let now = Instant::now();
+        let mut table = Table::new(local());
+        let mut added = 0;
+        for seed in 1..=40u8 {
+            if table.add_verified(record(seed, [8, 8, 8, seed]), None, now) == AddOutcome::Added {
+                added += 1;
+            }
+        }
+        // Never more than 10 of one /24 in the table (and 2 per bucket).
+        assert!(added <= TABLE_IP_LIMIT, "{added}");
+        let mut lan = Table::new(local());
+        let lan_added = (1..=40u8)
+            .filter(|&seed| {
+                lan.add_verified(record(seed, [127, 0, 0, seed]), None, now) == AddOutcome::Added
+            })
+            .count();
+        assert!(lan_added > TABLE_IP_LIMIT, "{lan_added}");
+    }
+
+    #[test]
+    fn closest_sorts_by_xor_distance() {
+        let now = Instant::now();
+        let mut table = Table::new(local());
+        for seed in 1..=30u8 {
+            table.add_verified(record(seed, [127, 0, 0, seed]), None, now);
+        }
+        let target = NodeId::from_peer_id(&record(77, [1, 2, 3, 4]).id);
+        let closest = table.closest(&target, 5);
+        assert_eq!(closest.len(), 5);
+        for pair in closest.windows(2) {
+            assert!(pair[0].id.distance(&target) <= pair[1].id.distance(&target));
+        }
+    }
+}
