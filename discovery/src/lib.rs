@@ -3,6 +3,7 @@
 
 mod enode;
 pub mod enr;
+pub mod local_record;
 pub mod netutil;
 mod node_id;
 mod peer_id;

@@ -1,11 +1,13 @@
-//! `ethp2p devnet`: N nodes on 127.0.0.1 in one process, connected as static peers, running the
-//! demo protocol, with a live table and a summary. Fails when the network does not form.
+//! `ethp2p devnet`: N nodes on 127.0.0.1 in one process that find each other through discv4
+//! from one bootnode (node 0), run the demo protocol, and show a live table and a summary.
+//! Fails when the network does not form.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ethp2p::rlpx::random_secret_key;
+use ethp2p::server::DiscoveryConfig;
 use ethp2p::{Server, ServerConfig, ServerHandle, Stats};
 
 use super::demo::demo_protocol;
@@ -37,11 +39,19 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
         let mut config = ServerConfig::new(random_secret_key(&mut rng));
         config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.client_id = format!("ethp2p-devnet/v{}", env!("CARGO_PKG_VERSION"));
-        // Each node dials up to N-1 others: keep that within the dial share (max_peers / 3).
+        // Each node may dial all N-1 others: keep that within the dial share (max_peers / 3).
         config.max_peers = config.max_peers.max(3 * args.nodes);
         config.protocols.push(demo_protocol(GREETING_INTERVAL));
-        // Every node dials the ones started before it: a full mesh with no simultaneous dials.
-        config.static_peers = nodes.iter().map(ServerHandle::local_enode).collect();
+        // Node 0 is the bootnode; every other node knows only it and discovers the rest.
+        let bootnodes = nodes
+            .first()
+            .map(ServerHandle::local_enode)
+            .into_iter()
+            .collect();
+        config.discovery = Some(DiscoveryConfig {
+            bootnodes,
+            ..DiscoveryConfig::default()
+        });
         nodes.push(Server::start(config).await.map_err(|e| e.to_string())?);
     }
     let live = std::io::stdout().is_terminal();

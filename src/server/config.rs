@@ -1,6 +1,7 @@
 //! Server settings and their defaults (aligned with go-ethereum unless noted).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secp256k1::SecretKey;
@@ -49,6 +50,22 @@ pub struct ServerConfig {
     pub peer: PeerConfig,
     /// Capacity of the event stream; a receiver that falls further behind misses events.
     pub event_capacity: usize,
+    /// Node discovery (discv4); `None` turns it off.
+    pub discovery: Option<DiscoveryConfig>,
+    /// Where the node keeps its record (`enr`, so its sequence number survives restarts) and
+    /// its node database (`nodes`). `None` keeps nothing on disk.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Settings of node discovery.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryConfig {
+    /// UDP address; `None` means the TCP listen address and port.
+    pub udp_addr: Option<SocketAddr>,
+    /// Nodes to bootstrap from.
+    pub bootnodes: Vec<Enode>,
+    /// Protocol timing (go-ethereum's defaults).
+    pub discv4: ethp2p_discovery::v4::Config,
 }
 
 impl ServerConfig {
@@ -71,6 +88,8 @@ impl ServerConfig {
             max_frame_size: MAX_FRAME_SIZE,
             peer: PeerConfig::default(),
             event_capacity: 1024,
+            discovery: None,
+            data_dir: None,
         }
     }
 

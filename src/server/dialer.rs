@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use super::discovery::DIAL_HISTORY;
 use super::{Inner, setup};
 use ethp2p_discovery::Enode;
 
@@ -66,6 +67,32 @@ fn start_due_dials(inner: &Arc<Inner>) -> Option<Instant> {
         }
         used_slots += usize::from(!trusted);
         dials.push(peer.enode);
+    }
+    // Then nodes found by discovery, while dial slots remain.
+    while used_slots < inner.config.max_dialed() {
+        let Some(enode) = state.candidates.pop_front() else {
+            break;
+        };
+        let recently = state
+            .dial_history
+            .get(&enode.id)
+            .is_some_and(|at| now.duration_since(*at) < DIAL_HISTORY);
+        if enode.id == inner.local_id
+            || state.peers.contains(&enode.id)
+            || state.dialing.contains(&enode.id)
+            || dials.iter().any(|d: &Enode| d.id == enode.id)
+            || recently
+        {
+            continue;
+        }
+        used_slots += 1;
+        dials.push(enode);
+    }
+    state
+        .dial_history
+        .retain(|_, at| now.duration_since(*at) < DIAL_HISTORY);
+    for enode in &dials {
+        state.dial_history.insert(enode.id, now);
     }
     for enode in dials {
         state.dialing.insert(enode.id);

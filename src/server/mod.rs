@@ -4,13 +4,14 @@
 
 mod config;
 mod dialer;
+mod discovery;
 mod events;
 mod listener;
 mod setup;
 mod table;
 mod tasks;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,7 +20,7 @@ use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 
-pub use config::ServerConfig;
+pub use config::{DiscoveryConfig, ServerConfig};
 pub use ethp2p_discovery::netutil::{Cidr, ParseCidrError, is_lan};
 pub use events::{PeerEvent, Stats};
 
@@ -44,6 +45,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Discovery could not start (its record could not be built or stored).
+    #[error("discovery: {0}")]
+    Discovery(String),
 }
 
 /// A static peer and its redial backoff.
@@ -61,6 +65,10 @@ struct State {
     trusted: HashSet<PeerId>,
     /// Dials in progress (their ids).
     dialing: HashSet<PeerId>,
+    /// Nodes found by discovery, waiting for a dial slot.
+    candidates: VecDeque<Enode>,
+    /// When each discovered node was last dialed, so it is not dialed again at once.
+    dial_history: HashMap<PeerId, Instant>,
     /// When each non-LAN IP last connected to us.
     inbound_history: HashMap<IpAddr, Instant>,
     /// Inbound handshakes in progress, oldest first, each with its eviction trigger.
@@ -73,6 +81,8 @@ pub(crate) struct Inner {
     config: ServerConfig,
     local_id: PeerId,
     local_enode: Enode,
+    discovery: Option<ethp2p_discovery::v4::Discv4Handle>,
+    local_enr: Option<ethp2p_discovery::Enr>,
     local_hello: Hello,
     specs: Vec<ProtocolSpec>,
     state: Mutex<State>,
@@ -130,6 +140,20 @@ impl Server {
             listen_port: bound.map_or(0, |addr| addr.port()),
             id: local_id.0,
         };
+        let advertised = enode_addr;
+        let started = match &config.discovery {
+            Some(discovery) => Some(discovery::start(&config, discovery, advertised, bound).await?),
+            None => None,
+        };
+        let udp_port = started
+            .as_ref()
+            .map_or(advertised.port(), |s| s.handle.local_addr().port());
+        let local_enode = Enode {
+            id: local_id,
+            ip: advertised.ip(),
+            tcp_port: advertised.port(),
+            udp_port,
+        };
         let now = Instant::now();
         let mut state = State::default();
         for enode in &config.trusted_peers {
@@ -146,7 +170,9 @@ impl Server {
         let inner = Arc::new(Inner {
             specs: config.protocols.iter().map(|p| p.spec()).collect(),
             events: broadcast::channel(config.event_capacity.max(1)).0,
-            local_enode: Enode::new(local_id, enode_addr),
+            local_enode,
+            discovery: started.as_ref().map(|s| s.handle.clone()),
+            local_enr: started.as_ref().map(|s| s.enr.clone()),
             config,
             local_id,
             local_hello,
@@ -161,6 +187,11 @@ impl Server {
             tokio::spawn(listener::run(inner.clone(), listener));
         }
         tokio::spawn(dialer::run(inner.clone()));
+        if let Some(started) = started {
+            inner
+                .tasks
+                .spawn(discovery::feed(inner.clone(), started.handle));
+        }
         tracing::info!(enode = %inner.local_enode, "server started");
         Ok(ServerHandle { inner })
     }
@@ -176,6 +207,16 @@ impl ServerHandle {
     /// Our `enode://` URL: the listen address, or 127.0.0.1 if listening on all interfaces.
     pub fn local_enode(&self) -> Enode {
         self.inner.local_enode
+    }
+
+    /// Our node record, when discovery runs.
+    pub fn local_enr(&self) -> Option<ethp2p_discovery::Enr> {
+        self.inner.local_enr.clone()
+    }
+
+    /// The discovery service, when it runs (for lookups, pings, its event stream).
+    pub fn discovery(&self) -> Option<ethp2p_discovery::v4::Discv4Handle> {
+        self.inner.discovery.clone()
     }
 
     /// Our node id.

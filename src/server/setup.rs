@@ -15,7 +15,7 @@ use super::{Inner, PeerEvent, dialer};
 use crate::p2p::{
     ConnectionError, DisconnectReason, P2pConnection, SharedCapability, match_capabilities, refuse,
 };
-use crate::peer::{self, EndSignal, Session};
+use crate::peer::{self, EndCause, EndSignal, Session};
 use crate::protocol::{Direction, PeerInfo, Protocol};
 use crate::rlpx::{PeerId, RlpxError, RlpxStream};
 use ethp2p_discovery::Enode;
@@ -277,11 +277,16 @@ fn admit_and_insert(
         client_id: ready.connection.remote_hello().client_id.clone(),
         capabilities: ready.capabilities.clone(),
     });
-    state.peers.insert(Entry {
+    let entry = Entry {
         info: info.clone(),
         end: ready.end.clone(),
         trusted: ready.trusted,
-    });
+    };
+    if let Some(replaced) = state.peers.insert(entry) {
+        replaced
+            .end
+            .end(EndCause::Requested(DisconnectReason::AlreadyConnected));
+    }
     Ok(info)
 }
 
@@ -315,7 +320,7 @@ async fn run_peer(inner: Arc<Inner>, ready: Ready, info: Arc<PeerInfo>) {
     )
     .await;
 
-    inner.state.lock().peers.remove(&id);
+    inner.state.lock().peers.remove(&info);
     if !peer_end.initiated_by_remote() && peer_end.cause.is_error() {
         Counters::bump(&inner.counters.peer_errors, 1);
     }

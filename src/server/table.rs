@@ -51,8 +51,16 @@ impl PeerTable {
         if id == local {
             return Err(DisconnectReason::ConnectedToSelf);
         }
-        if self.peers.contains_key(&id) {
-            return Err(DisconnectReason::AlreadyConnected);
+        if let Some(existing) = self.peers.get(&id) {
+            // Two nodes that dial each other at once each end up with two connections; both
+            // keep the one dialed by the node with the lower id, so exactly one survives.
+            let keep_new = existing.info.direction != direction
+                && (direction == Direction::Outbound) == (local < id);
+            return if keep_new {
+                Ok(())
+            } else {
+                Err(DisconnectReason::AlreadyConnected)
+            };
         }
         if trusted {
             return Ok(());
@@ -67,12 +75,20 @@ impl PeerTable {
         Ok(())
     }
 
-    pub(crate) fn insert(&mut self, entry: Entry) {
-        self.peers.insert(entry.info.id, entry);
+    /// Inserts a peer; returns the connection it replaces (see the tie-break in `admit`).
+    pub(crate) fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        self.peers.insert(entry.info.id, entry)
     }
 
-    pub(crate) fn remove(&mut self, id: &PeerId) {
-        self.peers.remove(id);
+    /// Removes the peer if `info` is still its current connection (not a replacement).
+    pub(crate) fn remove(&mut self, info: &Arc<PeerInfo>) {
+        if self
+            .peers
+            .get(&info.id)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.info, info))
+        {
+            self.peers.remove(&info.id);
+        }
     }
 
     pub(crate) fn contains(&self, id: &PeerId) -> bool {

@@ -2,12 +2,15 @@
 //! (<https://github.com/ethereum/devp2p/blob/master/discv4.md>): the packet codec, the node
 //! table, lookups and endpoint prediction, as a sans-IO [`Discv4`] state machine.
 
+mod driver;
 mod endpoint;
 mod lookup;
+pub mod nodedb;
 pub mod packet;
 mod service;
 pub mod table;
 
+pub use driver::{Discv4Handle, Stopped, unix_now};
 pub use endpoint::EndpointVotes;
 pub use lookup::LookupId;
 pub use packet::{

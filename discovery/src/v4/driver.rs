@@ -1,0 +1,187 @@
+//! The thin tokio driver around [`Discv4`]: owns the UDP socket, feeds datagrams and time in,
+//! sends what comes out, and broadcasts events. [`Discv4Handle`] sends it commands.
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::lookup::LookupId;
+use super::packet::{Endpoint, MAX_RECEIVE_PACKET_SIZE, NodeRecord};
+use super::service::{Discv4, Event, Stats};
+use crate::PeerId;
+use crate::enr::Enr;
+
+/// Seconds since 1970 now, for packet expirations.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+enum Command {
+    Lookup(PeerId, oneshot::Sender<LookupId>),
+    RandomLookup(oneshot::Sender<LookupId>),
+    Ping(NodeRecord),
+    RequestEnr(NodeRecord),
+    SetLocalEnr(Enr, Endpoint),
+    BondedNodes(oneshot::Sender<Vec<(NodeRecord, u64)>>),
+    TableNodes(oneshot::Sender<Vec<NodeRecord>>),
+    Stats(oneshot::Sender<Stats>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Controls a running discv4 driver; cheap to clone. Dropping every handle stops the driver.
+#[derive(Clone)]
+pub struct Discv4Handle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Event>,
+    local_addr: SocketAddr,
+}
+
+/// The driver stopped (shut down, or the socket failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("discovery is not running")]
+pub struct Stopped;
+
+impl Discv4Handle {
+    /// Runs `discv4` on `socket` in a new task.
+    pub fn spawn(socket: UdpSocket, discv4: Discv4) -> std::io::Result<Self> {
+        let local_addr = socket.local_addr()?;
+        let (commands, command_rx) = mpsc::channel(64);
+        let (events, _) = broadcast::channel(1024);
+        tokio::spawn(run(socket, discv4, command_rx, events.clone()));
+        Ok(Discv4Handle {
+            commands,
+            events,
+            local_addr,
+        })
+    }
+
+    /// The UDP address the socket is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Events from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(make(reply)).await.map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    /// Starts a lookup of `target`; its result arrives as [`Event::LookupFinished`].
+    pub async fn lookup(&self, target: PeerId) -> Result<LookupId, Stopped> {
+        self.ask(|reply| Command::Lookup(target, reply)).await
+    }
+
+    /// Starts a lookup of a random target.
+    pub async fn random_lookup(&self) -> Result<LookupId, Stopped> {
+        self.ask(Command::RandomLookup).await
+    }
+
+    /// Pings a node; the answer arrives as [`Event::Pong`] or [`Event::PingTimeout`].
+    pub async fn ping(&self, node: NodeRecord) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::Ping(node))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Asks a node for its ENR; the answer arrives as [`Event::Enr`] or [`Event::EnrFailed`].
+    pub async fn request_enr(&self, node: NodeRecord) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::RequestEnr(node))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Replaces our record and advertised endpoint.
+    pub async fn set_local_enr(&self, enr: Enr, endpoint: Endpoint) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::SetLocalEnr(enr, endpoint))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Table nodes with a recent PONG and its unix time (for the node database).
+    pub async fn bonded_nodes(&self) -> Result<Vec<(NodeRecord, u64)>, Stopped> {
+        self.ask(Command::BondedNodes).await
+    }
+
+    /// Every node in the table.
+    pub async fn table_nodes(&self) -> Result<Vec<NodeRecord>, Stopped> {
+        self.ask(Command::TableNodes).await
+    }
+
+    /// Packet counters.
+    pub async fn stats(&self) -> Result<Stats, Stopped> {
+        self.ask(Command::Stats).await
+    }
+
+    /// Stops the driver and closes the socket.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(Command::Shutdown).await;
+    }
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut discv4: Discv4,
+    mut commands: mpsc::Receiver<Command>,
+    events: broadcast::Sender<Event>,
+) {
+    let mut buf = vec![0u8; MAX_RECEIVE_PACKET_SIZE + 1];
+    loop {
+        while let Some(transmit) = discv4.poll_transmit() {
+            if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
+                tracing::debug!(to = %transmit.to, %error, "discv4 send failed");
+            }
+        }
+        while let Some(event) = discv4.poll_event() {
+            let _ = events.send(event);
+        }
+        let wake = tokio::time::Instant::from_std(discv4.poll_timeout());
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((len, from)) => discv4.handle_datagram(Instant::now(), from, &buf[..len]),
+                // ICMP port unreachable and the like surface here on some systems: not fatal.
+                Err(error) => tracing::trace!(%error, "discv4 receive error"),
+            },
+            _ = tokio::time::sleep_until(wake) => discv4.handle_timeout(Instant::now()),
+            command = commands.recv() => {
+                let now = Instant::now();
+                match command {
+                    Some(Command::Lookup(target, reply)) => {
+                        let _ = reply.send(discv4.lookup(now, target));
+                    }
+                    Some(Command::RandomLookup(reply)) => {
+                        let _ = reply.send(discv4.random_lookup(now));
+                    }
+                    Some(Command::Ping(node)) => discv4.ping(now, node),
+                    Some(Command::RequestEnr(node)) => discv4.request_enr(now, node),
+                    Some(Command::SetLocalEnr(enr, endpoint)) => discv4.set_local_enr(enr, endpoint),
+                    Some(Command::BondedNodes(reply)) => {
+                        let _ = reply.send(discv4.bonded_nodes(now));
+                    }
+                    Some(Command::TableNodes(reply)) => {
+                        let _ = reply.send(discv4.table().nodes().map(|n| n.record.clone()).collect());
+                    }
+                    Some(Command::Stats(reply)) => {
+                        let _ = reply.send(discv4.stats());
+                    }
+                    Some(Command::Shutdown(reply)) => {
+                        let _ = reply.send(());
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        }
+    }
+}
