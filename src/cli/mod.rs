@@ -2,6 +2,8 @@
 
 mod demo;
 mod devnet;
+mod discv4;
+mod enr;
 mod json;
 mod key;
 mod keys;
@@ -39,6 +41,16 @@ enum Command {
     },
     /// N nodes on 127.0.0.1 in one process: forms a network, shows a live table, summarises.
     Devnet(devnet::DevnetArgs),
+    /// Node discovery (discv4) tools.
+    Discv4 {
+        #[command(subcommand)]
+        command: discv4::Discv4Command,
+    },
+    /// Ethereum Node Records.
+    Enr {
+        #[command(subcommand)]
+        command: enr::EnrCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -69,6 +81,8 @@ impl Cli {
                 command: RlpxCommand::Ping(args),
             } => rlpx_ping::run(args).await,
             Command::Devnet(args) => devnet::run(args).await,
+            Command::Discv4 { command } => discv4::run(command).await,
+            Command::Enr { command } => enr::run(command),
         }
     }
 

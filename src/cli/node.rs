@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerEvent, Server, ServerConfig};
 use ethp2p_discovery::Enode;
 use tokio::sync::broadcast::error::RecvError;
@@ -39,6 +40,19 @@ pub struct NodeArgs {
     /// Maximum number of peers.
     #[arg(long, default_value_t = 50)]
     maxpeers: usize,
+    /// Nodes to bootstrap discovery from (enode URLs, comma separated).
+    #[arg(long, value_delimiter = ',')]
+    bootnodes: Vec<Enode>,
+    /// Turn node discovery off (only static peers and inbound connections).
+    #[arg(long)]
+    nodiscover: bool,
+    /// UDP port for discovery; the TCP port by default.
+    #[arg(long)]
+    discport: Option<u16>,
+    /// Directory for the node record (its sequence number survives restarts) and the node
+    /// database. Nothing is kept on disk without it.
+    #[arg(long)]
+    datadir: Option<std::path::PathBuf>,
     /// Print one JSON object per event line instead of text.
     #[arg(long)]
     json: bool,
@@ -65,6 +79,21 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.max_peers = args.maxpeers;
     config.static_peers = args.static_peers;
     config.trusted_peers = args.trusted;
+    if !args.nodiscover {
+        let udp_addr = args
+            .discport
+            .map(|port| SocketAddr::new(args.addr.ip(), port));
+        config.discovery = Some(DiscoveryConfig {
+            udp_addr,
+            bootnodes: args.bootnodes,
+            ..DiscoveryConfig::default()
+        });
+    }
+    if let Some(dir) = &args.datadir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    config.data_dir = args.datadir;
     config.protocols.push(demo_protocol(Duration::from_secs(1)));
     let received = Arc::new(AtomicU64::new(0));
     for text in &args.caps {
@@ -75,6 +104,9 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     }
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
     println!("{}", server.local_enode());
+    if let Some(enr) = server.local_enr() {
+        eprintln!("node record: {enr}");
+    }
 
     let mut events = server.events();
     let shutdown = shutdown_signal();
