@@ -12,6 +12,8 @@ echo "== installing the ethereumjs interop peer (pinned in its package-lock.json
 echo "== building the go-ethereum interop tools (pinned in tests/interop/geth/go.mod)"
 bash scripts/install-geth-tools.sh
 
+bash scripts/nat-rig/install.sh # miniupnpd, nftables, ... for tests/nat_rig.rs (Debian packages)
+
 echo "== cargo test"
 cargo test --workspace --all-targets
 cargo test --workspace --doc

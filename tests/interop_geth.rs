@@ -236,3 +236,45 @@ async fn geth_dials_us_and_its_reason_arrives() {
     );
     server.shutdown().await;
 }
+
+/// go-ethereum's discv4 conformance suite (`devp2p discv4 test`) against our node: all 15 checks
+/// must pass (it exits non-zero on any failure).
+#[tokio::test]
+async fn geth_discv4_conformance_suite_passes() {
+    let mut rng = StdRng::seed_from_u64(24);
+    let mut config = ServerConfig::new(random_secret_key(&mut rng));
+    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.discovery = Some(ethp2p::server::DiscoveryConfig::default());
+    let server = Server::start(config).await.unwrap();
+    let enode = server.local_enode().to_string();
+    let output = timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new(tool("devp2p"))
+            .args([
+                "discv4",
+                "test",
+                "--remote",
+                &enode,
+                "--listen1",
+                "127.0.0.1",
+                "--listen2",
+                "127.0.0.2",
+            ])
+            .output(),
+    )
+    .await
+    .expect("the suite finished in time")
+    .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "devp2p discv4 test failed:\n{report}"
+    );
+    assert!(report.contains("15/15 tests passed"), "{report}");
+    server.shutdown().await;
+}

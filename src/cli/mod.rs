@@ -7,6 +7,7 @@ mod enr;
 mod json;
 mod key;
 mod keys;
+mod nat;
 mod node;
 mod rlpx_ping;
 
@@ -51,6 +52,18 @@ enum Command {
         #[command(subcommand)]
         command: enr::EnrCommand,
     },
+    /// Port mapping (UPnP, NAT-PMP) tools.
+    Nat {
+        #[command(subcommand)]
+        command: NatCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NatCommand {
+    /// Tests the home router: finds it, maps a test port for TCP and UDP, checks it is listed,
+    /// deletes it and prints a verdict; exits non-zero when no protocol works.
+    Probe(nat::ProbeArgs),
 }
 
 #[derive(Subcommand)]
@@ -81,6 +94,9 @@ impl Cli {
                 command: RlpxCommand::Ping(args),
             } => rlpx_ping::run(args).await,
             Command::Devnet(args) => devnet::run(args).await,
+            Command::Nat {
+                command: NatCommand::Probe(args),
+            } => nat::probe(args).await,
             Command::Discv4 { command } => discv4::run(command).await,
             Command::Enr { command } => enr::run(command),
         }

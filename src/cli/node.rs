@@ -56,6 +56,8 @@ pub struct NodeArgs {
     /// Print one JSON object per event line instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    nat: super::nat::NatArgs,
 }
 
 /// Key from the flags, or a fresh one.
@@ -107,6 +109,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     if let Some(enr) = server.local_enr() {
         eprintln!("node record: {enr}");
     }
+    let mut nat = args.nat.start(server.local_enode(), Some(args.addr))?;
 
     let mut events = server.events();
     let shutdown = shutdown_signal();
@@ -119,8 +122,10 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
                 Err(RecvError::Lagged(missed)) => eprintln!("event stream lagged: {missed} events missed"),
                 Err(RecvError::Closed) => break,
             },
+            event = nat.next() => nat.print(&event, args.json),
         }
     }
+    nat.shutdown().await;
     server.shutdown().await;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! A thin tokio driver for the sans-IO core: runs the handshake over an async byte stream, then
 //! reads and writes whole frames through the [`FrameCodec`].
 
+use std::future::Future;
 use std::io::IoSlice;
+use std::task::Poll;
 
 use rand_core::CryptoRng;
 use secp256k1::{PublicKey, SecretKey};
@@ -37,24 +39,27 @@ impl From<std::io::Error> for RlpxError {
     }
 }
 
-/// Read capacity kept per connection: small enough for many idle peers, large enough that a burst
-/// of small frames costs one read call.
+/// Read capacity of a connection that is receiving: large enough that a burst of small frames
+/// costs one read call. A quiet connection holds none (see [`FrameReadBuffer::read_frame`]).
 const READ_CHUNK: usize = 4096;
 /// A read buffer grown above this for a large frame is released once that frame is consumed.
 const RETAINED_READ_CAPACITY: usize = 64 * 1024;
 
 /// An established RLPx connection over any async byte stream (usually a `TcpStream`).
+///
+/// The cipher and MAC states (about 2.2 KB per direction) live on the heap, so the stream is small
+/// to move and the futures that hold it (a peer's whole session, for a server) stay small.
 pub struct RlpxStream<S> {
     io: S,
     reader: FrameReadBuffer,
-    sealer: FrameSealer,
+    sealer: Box<FrameSealer>,
     remote_id: PeerId,
     write_buf: Vec<u8>,
 }
 
 /// The receive side's buffer and frame opener, shared by [`RlpxStream`] and [`RlpxReader`].
 struct FrameReadBuffer {
-    opener: FrameOpener,
+    opener: Box<FrameOpener>,
     /// Bytes read from the socket; `consumed` marks the prefix already handed out as frames.
     buf: Vec<u8>,
     consumed: usize,
@@ -73,6 +78,12 @@ impl FrameReadBuffer {
                 self.buf = Vec::new();
             }
         }
+        if self.buf.is_empty() && !read_available(io, &mut self.buf).await? {
+            // Nothing has arrived: the remote is quiet, perhaps for a long time (an idle peer
+            // sends a Ping every 15 s). Wait for the next header without holding a read buffer;
+            // `fill` sizes one once data flows again.
+            self.buf = Vec::with_capacity(HEADER_LEN);
+        }
         fill(io, &mut self.buf, 0, HEADER_LEN).await?;
         let header: &mut [u8; HEADER_LEN] =
             (&mut self.buf[..HEADER_LEN]).try_into().expect("filled");
@@ -82,6 +93,24 @@ impl FrameReadBuffer {
         let body = &mut self.buf[HEADER_LEN..HEADER_LEN + body_len];
         Ok(self.opener.open_body(body)?)
     }
+}
+
+/// Reads whatever `io` has ready into `buf` (making room for [`READ_CHUNK`] bytes), without
+/// waiting: `false` if nothing is ready yet.
+async fn read_available<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<bool, RlpxError> {
+    buf.reserve(READ_CHUNK);
+    let read = io.read_buf(buf);
+    tokio::pin!(read);
+    std::future::poll_fn(|cx| match read.as_mut().poll(cx) {
+        Poll::Ready(Ok(0)) => Poll::Ready(Err(RlpxError::Closed)),
+        Poll::Ready(Ok(_)) => Poll::Ready(Ok(true)),
+        Poll::Ready(Err(error)) => Poll::Ready(Err(error.into())),
+        Poll::Pending => Poll::Ready(Ok(false)),
+    })
+    .await
 }
 
 /// Reads into `buf` until it holds at least `len` bytes past `start`.
@@ -114,7 +143,8 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 /// has unread incoming bytes makes the kernel send RST, and a peer that gets RST may throw away
 /// our Disconnect unread; draining first lets it arrive.
 async fn drain<R: AsyncRead + Unpin>(io: &mut R) {
-    let mut scratch = [0u8; 1024];
+    // On the heap: an array here would sit in every future that may drain (a peer's session).
+    let mut scratch = vec![0u8; 1024];
     let _ = tokio::time::timeout(LINGER, async {
         while matches!(io.read(&mut scratch).await, Ok(n) if n > 0) {}
     })
@@ -144,7 +174,7 @@ impl<R: AsyncRead + Unpin> RlpxReader<R> {
 /// can seal several queued frames and write them with one call.
 pub struct RlpxWriter<W> {
     io: W,
-    sealer: FrameSealer,
+    sealer: Box<FrameSealer>,
 }
 
 impl<W: AsyncWrite + Unpin> RlpxWriter<W> {
@@ -242,11 +272,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
             io,
             remote_id,
             reader: FrameReadBuffer {
-                opener,
+                opener: Box::new(opener),
                 buf: read_buf,
                 consumed: read_pos,
             },
-            sealer,
+            sealer: Box::new(sealer),
             write_buf: Vec::new(),
         }
     }

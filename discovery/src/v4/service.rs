@@ -155,15 +155,21 @@ enum PingPurpose {
     User(Instant),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Waiting {
+    /// One Ping per node is outstanding at a time; it carries every reason it was wanted for.
+    /// (Signatures are deterministic: two identical Pings in one second would be byte-identical,
+    /// and the second would be dropped as a replay.)
     Pong {
         hash: [u8; 32],
-        purpose: PingPurpose,
+        purposes: Vec<PingPurpose>,
     },
+    /// `received` counts every node listed, accepted or not (as go-ethereum does): 16 ends the
+    /// wait early; any reply at all counts as an answer when the wait times out.
     Neighbors {
         lookup: LookupId,
         received: usize,
+        replied: bool,
     },
     Enr {
         hash: [u8; 32],
@@ -218,6 +224,8 @@ pub struct Discv4 {
     bonds: HashMap<NodeId, Bond>,
     pending: Vec<Pending>,
     after_bond: Vec<(NodeRecord, NodeId, AfterBond, Instant)>,
+    /// FINDNODEs waiting for an earlier one to the same node to complete.
+    queued_find_nodes: Vec<(NodeRecord, NodeId, LookupId)>,
     lookups: HashMap<LookupId, Lookup>,
     next_lookup: u64,
     transmits: VecDeque<Transmit>,
@@ -227,6 +235,7 @@ pub struct Discv4 {
     unix_base: u64,
     clock_base: Instant,
     next_revalidate: Instant,
+    revalidate_unverified: bool,
     next_refresh: Instant,
     votes: EndpointVotes,
     predicted: Option<SocketAddr>,
@@ -263,6 +272,7 @@ impl Discv4 {
             bonds: HashMap::new(),
             pending: Vec::new(),
             after_bond: Vec::new(),
+            queued_find_nodes: Vec::new(),
             lookups: HashMap::new(),
             next_lookup: 0,
             transmits: VecDeque::new(),
@@ -271,6 +281,7 @@ impl Discv4 {
             unix_base: unix_now,
             clock_base: now,
             next_revalidate: first_revalidate,
+            revalidate_unverified: false,
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
             predicted: None,
@@ -406,7 +417,7 @@ impl Discv4 {
         let target_id = NodeId::from_peer_id(&target);
         let mut seeds: Vec<NodeRecord> = self
             .table
-            .closest(&target_id, BUCKET_SIZE)
+            .closest(&target_id, BUCKET_SIZE, false)
             .into_iter()
             .map(|n| n.record.clone())
             .collect();
@@ -456,6 +467,14 @@ impl Discv4 {
 
     fn ping_with(&mut self, now: Instant, node: NodeRecord, purpose: PingPurpose) {
         let node_id = NodeId::from_peer_id(&node.id);
+        let outstanding = self.pending.iter_mut().find_map(|p| match &mut p.waiting {
+            Waiting::Pong { purposes, .. } if p.node_id == node_id => Some(purposes),
+            _ => None,
+        });
+        if let Some(purposes) = outstanding {
+            purposes.push(purpose);
+            return;
+        }
         if node_id == self.local_node_id || self.pending.len() >= MAX_PENDING {
             self.ping_failed(now, node, node_id, purpose);
             return;
@@ -473,7 +492,8 @@ impl Discv4 {
                 lookup.packets_sent += 1;
             }
         }
-        self.wait(now, node, node_id, Waiting::Pong { hash, purpose });
+        let purposes = vec![purpose];
+        self.wait(now, node, node_id, Waiting::Pong { hash, purposes });
     }
 
     fn send_find_node(
@@ -483,6 +503,16 @@ impl Discv4 {
         node: NodeRecord,
         node_id: NodeId,
     ) {
+        // NEIGHBORS carries no request id: with two FINDNODEs to one node in flight, answers
+        // could not be told apart. A second one waits until the first completes.
+        let busy = self
+            .pending
+            .iter()
+            .any(|p| p.node_id == node_id && matches!(p.waiting, Waiting::Neighbors { .. }));
+        if busy {
+            self.queued_find_nodes.push((node, node_id, lookup));
+            return;
+        }
         let Some(state) = self.lookups.get_mut(&lookup) else {
             return;
         };
@@ -500,8 +530,17 @@ impl Discv4 {
             Waiting::Neighbors {
                 lookup,
                 received: 0,
+                replied: false,
             },
         );
+    }
+
+    /// Sends the next FINDNODE that waited for `node_id` to become free.
+    fn send_queued_find_node(&mut self, now: Instant, node_id: NodeId) {
+        if let Some(index) = self.queued_find_nodes.iter().position(|q| q.1 == node_id) {
+            let (node, node_id, lookup) = self.queued_find_nodes.remove(index);
+            self.send_find_node(now, lookup, node, node_id);
+        }
     }
 
     fn send_enr_request(&mut self, now: Instant, node: NodeRecord, node_id: NodeId) {
@@ -703,7 +742,8 @@ impl Discv4 {
         if !self.allowed(record.endpoint.ip) {
             return;
         }
-        if self.table.add_verified(record.clone(), enr_seq, now) == AddOutcome::Added {
+        let outcome = self.table.add_verified(record.clone(), enr_seq, now);
+        if matches!(outcome, AddOutcome::Added | AddOutcome::Verified) {
             self.events.push_back(Event::NodeAdded(record));
         }
     }
@@ -724,7 +764,7 @@ impl Discv4 {
             self.log_drop(now, "unsolicited pong", sender.addr, &"no matching ping");
             return;
         };
-        let Waiting::Pong { purpose, .. } = pending.waiting else {
+        let Waiting::Pong { purposes, .. } = pending.waiting else {
             unreachable!("filtered")
         };
         if let Some(bond) = self.bond_mut(sender.node_id, sender.addr.ip(), now) {
@@ -744,21 +784,21 @@ impl Discv4 {
         let mut node = pending.node;
         node.endpoint.udp_port = sender.addr.port();
         self.add_to_table(node.clone(), pong.enr_seq, now);
-        match purpose {
-            PingPurpose::Add | PingPurpose::Revalidate => {}
-            PingPurpose::User(sent) => {
-                let rtt = now.duration_since(sent);
-                self.events.push_back(Event::Pong {
-                    node,
-                    enr_seq: pong.enr_seq,
-                    rtt,
-                });
-            }
-            PingPurpose::Lookup(lookup) => {
-                self.after_pong(now, node, sender.node_id, AfterBond::FindNode(lookup))
-            }
-            PingPurpose::EnrBond => {
-                self.after_pong(now, node, sender.node_id, AfterBond::EnrRequest)
+        for purpose in purposes {
+            let node = node.clone();
+            match purpose {
+                PingPurpose::Add | PingPurpose::Revalidate => {}
+                PingPurpose::User(sent) => {
+                    let rtt = now.duration_since(sent);
+                    let enr_seq = pong.enr_seq;
+                    self.events.push_back(Event::Pong { node, enr_seq, rtt });
+                }
+                PingPurpose::Lookup(lookup) => {
+                    self.after_pong(now, node, sender.node_id, AfterBond::FindNode(lookup))
+                }
+                PingPurpose::EnrBond => {
+                    self.after_pong(now, node, sender.node_id, AfterBond::EnrRequest)
+                }
             }
         }
     }
@@ -790,7 +830,7 @@ impl Discv4 {
         let relay = sender.addr.ip();
         let nodes: Vec<NodeRecord> = self
             .table
-            .closest(&target, BUCKET_SIZE)
+            .closest(&target, BUCKET_SIZE, true)
             .into_iter()
             .filter(|n| relay_allowed(relay, n.record.endpoint.ip))
             .map(|n| n.record.clone())
@@ -815,6 +855,7 @@ impl Discv4 {
             self.log_drop(now, "unsolicited neighbors", sender.addr, &sender.id);
             return;
         };
+        let listed = nodes.len();
         let relay = sender.addr.ip();
         let accepted: Vec<NodeRecord> = nodes
             .into_iter()
@@ -825,11 +866,23 @@ impl Discv4 {
                     && n.id != self.local_id
             })
             .collect();
-        let Waiting::Neighbors { lookup, received } = &mut self.pending[index].waiting else {
+        let Waiting::Neighbors {
+            lookup,
+            received,
+            replied,
+        } = &mut self.pending[index].waiting
+        else {
             unreachable!("matched above")
         };
-        *received += accepted.len();
+        *received += listed;
+        *replied = true;
         let (lookup, done) = (*lookup, *received >= BUCKET_SIZE);
+        // What we asked for may fill empty table slots (unverified until they answer a Ping).
+        for record in &accepted {
+            if self.allowed(record.endpoint.ip) {
+                self.table.add_found(record.clone());
+            }
+        }
         if let Some(state) = self.lookups.get_mut(&lookup) {
             state.add(accepted);
         }
@@ -839,6 +892,7 @@ impl Discv4 {
                 state.answered(&sender.node_id);
             }
             self.advance_lookup(now, lookup);
+            self.send_queued_find_node(now, sender.node_id);
         }
     }
 
@@ -924,18 +978,23 @@ impl Discv4 {
 
     fn on_expired(&mut self, now: Instant, pending: Pending) {
         match pending.waiting {
-            Waiting::Pong { purpose, .. } => {
-                self.ping_failed(now, pending.node, pending.node_id, purpose)
+            Waiting::Pong { purposes, .. } => {
+                for purpose in purposes {
+                    self.ping_failed(now, pending.node.clone(), pending.node_id, purpose);
+                }
             }
-            Waiting::Neighbors { lookup, received } => {
+            Waiting::Neighbors {
+                lookup, replied, ..
+            } => {
                 if let Some(state) = self.lookups.get_mut(&lookup) {
-                    if received > 0 {
+                    if replied {
                         state.answered(&pending.node_id);
                     } else {
                         state.failed(&pending.node_id);
                     }
                 }
                 self.advance_lookup(now, lookup);
+                self.send_queued_find_node(now, pending.node_id);
             }
             Waiting::Enr { .. } => self.events.push_back(Event::EnrFailed(pending.node)),
         }
@@ -979,7 +1038,13 @@ impl Discv4 {
 
     fn revalidate(&mut self, now: Instant) {
         let pick = self.rng.next_u32() as usize;
-        if let Some(node) = self.table.revalidation_candidate(pick) {
+        // Alternate between checking a node found by a lookup and re-checking the longest
+        // unconfirmed verified one, so neither kind starves the other.
+        self.revalidate_unverified = !self.revalidate_unverified;
+        if let Some(node) = self
+            .table
+            .revalidation_candidate(pick, self.revalidate_unverified)
+        {
             let record = node.record.clone();
             self.ping_with(now, record, PingPurpose::Revalidate);
         }

@@ -34,8 +34,8 @@ pub struct TableNode {
     pub record: NodeRecord,
     /// Keccak-256 of the public key, the Kademlia key.
     pub id: NodeId,
-    /// When it last answered a Ping.
-    pub last_pong: Instant,
+    /// When it last answered a Ping; `None` while it is unverified (found by a lookup).
+    pub last_pong: Option<Instant>,
     /// Consecutive Pongs since it was added (go-ethereum's liveness checks).
     pub live_checks: u32,
     /// The ENR sequence number it last announced, if any.
@@ -68,6 +68,8 @@ struct Bucket {
 pub enum AddOutcome {
     /// New entry.
     Added,
+    /// An unverified entry answered its first Ping.
+    Verified,
     /// Already present: liveness and endpoint refreshed.
     Updated,
     /// Bucket full: kept as a replacement candidate.
@@ -147,33 +149,65 @@ impl Table {
                 }
             }
             let entry = &mut self.buckets[index].entries[position];
+            let first_answer = entry.last_pong.is_none();
             entry.record = record;
-            entry.last_pong = now;
+            entry.last_pong = Some(now);
             entry.live_checks = entry.live_checks.saturating_add(1);
             entry.enr_seq = enr_seq.or(entry.enr_seq);
+            return if first_answer {
+                AddOutcome::Verified
+            } else {
+                AddOutcome::Updated
+            };
+        }
+        let node = TableNode {
+            record,
+            id,
+            last_pong: Some(now),
+            live_checks: 1,
+            enr_seq,
+        };
+        self.insert_new(index, node)
+    }
+
+    /// Adds a node a lookup learned about (from NEIGHBORS we asked for) as unverified, if its
+    /// bucket has room: such entries are revalidated first and are not handed to others until
+    /// they answer a Ping. An existing entry is never changed by hearsay.
+    pub fn add_found(&mut self, record: NodeRecord) -> AddOutcome {
+        let id = NodeId::from_peer_id(&record.id);
+        if id == self.local {
+            return AddOutcome::IsSelf;
+        }
+        let index = self.bucket_index(&id);
+        if self.buckets[index].entries.iter().any(|n| n.id == id) {
             return AddOutcome::Updated;
         }
+        let node = TableNode {
+            record,
+            id,
+            last_pong: None,
+            live_checks: 0,
+            enr_seq: None,
+        };
+        self.insert_new(index, node)
+    }
+
+    fn insert_new(&mut self, index: usize, node: TableNode) -> AddOutcome {
         if self.buckets[index].entries.len() >= BUCKET_SIZE {
             let replacements = &mut self.buckets[index].replacements;
-            replacements.retain(|r| r.id != record.id);
-            replacements.push(record);
+            replacements.retain(|r| r.id != node.record.id);
+            replacements.push(node.record);
             if replacements.len() > MAX_REPLACEMENTS {
                 replacements.remove(0);
             }
             return AddOutcome::Replacement;
         }
-        if !self.claim_subnet(index, record.endpoint.ip) {
+        if !self.claim_subnet(index, node.record.endpoint.ip) {
             return AddOutcome::IpLimit;
         }
         let bucket = &mut self.buckets[index];
-        bucket.replacements.retain(|r| r.id != record.id);
-        bucket.entries.push(TableNode {
-            record,
-            id,
-            last_pong: now,
-            live_checks: 1,
-            enr_seq,
-        });
+        bucket.replacements.retain(|r| r.id != node.record.id);
+        bucket.entries.push(node);
         AddOutcome::Added
     }
 
@@ -217,20 +251,36 @@ impl Table {
     }
 
     /// The node to revalidate next in the bucket chosen by `pick` (an index among the
-    /// non-empty buckets): the one whose last Pong is oldest.
-    pub fn revalidation_candidate(&self, pick: usize) -> Option<&TableNode> {
+    /// non-empty buckets): with `unverified`, a node no Ping has confirmed yet; otherwise the
+    /// verified one whose last Pong is oldest. Falls back to the other kind when a bucket has
+    /// none of the asked-for kind.
+    pub fn revalidation_candidate(&self, pick: usize, unverified: bool) -> Option<&TableNode> {
         let non_empty: Vec<&Bucket> = self
             .buckets
             .iter()
             .filter(|b| !b.entries.is_empty())
             .collect();
         let bucket = non_empty.get(pick % non_empty.len().max(1))?;
-        bucket.entries.iter().min_by_key(|n| n.last_pong)
+        let first_unverified = bucket.entries.iter().find(|n| n.last_pong.is_none());
+        let oldest_verified = bucket
+            .entries
+            .iter()
+            .filter(|n| n.last_pong.is_some())
+            .min_by_key(|n| n.last_pong);
+        if unverified {
+            first_unverified.or(oldest_verified)
+        } else {
+            oldest_verified.or(first_unverified)
+        }
     }
 
-    /// Up to `count` nodes closest to `target` by XOR distance, closest first.
-    pub fn closest(&self, target: &NodeId, count: usize) -> Vec<&TableNode> {
-        let mut nodes: Vec<&TableNode> = self.nodes().collect();
+    /// Up to `count` nodes closest to `target` by XOR distance, closest first; with
+    /// `verified_only`, only nodes that answered our Ping.
+    pub fn closest(&self, target: &NodeId, count: usize, verified_only: bool) -> Vec<&TableNode> {
+        let mut nodes: Vec<&TableNode> = self
+            .nodes()
+            .filter(|n| !verified_only || n.last_pong.is_some())
+            .collect();
         nodes.sort_by_key(|n| n.id.distance(target));
         nodes.truncate(count);
         nodes
@@ -313,7 +363,7 @@ mod tests {
             table.add_verified(record(seed, [127, 0, 0, seed]), None, now);
         }
         let target = NodeId::from_peer_id(&record(77, [1, 2, 3, 4]).id);
-        let closest = table.closest(&target, 5);
+        let closest = table.closest(&target, 5, true);
         assert_eq!(closest.len(), 5);
         for pair in closest.windows(2) {
             assert!(pair[0].id.distance(&target) <= pair[1].id.distance(&target));
