@@ -118,9 +118,11 @@ pub(crate) async fn run(
     };
     // The remote's id once the RLPx handshake proved it, for the failure event.
     let mut proven = None;
+    // Boxed so its state is freed when the handshake ends instead of staying inside the
+    // long-lived peer task.
     let handshake = timeout(
         inner.config.handshake_timeout,
-        handshake(&inner, tcp, expected, &mut proven),
+        Box::pin(handshake(&inner, tcp, expected, &mut proven)),
     );
     let result = match &mut origin {
         Origin::Inbound(pending) => tokio::select! {

@@ -26,6 +26,9 @@ impl TaskGroup {
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.inner.0.fetch_add(1, Ordering::AcqRel);
         let guard = Guard(self.inner.clone());
+        // Boxed, the (large) connection future lives once on the heap; captured inline, the
+        // wrapper would hold it twice (as captured value and as awaited future).
+        let task = Box::pin(task);
         tokio::spawn(async move {
             let _guard = guard;
             task.await;
