@@ -65,7 +65,7 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
     let mut iv = [0u8; IV_LEN];
     rng.fill_bytes(&mut iv);
 
-    out.extend_from_slice(&PublicKey::from_secret_key(&ephemeral).serialize_uncompressed());
+    out.extend_from_slice(&super::secp::public_key(&ephemeral).serialize_uncompressed());
     out.extend_from_slice(&iv);
     let start = out.len();
     out.extend_from_slice(plaintext);

@@ -24,7 +24,8 @@ use zeroize::Zeroizing;
 use super::HandshakeError;
 use super::ecies;
 use super::frame::FrameCodec;
-use super::keys::{PeerId, WipedKey, ecdh_x, random_secret_key};
+use super::keys::{NodeKey, PeerId, WipedKey, ecdh_x, random_secret_key};
+use super::secp;
 use super::secrets::{Role, Secrets};
 
 /// Largest auth or ack packet we accept, size prefix included.
@@ -285,7 +286,7 @@ impl Established {
 
 /// The dialing side before it has sent auth.
 pub struct Initiator {
-    static_key: WipedKey,
+    static_key: NodeKey,
     remote: PublicKey,
     ephemeral: WipedKey,
     nonce: [u8; 32],
@@ -293,14 +294,17 @@ pub struct Initiator {
 
 impl Initiator {
     /// An initiator with the given ephemeral key and nonce (reproducible handshakes).
+    ///
+    /// `static_key` is a [`NodeKey`] (or a `SecretKey`, whose public key is then derived here:
+    /// pass a `NodeKey` built once to save that on every dial).
     pub fn new(
-        static_key: SecretKey,
+        static_key: impl Into<NodeKey>,
         remote: PublicKey,
         ephemeral: SecretKey,
         nonce: [u8; 32],
     ) -> Self {
         Initiator {
-            static_key: WipedKey(static_key),
+            static_key: static_key.into(),
             remote,
             ephemeral: WipedKey(ephemeral),
             nonce,
@@ -309,7 +313,7 @@ impl Initiator {
 
     /// An initiator with an ephemeral key and nonce drawn from `rng`.
     pub fn random<R: CryptoRng + ?Sized>(
-        static_key: SecretKey,
+        static_key: impl Into<NodeKey>,
         remote: PublicKey,
         rng: &mut R,
     ) -> Self {
@@ -320,24 +324,16 @@ impl Initiator {
     }
 
     fn signature(&self) -> [u8; 65] {
-        let static_shared = ecdh_x(&self.remote, &self.static_key.0);
-        let digest = xor32(&static_shared, &self.nonce);
-        let signature = RecoverableSignature::sign_ecdsa_recoverable(
-            Message::from_digest(digest),
-            &self.ephemeral.0,
-        );
-        let (recovery_id, compact) = signature.serialize_compact();
-        let mut out = [0u8; 65];
-        out[..64].copy_from_slice(&compact);
-        out[64] = recovery_id.to_u8();
-        out
+        let static_shared = Zeroizing::new(ecdh_x(&self.remote, self.static_key.secret()));
+        let digest = Zeroizing::new(xor32(&static_shared, &self.nonce));
+        secp::sign_recoverable(&digest, &self.ephemeral.0)
     }
 
     /// Writes the auth packet in EIP-8 format. The returned bytes go on the wire as they are.
     pub fn write_auth<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (AwaitingAck, Vec<u8>) {
         let mut body = RlpStream::new_list(4);
         body.append(&self.signature().as_slice());
-        body.append(&PeerId::from_secret_key(&self.static_key.0).0.as_slice());
+        body.append(&self.static_key.id().0.as_slice());
         body.append(&self.nonce.as_slice());
         body.append(&HANDSHAKE_VERSION);
         let packet = seal_eip8(rng, &self.remote, &body.out());
@@ -347,11 +343,11 @@ impl Initiator {
     /// Writes the auth packet in the pre-EIP-8 layout. Only for testing peers that still accept
     /// it; go-ethereum, reth and ethereumjs do not.
     pub fn write_auth_legacy<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (AwaitingAck, Vec<u8>) {
-        let ephemeral_public = PeerId::from_secret_key(&self.ephemeral.0);
+        let ephemeral_public = PeerId::from_public_key(&secp::public_key(&self.ephemeral.0));
         let mut body = Vec::with_capacity(LEGACY_AUTH_BODY);
         body.extend_from_slice(&self.signature());
         body.extend_from_slice(&Keccak256::digest(ephemeral_public.0));
-        body.extend_from_slice(&PeerId::from_secret_key(&self.static_key.0).0);
+        body.extend_from_slice(&self.static_key.id().0);
         body.extend_from_slice(&self.nonce);
         body.push(0);
         let packet = seal_legacy(rng, &self.remote, &body);
@@ -376,12 +372,12 @@ pub struct AwaitingAck {
 impl AwaitingAck {
     /// Given the bytes read so far, how long the ack packet is.
     pub fn packet_len(&self, buf: &[u8]) -> Result<PacketLen, HandshakeError> {
-        packet_len(&self.initiator.static_key.0, buf, LEGACY_ACK_LEN)
+        packet_len(self.initiator.static_key.secret(), buf, LEGACY_ACK_LEN)
     }
 
     /// Reads the complete ack packet and derives the connection secrets.
     pub fn read_ack(self, packet: &[u8]) -> Result<Established, HandshakeError> {
-        let ack = decode_ack(&self.initiator.static_key.0, packet)?;
+        let ack = decode_ack(self.initiator.static_key.secret(), packet)?;
         let remote_ephemeral = ack
             .ephemeral_id
             .to_public_key()
@@ -483,7 +479,7 @@ impl AuthReceived {
     /// Writes the ack packet and derives the connection secrets.
     pub fn write_ack<R: CryptoRng + ?Sized>(self, rng: &mut R) -> (Established, Vec<u8>) {
         let recipient = &self.recipient;
-        let ephemeral_id = PeerId::from_secret_key(&recipient.ephemeral.0);
+        let ephemeral_id = PeerId::from_public_key(&secp::public_key(&recipient.ephemeral.0));
         let remote = self
             .remote_id
             .to_public_key()

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod handshake;
 mod keys;
 pub mod mac;
+pub mod secp;
 pub mod secrets;
 pub mod stream;
 
@@ -18,6 +19,6 @@ pub use frame::{FrameCodec, FrameOpener, FrameSealer, HEADER_LEN, MAX_FRAME_SIZE
 pub use handshake::{
     AuthReceived, AwaitingAck, Established, Initiator, MAX_HANDSHAKE_PACKET, PacketLen, Recipient,
 };
-pub use keys::{ParsePeerIdError, PeerId, random_secret_key};
+pub use keys::{NodeKey, ParsePeerIdError, PeerId, random_secret_key};
 pub use secrets::{Role, Secrets};
 pub use stream::{LINGER, RlpxError, RlpxReader, RlpxStream, RlpxWriter};

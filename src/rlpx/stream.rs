@@ -226,9 +226,12 @@ async fn read_packet<S: AsyncRead + Unpin>(
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RlpxStream<S> {
     /// Dials: sends auth to `remote`, reads ack. Frames up to `max_frame_size` are accepted.
+    ///
+    /// `static_key` is a [`NodeKey`](super::NodeKey), or a `SecretKey` whose public key is then
+    /// derived on every call.
     pub async fn connect<R: CryptoRng + ?Sized>(
         mut io: S,
-        static_key: SecretKey,
+        static_key: impl Into<super::NodeKey>,
         remote: PublicKey,
         rng: &mut R,
         max_frame_size: usize,

@@ -57,6 +57,15 @@ struct StaticPeer {
     next_attempt: Instant,
 }
 
+/// An inbound handshake in progress.
+struct PendingEntry {
+    /// Fires to drop it for a newer connection.
+    evict: oneshot::Sender<()>,
+    /// Set once the remote sent a valid auth: such a handshake is about to finish and is not
+    /// dropped for newer ones.
+    authenticated: Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// Mutable server state, behind one lock that is never held across an await.
 #[derive(Default)]
 struct State {
@@ -71,8 +80,8 @@ struct State {
     dial_history: HashMap<PeerId, Instant>,
     /// When each non-LAN IP last connected to us.
     inbound_history: HashMap<IpAddr, Instant>,
-    /// Inbound handshakes in progress, oldest first, each with its eviction trigger.
-    pending: BTreeMap<u64, oneshot::Sender<()>>,
+    /// Inbound handshakes in progress, oldest first.
+    pending: BTreeMap<u64, PendingEntry>,
     next_pending: u64,
     shutting_down: bool,
 }
@@ -92,6 +101,8 @@ pub(crate) struct Inner {
     tasks: TaskGroup,
     /// Wakes the dialer when the peer set or the static list changes.
     dial_wakeup: Notify,
+    /// Wakes the listener when an inbound handshake ends and frees its slot.
+    pending_released: Notify,
     /// Becomes true on shutdown; the listener and dialer stop.
     shutdown: watch::Sender<bool>,
 }
@@ -181,6 +192,7 @@ impl Server {
             counters: Arc::default(),
             tasks: TaskGroup::default(),
             dial_wakeup: Notify::new(),
+            pending_released: Notify::new(),
             shutdown: watch::channel(false).0,
         });
         if let Some(listener) = listener {
@@ -296,8 +308,8 @@ impl ServerHandle {
                     .end
                     .end(EndCause::Requested(DisconnectReason::ClientQuitting));
             }
-            for (_, evict) in std::mem::take(&mut state.pending) {
-                let _ = evict.send(());
+            for (_, entry) in std::mem::take(&mut state.pending) {
+                let _ = entry.evict.send(());
             }
         }
         self.inner.shutdown.send_replace(true);

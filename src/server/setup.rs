@@ -60,6 +60,8 @@ pub(crate) struct PendingSlot {
     pub(crate) slot: u64,
     /// Fires if the pending limit drops this handshake for a newer one.
     pub(crate) evicted: oneshot::Receiver<()>,
+    /// Set once the remote's auth is valid (the listener then never drops it).
+    pub(crate) authenticated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Where a connection came from; decides what to release when its handshake phase ends.
@@ -86,6 +88,7 @@ fn handshake_done(inner: &Inner, origin: &Origin, became_peer: bool) {
     match origin {
         Origin::Inbound(pending) => {
             state.pending.remove(&pending.slot);
+            inner.pending_released.notify_one();
         }
         Origin::Outbound(enode) => {
             state.dialing.remove(&enode.id);
@@ -120,9 +123,19 @@ pub(crate) async fn run(
     let mut proven = None;
     // Boxed so its state is freed when the handshake ends instead of staying inside the
     // long-lived peer task.
+    let authenticated = match &origin {
+        Origin::Inbound(pending) => Some(pending.authenticated.clone()),
+        Origin::Outbound(_) => None,
+    };
     let handshake = timeout(
         inner.config.handshake_timeout,
-        Box::pin(handshake(&inner, tcp, expected, &mut proven)),
+        Box::pin(handshake(
+            &inner,
+            tcp,
+            expected,
+            &mut proven,
+            authenticated.as_deref(),
+        )),
     );
     let result = match &mut origin {
         Origin::Inbound(pending) => tokio::select! {
@@ -190,6 +203,7 @@ async fn handshake(
     tcp: TcpStream,
     expected: Option<PeerId>,
     proven: &mut Option<PeerId>,
+    authenticated: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<Ready, SetupError> {
     let direction = if expected.is_some() {
         Direction::Outbound
@@ -205,12 +219,16 @@ async fn handshake(
                 .ok_or(SetupError::Rlpx(RlpxError::Handshake(
                     crate::rlpx::HandshakeError::InvalidPublicKey,
                 )))?;
-            RlpxStream::connect(tcp, config.key, remote, &mut rng, config.max_frame_size).await?
+            let key = crate::rlpx::NodeKey::from_parts(config.key, inner.local_id);
+            RlpxStream::connect(tcp, key, remote, &mut rng, config.max_frame_size).await?
         }
         None => RlpxStream::accept(tcp, config.key, &mut rng, config.max_frame_size).await?,
     };
     let id = stream.remote_id();
     *proven = Some(id);
+    if let Some(flag) = authenticated {
+        flag.store(true, std::sync::atomic::Ordering::Release);
+    }
     let trusted = inner.is_trusted(&id);
     if let Err(reason) = admit(inner, id, direction, trusted) {
         refuse(stream, reason).await;
