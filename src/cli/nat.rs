@@ -78,21 +78,23 @@ impl NodeNat {
         std::future::pending().await
     }
 
+    /// The endpoint to advertise (IP, TCP port, UDP port) when `event` publishes one.
+    pub fn advertised(&self, event: &NatEvent) -> Option<(std::net::IpAddr, u16, u16)> {
+        let endpoint = match event {
+            NatEvent::Mapped { endpoint, .. } => endpoint,
+            NatEvent::ExternalAddressChanged { new, .. } => new,
+            _ => return None,
+        };
+        let tcp = endpoint.tcp_port.unwrap_or(self.local.tcp_port);
+        let udp = endpoint.udp_port.unwrap_or(self.local.udp_port);
+        Some((endpoint.ip, tcp, udp))
+    }
+
     /// Prints `event`, plus the external enode when the event changes it.
     pub fn print(&self, event: &NatEvent, json: bool) {
-        let endpoint = match event {
-            NatEvent::Mapped { endpoint, .. } => Some(endpoint),
-            NatEvent::ExternalAddressChanged { new, .. } => Some(new),
-            _ => None,
-        };
         println!("{}", event_line(event, json));
-        if let Some(endpoint) = endpoint {
-            let enode = Enode {
-                ip: endpoint.ip,
-                tcp_port: endpoint.tcp_port.unwrap_or(self.local.tcp_port),
-                udp_port: endpoint.udp_port.unwrap_or(self.local.udp_port),
-                ..self.local
-            };
+        if let Some((ip, tcp_port, udp_port)) = self.advertised(event) {
+            let enode = Enode { ip, tcp_port, udp_port, ..self.local };
             if json {
                 let line = JsonObject::default()
                     .str("event", "external_enode")

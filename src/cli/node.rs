@@ -122,7 +122,12 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
                 Err(RecvError::Lagged(missed)) => eprintln!("event stream lagged: {missed} events missed"),
                 Err(RecvError::Closed) => break,
             },
-            event = nat.next() => nat.print(&event, args.json),
+            event = nat.next() => {
+                nat.print(&event, args.json);
+                if let Some((ip, tcp, udp)) = nat.advertised(&event) {
+                    server.set_external_endpoint(ip, tcp, udp).await;
+                }
+            }
         }
     }
     nat.shutdown().await;

@@ -215,7 +215,13 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle) {
                     next_lookup = Instant::now() + backoff;
                 }
                 Ok(Event::ExternalEndpoint(addr)) => {
-                    tracing::info!(%addr, "peers see our discovery endpoint as this");
+                    if inner.endpoint_from_nat.load(std::sync::atomic::Ordering::Acquire) {
+                        tracing::info!(%addr, "peers see our discovery endpoint as this; keeping the NAT mapping's");
+                    } else if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+                        // The predicted UDP endpoint; TCP is assumed to be reachable on its port.
+                        let tcp_port = inner.local_enode.lock().tcp_port;
+                        publish_endpoint(&inner, addr.ip(), tcp_port, addr.port()).await;
+                    }
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -231,4 +237,41 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle) {
     }
     save_nodes(&inner, &handle).await;
     handle.shutdown().await;
+}
+
+/// Publishes a new external endpoint: our enode, and our record with its sequence number bumped
+/// (stored in the data directory) for discovery to hand out. Logged once per change.
+pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, udp_port: u16) {
+    let enode = {
+        let mut enode = inner.local_enode.lock();
+        let unchanged = enode.ip == ip && enode.tcp_port == tcp_port && enode.udp_port == udp_port;
+        if unchanged {
+            return;
+        }
+        *enode = Enode { id: enode.id, ip, tcp_port, udp_port };
+        *enode
+    };
+    let Some(handle) = &inner.discovery else {
+        tracing::info!(%enode, "advertising a new endpoint");
+        return;
+    };
+    let updated = {
+        let current = inner.local_enr.lock().clone();
+        current.map(|enr| enr.update(&inner.config.key, |b| fill_record(b, ip, tcp_port, udp_port)))
+    };
+    match updated {
+        Some(Ok(enr)) => {
+            if let Some(dir) = &inner.config.data_dir {
+                if let Err(error) = std::fs::write(dir.join("enr"), enr.to_string()) {
+                    tracing::warn!(%error, "cannot store the node record");
+                }
+            }
+            *inner.local_enr.lock() = Some(enr.clone());
+            let endpoint = Endpoint { ip, udp_port, tcp_port };
+            let _ = handle.set_local_enr(enr.clone(), endpoint).await;
+            tracing::info!(%enode, seq = enr.seq(), "advertising a new endpoint");
+        }
+        Some(Err(error)) => tracing::warn!(%error, "cannot update the node record"),
+        None => {}
+    }
 }

@@ -89,9 +89,12 @@ struct State {
 pub(crate) struct Inner {
     config: ServerConfig,
     local_id: PeerId,
-    local_enode: Enode,
+    /// Our advertised endpoint; changes when NAT or endpoint prediction learn a better one.
+    local_enode: Mutex<Enode>,
     discovery: Option<ethp2p_discovery::v4::Discv4Handle>,
-    local_enr: Option<ethp2p_discovery::Enr>,
+    local_enr: Mutex<Option<ethp2p_discovery::Enr>>,
+    /// Set once a NAT mapping published the endpoint: predictions no longer override it.
+    endpoint_from_nat: std::sync::atomic::AtomicBool,
     local_hello: Hello,
     specs: Vec<ProtocolSpec>,
     state: Mutex<State>,
@@ -181,9 +184,10 @@ impl Server {
         let inner = Arc::new(Inner {
             specs: config.protocols.iter().map(|p| p.spec()).collect(),
             events: broadcast::channel(config.event_capacity.max(1)).0,
-            local_enode,
+            local_enode: Mutex::new(local_enode),
             discovery: started.as_ref().map(|s| s.handle.clone()),
-            local_enr: started.as_ref().map(|s| s.enr.clone()),
+            local_enr: Mutex::new(started.as_ref().map(|s| s.enr.clone())),
+            endpoint_from_nat: Default::default(),
             config,
             local_id,
             local_hello,
@@ -204,7 +208,7 @@ impl Server {
                 .tasks
                 .spawn(discovery::feed(inner.clone(), started.handle));
         }
-        tracing::info!(enode = %inner.local_enode, "server started");
+        tracing::info!(enode = %local_enode, "server started");
         Ok(ServerHandle { inner })
     }
 }
@@ -218,12 +222,21 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// Our `enode://` URL: the listen address, or 127.0.0.1 if listening on all interfaces.
     pub fn local_enode(&self) -> Enode {
-        self.inner.local_enode
+        *self.inner.local_enode.lock()
     }
 
     /// Our node record, when discovery runs.
     pub fn local_enr(&self) -> Option<ethp2p_discovery::Enr> {
-        self.inner.local_enr.clone()
+        self.inner.local_enr.lock().clone()
+    }
+
+    /// Advertises `ip` with these ports from now on (what a NAT mapping grants): our enode
+    /// changes, and our ENR gets the new endpoint with its sequence number bumped (persisted
+    /// with the data directory) and is handed out by discovery. Endpoint predictions from
+    /// discovery no longer override it.
+    pub async fn set_external_endpoint(&self, ip: IpAddr, tcp_port: u16, udp_port: u16) {
+        self.inner.endpoint_from_nat.store(true, std::sync::atomic::Ordering::Release);
+        discovery::publish_endpoint(&self.inner, ip, tcp_port, udp_port).await;
     }
 
     /// The discovery service, when it runs (for lookups, pings, its event stream).

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secp256k1::SecretKey;
+use sha3::{Digest, Keccak256};
 
 use super::endpoint::EndpointVotes;
 use super::lookup::{Lookup, LookupId};
@@ -555,13 +556,23 @@ impl Discv4 {
 
     fn bond_mut(&mut self, id: NodeId, ip: IpAddr, now: Instant) -> Option<&mut Bond> {
         if !self.bonds.contains_key(&id) && self.bonds.len() >= MAX_BONDS {
+            // Make room, never refuse: a Ping with a fresh identity costs an attacker one Keccak
+            // (no signing), so a full table must not lock new nodes out. Entries that never
+            // answered our Ping go first (forged identities only ever ping), and expired ones;
+            // then the least recently active, down to 90%.
             let expiry = self.config.bond_expiration;
-            self.bonds.retain(|_, bond| {
-                let last = bond.last_pong.into_iter().chain(bond.last_ping).max();
-                last.is_some_and(|at| now.duration_since(at) < expiry)
-            });
-            if self.bonds.len() >= MAX_BONDS {
-                return None;
+            self.bonds.retain(|_, bond| bond.last_pong.is_some_and(|at| now.duration_since(at) < expiry));
+            let keep = MAX_BONDS * 9 / 10;
+            if self.bonds.len() > keep {
+                let mut by_age: Vec<(Instant, NodeId)> = self
+                    .bonds
+                    .iter()
+                    .map(|(id, bond)| (bond.last_pong.into_iter().chain(bond.last_ping).max().unwrap_or(now), *id))
+                    .collect();
+                by_age.sort_unstable();
+                for (_, old) in &by_age[..by_age.len() - keep] {
+                    self.bonds.remove(old);
+                }
             }
         }
         let bond = self.bonds.entry(id).or_insert(Bond {
@@ -611,10 +622,17 @@ impl Discv4 {
                 return;
             }
         };
-        if !self.remember(packet.hash) {
-            self.stats.dropped_replayed += 1;
-            self.log_drop(now, "replayed", from, &"same packet hash seen recently");
-            return;
+        // Replays matter for requests that make us send more than we got (FINDNODE,
+        // ENRREQUEST). They are recognised by the signed content, not the packet hash, which a
+        // malleated signature changes. PINGs are not filtered: an identical PING within the
+        // same second (signatures are deterministic) is a legitimate retry, answered again.
+        if matches!(packet.message, Message::FindNode(_) | Message::EnrRequest(_)) {
+            let digest: [u8; 32] = Keccak256::digest(datagram.get(packet::HEADER_SIZE..).unwrap_or_default()).into();
+            if !self.remember(digest) {
+                self.stats.dropped_replayed += 1;
+                self.log_drop(now, "replayed", from, &"same request seen recently");
+                return;
+            }
         }
         let sender_id = NodeId::from_peer_id(&packet.sender);
         if sender_id == self.local_node_id {
@@ -643,7 +661,7 @@ impl Discv4 {
         }
     }
 
-    /// Remembers a packet hash; false if it was seen within the replay window.
+    /// Remembers a request digest; false if it was seen within the replay window.
     fn remember(&mut self, hash: [u8; 32]) -> bool {
         if !self.recent.insert(hash) {
             return false;
