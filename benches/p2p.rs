@@ -86,6 +86,26 @@ struct Settings {
 
 impl Settings {
     fn from_env() -> Self {
+        // `cargo test --all-targets` runs this without `--bench`: a smoke run then (as criterion
+        // does), so the test command checks the bench works without spending minutes on it.
+        let args: Vec<String> = std::env::args().collect();
+        let smoke = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
+        if smoke {
+            println!(
+                "p2p bench SMOKE RUN (no --bench): tiny sizes, possibly a debug build; the figures \
+                 below check that the bench works and measure nothing. Use `cargo bench --bench p2p`."
+            );
+            return Settings {
+                reps: 1,
+                throughput_bytes: 1 << 20,
+                sizes: vec![1024, 16 * 1024],
+                dialers: 2,
+                handshake_seconds: 0.5,
+                peers: 100,
+                settle: Duration::from_millis(200),
+                only: Vec::new(),
+            };
+        }
         let quick = std::env::var("ETHP2P_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
         let number = |name: &str| -> Option<usize> {
             std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
