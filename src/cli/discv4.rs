@@ -141,7 +141,7 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
             let enr = timeout(Duration::from_secs(secs), async {
                 loop {
                     match events.recv().await {
-                        Ok(Event::Enr { node, enr }) if node.id == enode.id => return Ok(enr),
+                        Ok(Event::Enr { node, enr }) if node.id == enode.id => return Ok(*enr),
                         Ok(Event::EnrFailed(node)) if node.id == enode.id => {
                             return Err("no valid ENRRESPONSE (the node may not support EIP-868)"
                                 .to_string());

@@ -94,7 +94,12 @@ impl NodeNat {
     pub fn print(&self, event: &NatEvent, json: bool) {
         println!("{}", event_line(event, json));
         if let Some((ip, tcp_port, udp_port)) = self.advertised(event) {
-            let enode = Enode { ip, tcp_port, udp_port, ..self.local };
+            let enode = Enode {
+                ip,
+                tcp_port,
+                udp_port,
+                ..self.local
+            };
             if json {
                 let line = JsonObject::default()
                     .str("event", "external_enode")

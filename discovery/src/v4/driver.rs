@@ -170,7 +170,7 @@ async fn run(
                         let _ = reply.send(discv4.bonded_nodes(now));
                     }
                     Some(Command::TableNodes(reply)) => {
-                        let _ = reply.send(discv4.table().nodes().map(|n| n.record.clone()).collect());
+                        let _ = reply.send(discv4.table().nodes().map(|n| n.record).collect());
                     }
                     Some(Command::Stats(reply)) => {
                         let _ = reply.send(discv4.stats());

@@ -96,7 +96,7 @@ impl Lookup {
             .take(BUCKET_SIZE)
             .find(|c| c.state == State::NotAsked)?;
         next.state = State::Asking;
-        Some(next.record.clone())
+        Some(next.record)
     }
 
     /// A queried node answered (its NEIGHBORS, possibly empty, arrived).
@@ -127,7 +127,7 @@ impl Lookup {
             .iter()
             .filter(|c| c.state == State::Answered)
             .take(BUCKET_SIZE)
-            .map(|c| c.record.clone())
+            .map(|c| c.record)
             .collect()
     }
 }

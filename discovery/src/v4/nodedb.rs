@@ -79,7 +79,7 @@ mod tests {
             },
             id: PeerId::from_secret_key(&key),
         };
-        save(&path, &[(record.clone(), 1_700_000_000)]).unwrap();
+        save(&path, &[(record, 1_700_000_000)]).unwrap();
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("garbage line\n");
         std::fs::write(&path, text).unwrap();

@@ -111,8 +111,8 @@ pub enum Event {
     Enr {
         /// The node.
         node: NodeRecord,
-        /// Its record.
-        enr: Enr,
+        /// Its record (boxed: records are large next to the other events).
+        enr: Box<Enr>,
     },
     /// A record request failed (no answer, or an invalid record).
     EnrFailed(NodeRecord),
@@ -333,7 +333,7 @@ impl Discv4 {
                 let pong = bond
                     .last_pong
                     .filter(|at| now.duration_since(*at) < self.config.bond_expiration)?;
-                Some((node.record.clone(), self.unix_at(pong)))
+                Some((node.record, self.unix_at(pong)))
             })
             .collect()
     }
@@ -420,7 +420,7 @@ impl Discv4 {
             .table
             .closest(&target_id, BUCKET_SIZE, false)
             .into_iter()
-            .map(|n| n.record.clone())
+            .map(|n| n.record)
             .collect();
         if seeds.len() < BUCKET_SIZE {
             seeds.extend(self.config.bootnodes.iter().cloned());
@@ -561,13 +561,25 @@ impl Discv4 {
             // answered our Ping go first (forged identities only ever ping), and expired ones;
             // then the least recently active, down to 90%.
             let expiry = self.config.bond_expiration;
-            self.bonds.retain(|_, bond| bond.last_pong.is_some_and(|at| now.duration_since(at) < expiry));
+            self.bonds.retain(|_, bond| {
+                bond.last_pong
+                    .is_some_and(|at| now.duration_since(at) < expiry)
+            });
             let keep = MAX_BONDS * 9 / 10;
             if self.bonds.len() > keep {
                 let mut by_age: Vec<(Instant, NodeId)> = self
                     .bonds
                     .iter()
-                    .map(|(id, bond)| (bond.last_pong.into_iter().chain(bond.last_ping).max().unwrap_or(now), *id))
+                    .map(|(id, bond)| {
+                        (
+                            bond.last_pong
+                                .into_iter()
+                                .chain(bond.last_ping)
+                                .max()
+                                .unwrap_or(now),
+                            *id,
+                        )
+                    })
                     .collect();
                 by_age.sort_unstable();
                 for (_, old) in &by_age[..by_age.len() - keep] {
@@ -626,8 +638,12 @@ impl Discv4 {
         // ENRREQUEST). They are recognised by the signed content, not the packet hash, which a
         // malleated signature changes. PINGs are not filtered: an identical PING within the
         // same second (signatures are deterministic) is a legitimate retry, answered again.
-        if matches!(packet.message, Message::FindNode(_) | Message::EnrRequest(_)) {
-            let digest: [u8; 32] = Keccak256::digest(datagram.get(packet::HEADER_SIZE..).unwrap_or_default()).into();
+        if matches!(
+            packet.message,
+            Message::FindNode(_) | Message::EnrRequest(_)
+        ) {
+            let digest: [u8; 32] =
+                Keccak256::digest(datagram.get(packet::HEADER_SIZE..).unwrap_or_default()).into();
             if !self.remember(digest) {
                 self.stats.dropped_replayed += 1;
                 self.log_drop(now, "replayed", from, &"same request seen recently");
@@ -735,7 +751,7 @@ impl Discv4 {
             .after_bond
             .iter()
             .filter(|entry| entry.1 == sender.node_id)
-            .map(|entry| (entry.0.clone(), entry.1, entry.2))
+            .map(|entry| (entry.0, entry.1, entry.2))
             .collect();
         self.after_bond.retain(|entry| entry.1 != sender.node_id);
         for (node, node_id, action) in ready {
@@ -760,7 +776,7 @@ impl Discv4 {
         if !self.allowed(record.endpoint.ip) {
             return;
         }
-        let outcome = self.table.add_verified(record.clone(), enr_seq, now);
+        let outcome = self.table.add_verified(record, enr_seq, now);
         if matches!(outcome, AddOutcome::Added | AddOutcome::Verified) {
             self.events.push_back(Event::NodeAdded(record));
         }
@@ -793,17 +809,17 @@ impl Discv4 {
             SocketAddr::new(pong.to.ip, pong.to.udp_port),
             now,
         );
-        let predicted = self.votes.predict(now);
-        if predicted.is_some() && predicted != self.predicted {
-            self.predicted = predicted;
-            self.events
-                .push_back(Event::ExternalEndpoint(predicted.expect("checked")));
+        if let Some(predicted) = self.votes.predict(now) {
+            if self.predicted != Some(predicted) {
+                self.predicted = Some(predicted);
+                self.events.push_back(Event::ExternalEndpoint(predicted));
+            }
         }
         let mut node = pending.node;
         node.endpoint.udp_port = sender.addr.port();
-        self.add_to_table(node.clone(), pong.enr_seq, now);
+        self.add_to_table(node, pong.enr_seq, now);
         for purpose in purposes {
-            let node = node.clone();
+            let node = node;
             match purpose {
                 PingPurpose::Add | PingPurpose::Revalidate => {}
                 PingPurpose::User(sent) => {
@@ -851,7 +867,7 @@ impl Discv4 {
             .closest(&target, BUCKET_SIZE, true)
             .into_iter()
             .filter(|n| relay_allowed(relay, n.record.endpoint.ip))
-            .map(|n| n.record.clone())
+            .map(|n| n.record)
             .collect();
         let expiration = self.expiration(now);
         for payload in packet::neighbors_packets(&nodes, expiration, &self.key) {
@@ -898,7 +914,7 @@ impl Discv4 {
         // What we asked for may fill empty table slots (unverified until they answer a Ping).
         for record in &accepted {
             if self.allowed(record.endpoint.ip) {
-                self.table.add_found(record.clone());
+                self.table.add_found(*record);
             }
         }
         if let Some(state) = self.lookups.get_mut(&lookup) {
@@ -944,7 +960,7 @@ impl Discv4 {
         let event = match Enr::decode(&response.enr) {
             Ok(enr) if enr.peer_id() == sender.id => Event::Enr {
                 node: pending.node,
-                enr,
+                enr: Box::new(enr),
             },
             _ => Event::EnrFailed(pending.node),
         };
@@ -998,7 +1014,7 @@ impl Discv4 {
         match pending.waiting {
             Waiting::Pong { purposes, .. } => {
                 for purpose in purposes {
-                    self.ping_failed(now, pending.node.clone(), pending.node_id, purpose);
+                    self.ping_failed(now, pending.node, pending.node_id, purpose);
                 }
             }
             Waiting::Neighbors {
@@ -1063,7 +1079,7 @@ impl Discv4 {
             .table
             .revalidation_candidate(pick, self.revalidate_unverified)
         {
-            let record = node.record.clone();
+            let record = node.record;
             self.ping_with(now, record, PingPurpose::Revalidate);
         }
     }

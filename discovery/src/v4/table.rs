@@ -314,14 +314,8 @@ mod tests {
         let now = Instant::now();
         let mut table = Table::new(local());
         let a = record(1, [8, 8, 8, 8]);
-        assert_eq!(
-            table.add_verified(a.clone(), Some(3), now),
-            AddOutcome::Added
-        );
-        assert_eq!(
-            table.add_verified(a.clone(), None, now),
-            AddOutcome::Updated
-        );
+        assert_eq!(table.add_verified(a, Some(3), now), AddOutcome::Added);
+        assert_eq!(table.add_verified(a, None, now), AddOutcome::Updated);
         let id = NodeId::from_peer_id(&a.id);
         assert_eq!(table.get(&id).unwrap().live_checks, 2);
         assert_eq!(table.get(&id).unwrap().enr_seq, Some(3));
