@@ -143,6 +143,17 @@ fn wan_discv4_ping(rig: &mut Rig, enode: &str) {
         ok,
         "discv4 PING from {source} to the mapped UDP port of {enode} got no answer:\n{output}"
     );
+    // The node's ENR, fetched through the mapping, carries the external endpoint too.
+    let (ok, output) = rig.run(
+        "wan",
+        rig::ethp2p_bin(),
+        &["discv4", "resolve", "--timeout", "10", enode],
+    );
+    assert!(ok, "ENR request through the mapping of {enode} failed:\n{output}");
+    assert!(
+        output.contains(&format!("enode:     {enode}")),
+        "the ENR does not advertise the external endpoint {enode}:\n{output}"
+    );
 }
 
 /// SIGTERM, a clean exit, and the router lists no mapping to the node's host afterwards.
