@@ -193,10 +193,11 @@ enum AfterBond {
     EnrRequest,
 }
 
-/// What we know about a node's endpoint proofs, keyed by node id.
-#[derive(Debug, Clone, Copy)]
+/// What we know about a node's endpoint proofs at one IP. Keyed by (node id, IP) as in
+/// go-ethereum: a packet from another address (a replay from a spoofed source, say) can never
+/// touch the proof of the real one.
+#[derive(Debug, Clone, Copy, Default)]
 struct Bond {
-    ip: IpAddr,
     /// It answered our Ping (it is at this IP).
     last_pong: Option<Instant>,
     /// It pinged us and got our Pong (it holds proof of us).
@@ -222,7 +223,7 @@ pub struct Discv4 {
     local_endpoint: Endpoint,
     config: Config,
     table: Table,
-    bonds: HashMap<NodeId, Bond>,
+    bonds: HashMap<(NodeId, IpAddr), Bond>,
     pending: Vec<Pending>,
     after_bond: Vec<(NodeRecord, NodeId, AfterBond, Instant)>,
     /// FINDNODEs waiting for an earlier one to the same node to complete.
@@ -329,7 +330,7 @@ impl Discv4 {
         self.table
             .nodes()
             .filter_map(|node| {
-                let bond = self.bonds.get(&node.id)?;
+                let bond = self.bonds.get(&(node.id, node.record.endpoint.ip))?;
                 let pong = bond
                     .last_pong
                     .filter(|at| now.duration_since(*at) < self.config.bond_expiration)?;
@@ -351,11 +352,10 @@ impl Discv4 {
             if age < self.config.bond_expiration {
                 let last_pong = now.checked_sub(age);
                 let bond = Bond {
-                    ip: record.endpoint.ip,
                     last_pong,
                     last_ping: None,
                 };
-                self.bonds.insert(id, bond);
+                self.bonds.insert((id, record.endpoint.ip), bond);
             }
             self.ping_with(now, record, PingPurpose::Add);
         }
@@ -555,7 +555,8 @@ impl Discv4 {
     // ----- endpoint proofs -----
 
     fn bond_mut(&mut self, id: NodeId, ip: IpAddr, now: Instant) -> Option<&mut Bond> {
-        if !self.bonds.contains_key(&id) && self.bonds.len() >= MAX_BONDS {
+        let key = (id, ip);
+        if !self.bonds.contains_key(&key) && self.bonds.len() >= MAX_BONDS {
             // Make room, never refuse: a Ping with a fresh identity costs an attacker one Keccak
             // (no signing), so a full table must not lock new nodes out. Entries that never
             // answered our Ping go first (forged identities only ever ping), and expired ones;
@@ -567,7 +568,7 @@ impl Discv4 {
             });
             let keep = MAX_BONDS * 9 / 10;
             if self.bonds.len() > keep {
-                let mut by_age: Vec<(Instant, NodeId)> = self
+                let mut by_age: Vec<(Instant, (NodeId, IpAddr))> = self
                     .bonds
                     .iter()
                     .map(|(id, bond)| {
@@ -587,20 +588,7 @@ impl Discv4 {
                 }
             }
         }
-        let bond = self.bonds.entry(id).or_insert(Bond {
-            ip,
-            last_pong: None,
-            last_ping: None,
-        });
-        if bond.ip != ip {
-            // Proofs are per IP: a node that moved must prove its new address.
-            *bond = Bond {
-                ip,
-                last_pong: None,
-                last_ping: None,
-            };
-        }
-        Some(bond)
+        Some(self.bonds.entry(key).or_default())
     }
 
     fn recent(&self, at: Option<Instant>, now: Instant) -> bool {
@@ -610,15 +598,15 @@ impl Discv4 {
     /// It answered our Ping from this IP recently: it may ask us FINDNODE and ENRREQUEST.
     fn has_proof(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
         self.bonds
-            .get(id)
-            .is_some_and(|bond| bond.ip == ip && self.recent(bond.last_pong, now))
+            .get(&(*id, ip))
+            .is_some_and(|bond| self.recent(bond.last_pong, now))
     }
 
     /// It pinged us from this IP recently (and got our Pong): it holds proof of us.
     fn pinged_us(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
         self.bonds
-            .get(id)
-            .is_some_and(|bond| bond.ip == ip && self.recent(bond.last_ping, now))
+            .get(&(*id, ip))
+            .is_some_and(|bond| self.recent(bond.last_ping, now))
     }
 
     // ----- receiving -----
@@ -635,15 +623,17 @@ impl Discv4 {
             }
         };
         // Replays matter for requests that make us send more than we got (FINDNODE,
-        // ENRREQUEST). They are recognised by the signed content, not the packet hash, which a
-        // malleated signature changes. PINGs are not filtered: an identical PING within the
+        // ENRREQUEST). They are recognised by sender and signed content, not the packet hash,
+        // which a malleated signature changes. PINGs are not filtered: an identical PING within the
         // same second (signatures are deterministic) is a legitimate retry, answered again.
         if matches!(
             packet.message,
             Message::FindNode(_) | Message::EnrRequest(_)
         ) {
-            let digest: [u8; 32] =
-                Keccak256::digest(datagram.get(packet::HEADER_SIZE..).unwrap_or_default()).into();
+            let mut hasher = Keccak256::new();
+            hasher.update(packet.sender.0);
+            hasher.update(datagram.get(packet::HEADER_SIZE..).unwrap_or_default());
+            let digest: [u8; 32] = hasher.finalize().into();
             if !self.remember(digest) {
                 self.stats.dropped_replayed += 1;
                 self.log_drop(now, "replayed", from, &"same request seen recently");
