@@ -149,7 +149,10 @@ fn wan_discv4_ping(rig: &mut Rig, enode: &str) {
         rig::ethp2p_bin(),
         &["discv4", "resolve", "--timeout", "10", enode],
     );
-    assert!(ok, "ENR request through the mapping of {enode} failed:\n{output}");
+    assert!(
+        ok,
+        "ENR request through the mapping of {enode} failed:\n{output}"
+    );
     assert!(
         output.contains(&format!("enode:     {enode}")),
         "the ENR does not advertise the external endpoint {enode}:\n{output}"
