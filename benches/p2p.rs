@@ -476,6 +476,8 @@ fn our_handshakes(dialers: usize, seconds: f64) -> Result<Figure, String> {
             let addr = target.tcp_addr();
             tasks.push(tokio::spawn(async move {
                 let mut rng: StdRng = rand::make_rng();
+                // The dialer's identity, public key derived once (as go-ethereum's dialer holds it).
+                let node_key = ethp2p::rlpx::NodeKey::new(key);
                 let hello = Hello {
                     protocol_version: PROTOCOL_VERSION,
                     client_id: "ethp2p-bench-dial".into(),
@@ -487,10 +489,15 @@ fn our_handshakes(dialers: usize, seconds: f64) -> Result<Figure, String> {
                     let cycle = async {
                         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
                         let _ = tcp.set_nodelay(true);
-                        let stream =
-                            RlpxStream::connect(tcp, key, target_key, &mut rng, MAX_FRAME_SIZE)
-                                .await
-                                .map_err(|e| e.to_string())?;
+                        let stream = RlpxStream::connect(
+                            tcp,
+                            &node_key,
+                            target_key,
+                            &mut rng,
+                            MAX_FRAME_SIZE,
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
                         let connection = P2pConnection::handshake(stream, &hello)
                             .await
                             .map_err(|e| e.to_string())?;

@@ -49,7 +49,10 @@ pub fn public_key(secret: &SecretKey) -> PublicKey {
             (ok, pk)
         };
         // A `SecretKey` is always in range, so derivation cannot fail.
-        assert_eq!(ok, 1, "secp256k1_ec_pubkey_create rejected a valid secret key");
+        assert_eq!(
+            ok, 1,
+            "secp256k1_ec_pubkey_create rejected a valid secret key"
+        );
         PublicKey::from(pk)
     })
 }

@@ -248,7 +248,12 @@ pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, u
         if unchanged {
             return;
         }
-        *enode = Enode { id: enode.id, ip, tcp_port, udp_port };
+        *enode = Enode {
+            id: enode.id,
+            ip,
+            tcp_port,
+            udp_port,
+        };
         *enode
     };
     let Some(handle) = &inner.discovery else {
@@ -257,7 +262,11 @@ pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, u
     };
     let updated = {
         let current = inner.local_enr.lock().clone();
-        current.map(|enr| enr.update(&inner.config.key, |b| fill_record(b, ip, tcp_port, udp_port)))
+        current.map(|enr| {
+            enr.update(&inner.config.key, |b| {
+                fill_record(b, ip, tcp_port, udp_port)
+            })
+        })
     };
     match updated {
         Some(Ok(enr)) => {
@@ -267,7 +276,11 @@ pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, u
                 }
             }
             *inner.local_enr.lock() = Some(enr.clone());
-            let endpoint = Endpoint { ip, udp_port, tcp_port };
+            let endpoint = Endpoint {
+                ip,
+                udp_port,
+                tcp_port,
+            };
             let _ = handle.set_local_enr(enr.clone(), endpoint).await;
             tracing::info!(%enode, seq = enr.seq(), "advertising a new endpoint");
         }

@@ -235,7 +235,9 @@ impl ServerHandle {
     /// with the data directory) and is handed out by discovery. Endpoint predictions from
     /// discovery no longer override it.
     pub async fn set_external_endpoint(&self, ip: IpAddr, tcp_port: u16, udp_port: u16) {
-        self.inner.endpoint_from_nat.store(true, std::sync::atomic::Ordering::Release);
+        self.inner
+            .endpoint_from_nat
+            .store(true, std::sync::atomic::Ordering::Release);
         discovery::publish_endpoint(&self.inner, ip, tcp_port, udp_port).await;
     }
 
