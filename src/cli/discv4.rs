@@ -44,17 +44,6 @@ pub enum Discv4Command {
     },
 }
 
-fn record_of(enode: &Enode) -> NodeRecord {
-    NodeRecord {
-        endpoint: Endpoint {
-            ip: enode.ip,
-            udp_port: enode.udp_port,
-            tcp_port: enode.tcp_port,
-        },
-        id: enode.id,
-    }
-}
-
 /// A discovery instance on an ephemeral port, on loopback when the targets are.
 async fn start(targets: &[Enode]) -> Result<Discv4Handle, String> {
     let loopback = targets.iter().all(|e| e.ip.is_loopback());
@@ -104,25 +93,17 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
             let discovery = start(&[enode]).await?;
             let mut events = discovery.events();
             discovery
-                .ping(record_of(&enode))
+                .ping(NodeRecord::from(&enode))
                 .await
                 .map_err(|e| e.to_string())?;
-            let answer = timeout(Duration::from_secs(secs), async {
-                loop {
-                    match events.recv().await {
-                        Ok(Event::Pong { node, enr_seq, rtt }) if node.id == enode.id => {
-                            return Ok((node, enr_seq, rtt));
-                        }
-                        Ok(Event::PingTimeout(node)) if node.id == enode.id => {
-                            return Err("no PONG".to_string());
-                        }
-                        Ok(_) => {}
-                        Err(e) => return Err(e.to_string()),
-                    }
+            let answer = wait_for(&mut events, secs, |event| match event {
+                Event::Pong { node, enr_seq, rtt } if node.id == enode.id => {
+                    Some(Ok((node, enr_seq, rtt)))
                 }
+                Event::PingTimeout(node) if node.id == enode.id => Some(Err("no PONG".to_string())),
+                _ => None,
             })
-            .await
-            .map_err(|_| format!("no answer within {secs} s"))??;
+            .await?;
             let (node, enr_seq, rtt) = answer;
             let from = SocketAddr::new(node.endpoint.ip, node.endpoint.udp_port);
             println!("PONG from {from} in {rtt:?}; ENR sequence number {enr_seq:?}");
@@ -135,24 +116,17 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
             let discovery = start(&[enode]).await?;
             let mut events = discovery.events();
             discovery
-                .request_enr(record_of(&enode))
+                .request_enr(NodeRecord::from(&enode))
                 .await
                 .map_err(|e| e.to_string())?;
-            let enr = timeout(Duration::from_secs(secs), async {
-                loop {
-                    match events.recv().await {
-                        Ok(Event::Enr { node, enr }) if node.id == enode.id => return Ok(*enr),
-                        Ok(Event::EnrFailed(node)) if node.id == enode.id => {
-                            return Err("no valid ENRRESPONSE (the node may not support EIP-868)"
-                                .to_string());
-                        }
-                        Ok(_) => {}
-                        Err(e) => return Err(e.to_string()),
-                    }
-                }
+            let enr = wait_for(&mut events, secs, |event| match event {
+                Event::Enr { node, enr } if node.id == enode.id => Some(Ok(*enr)),
+                Event::EnrFailed(node) if node.id == enode.id => Some(Err(
+                    "no valid ENRRESPONSE (the node may not support EIP-868)".to_string(),
+                )),
+                _ => None,
             })
-            .await
-            .map_err(|_| format!("no answer within {secs} s"))??;
+            .await?;
             print_enr(&enr);
             Ok(())
         }
@@ -163,12 +137,36 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
     }
 }
 
+/// Waits up to `secs` for the event `pick` turns into an answer.
+async fn wait_for<T>(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    secs: u64,
+    pick: impl Fn(Event) -> Option<Result<T, String>>,
+) -> Result<T, String> {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Some(answer) = pick(event) {
+                        return answer;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    timeout(Duration::from_secs(secs), wait)
+        .await
+        .map_err(|_| format!("no answer within {secs} s"))?
+}
+
 async fn crawl(bootnodes: Vec<Enode>, duration: Duration) -> Result<(), String> {
     let discovery = start(&bootnodes).await?;
     let mut events = discovery.events();
     for bootnode in &bootnodes {
         discovery
-            .ping(record_of(bootnode))
+            .ping(NodeRecord::from(bootnode))
             .await
             .map_err(|e| e.to_string())?;
     }

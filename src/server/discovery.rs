@@ -77,7 +77,7 @@ pub(crate) async fn start(
         }
     };
     let mut discv4_config = discovery.discv4.clone();
-    discv4_config.bootnodes = discovery.bootnodes.iter().map(record_of).collect();
+    discv4_config.bootnodes = discovery.bootnodes.iter().map(NodeRecord::from).collect();
     discv4_config.net_restrict = config.net_restrict.clone();
     let endpoint = Endpoint {
         ip,
@@ -115,26 +115,6 @@ fn nodes_path(data_dir: &Option<PathBuf>) -> Option<PathBuf> {
     data_dir.as_ref().map(|dir| dir.join("nodes"))
 }
 
-fn record_of(enode: &Enode) -> NodeRecord {
-    NodeRecord {
-        endpoint: Endpoint {
-            ip: enode.ip,
-            udp_port: enode.udp_port,
-            tcp_port: enode.tcp_port,
-        },
-        id: enode.id,
-    }
-}
-
-fn enode_of(record: &NodeRecord) -> Enode {
-    Enode {
-        id: record.id,
-        ip: record.endpoint.ip,
-        tcp_port: record.endpoint.tcp_port,
-        udp_port: record.endpoint.udp_port,
-    }
-}
-
 /// Queues nodes as dial candidates; returns how many were new.
 fn add_candidates(inner: &Inner, records: &[NodeRecord]) -> usize {
     let now = Instant::now();
@@ -142,7 +122,7 @@ fn add_candidates(inner: &Inner, records: &[NodeRecord]) -> usize {
     {
         let mut state = inner.state.lock();
         for record in records {
-            let enode = enode_of(record);
+            let enode = Enode::from(record);
             let recently_dialed = state
                 .dial_history
                 .get(&enode.id)

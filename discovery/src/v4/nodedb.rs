@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::packet::{Endpoint, NodeRecord};
+use super::packet::NodeRecord;
 use crate::Enode;
 
 /// Most nodes kept: enough to rebuild a table, small enough to load instantly.
@@ -23,18 +23,7 @@ pub fn load(path: &Path) -> std::io::Result<Vec<(NodeRecord, u64)>> {
         .filter_map(|line| {
             let (url, pong) = line.trim().split_once(' ')?;
             let enode: Enode = url.parse().ok()?;
-            let endpoint = Endpoint {
-                ip: enode.ip,
-                udp_port: enode.udp_port,
-                tcp_port: enode.tcp_port,
-            };
-            Some((
-                NodeRecord {
-                    endpoint,
-                    id: enode.id,
-                },
-                pong.trim().parse().ok()?,
-            ))
+            Some((NodeRecord::from(&enode), pong.trim().parse().ok()?))
         })
         .take(MAX_SEEDS)
         .collect();
@@ -48,13 +37,7 @@ pub fn save(path: &Path, seeds: &[(NodeRecord, u64)]) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temporary)?;
     for (record, pong) in sorted.into_iter().take(MAX_SEEDS) {
-        let enode = Enode {
-            id: record.id,
-            ip: record.endpoint.ip,
-            tcp_port: record.endpoint.tcp_port,
-            udp_port: record.endpoint.udp_port,
-        };
-        writeln!(file, "{enode} {pong}")?;
+        writeln!(file, "{} {pong}", Enode::from(record))?;
     }
     file.sync_all()?;
     std::fs::rename(temporary, path)
@@ -64,6 +47,7 @@ pub fn save(path: &Path, seeds: &[(NodeRecord, u64)]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::PeerId;
+    use crate::v4::packet::Endpoint;
 
     #[test]
     fn round_trip_skips_damage() {

@@ -50,7 +50,7 @@ use secp256k1::SecretKey;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use sha3::{Digest, Keccak256};
 
-use crate::PeerId;
+use crate::{Enode, PeerId};
 
 /// The largest packet this implementation sends (discv4: "the maximum size of any packet is
 /// 1280 bytes").
@@ -115,6 +115,31 @@ pub struct NodeRecord {
     pub endpoint: Endpoint,
     /// Its public key (not checked to be a curve point).
     pub id: PeerId,
+}
+
+impl From<&Enode> for NodeRecord {
+    fn from(enode: &Enode) -> Self {
+        let endpoint = Endpoint {
+            ip: enode.ip,
+            udp_port: enode.udp_port,
+            tcp_port: enode.tcp_port,
+        };
+        NodeRecord {
+            endpoint,
+            id: enode.id,
+        }
+    }
+}
+
+impl From<&NodeRecord> for Enode {
+    fn from(record: &NodeRecord) -> Self {
+        Enode {
+            id: record.id,
+            ip: record.endpoint.ip,
+            tcp_port: record.endpoint.tcp_port,
+            udp_port: record.endpoint.udp_port,
+        }
+    }
 }
 
 /// Ping (0x01): `[version, from, to, expiration, enr-seq?, ...]`.

@@ -554,7 +554,7 @@ impl Discv4 {
 
     // ----- endpoint proofs -----
 
-    fn bond_mut(&mut self, id: NodeId, ip: IpAddr, now: Instant) -> Option<&mut Bond> {
+    fn bond_mut(&mut self, id: NodeId, ip: IpAddr, now: Instant) -> &mut Bond {
         let key = (id, ip);
         if !self.bonds.contains_key(&key) && self.bonds.len() >= MAX_BONDS {
             // Make room, never refuse: a Ping with a fresh identity costs an attacker one Keccak
@@ -588,7 +588,7 @@ impl Discv4 {
                 }
             }
         }
-        Some(self.bonds.entry(key).or_default())
+        self.bonds.entry(key).or_default()
     }
 
     fn recent(&self, at: Option<Instant>, now: Instant) -> bool {
@@ -728,9 +728,7 @@ impl Discv4 {
             enr_seq: Some(self.local_enr.seq()),
         };
         self.send(from, &Message::Pong(pong));
-        if let Some(bond) = self.bond_mut(sender.node_id, from.ip(), now) {
-            bond.last_ping = Some(now);
-        }
+        self.bond_mut(sender.node_id, from.ip(), now).last_ping = Some(now);
         if self.has_proof(&sender.node_id, from.ip(), now) {
             self.add_to_table(record, ping.enr_seq, now);
         } else {
@@ -791,9 +789,8 @@ impl Discv4 {
         let Waiting::Pong { purposes, .. } = pending.waiting else {
             unreachable!("filtered")
         };
-        if let Some(bond) = self.bond_mut(sender.node_id, sender.addr.ip(), now) {
-            bond.last_pong = Some(now);
-        }
+        self.bond_mut(sender.node_id, sender.addr.ip(), now)
+            .last_pong = Some(now);
         self.votes.add(
             sender.addr.ip(),
             SocketAddr::new(pong.to.ip, pong.to.udp_port),
