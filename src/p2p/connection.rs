@@ -7,7 +7,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{
     DISCONNECT, DisconnectReason, HELLO, Hello, MAX_MESSAGE_SIZE, P2pError, PING, PING_PAYLOAD,
-    PONG, PONG_PAYLOAD, decode_disconnect_message, decode_message_into, encode_message,
+    PONG, PONG_PAYLOAD, decode_disconnect_message, decode_payload_into, encode_message,
     snappy_enabled, split_message_code,
 };
 use crate::rlpx::{PeerId, RlpxError, RlpxStream};
@@ -127,7 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> P2pConnection<S> {
                     self.snappy,
                 )?));
             }
-            decode_message_into(frame, self.snappy, MAX_MESSAGE_SIZE, &mut self.payload)?;
+            decode_payload_into(raw, self.snappy, MAX_MESSAGE_SIZE, &mut self.payload)?;
             if code == PING {
                 self.send(PONG, PONG_PAYLOAD).await?;
                 continue;

@@ -125,8 +125,20 @@ pub fn decode_message_into(
     limit: usize,
     out: &mut Vec<u8>,
 ) -> Result<u64, P2pError> {
-    out.clear();
     let (code, payload) = split_message_code(frame_data)?;
+    decode_payload_into(payload, compressed, limit, out)?;
+    Ok(code)
+}
+
+/// Like [`decode_message_into`] for a payload whose message id was already split off with
+/// [`split_message_code`] (a reader that looks at the id first need not parse it twice).
+pub fn decode_payload_into(
+    payload: &[u8],
+    compressed: bool,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), P2pError> {
+    out.clear();
     if !compressed {
         if payload.len() > limit {
             return Err(P2pError::MessageTooLarge {
@@ -135,7 +147,7 @@ pub fn decode_message_into(
             });
         }
         out.extend_from_slice(payload);
-        return Ok(code);
+        return Ok(());
     }
     if payload.is_empty() {
         return Err(P2pError::Snappy(super::SnappyError::Corrupt));
@@ -153,7 +165,7 @@ pub fn decode_message_into(
     match snap::raw::Decoder::new().decompress(payload, out) {
         Ok(n) => {
             out.truncate(n);
-            Ok(code)
+            Ok(())
         }
         Err(err) => {
             out.clear();

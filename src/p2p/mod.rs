@@ -26,6 +26,6 @@ pub use hello::{
 };
 pub use message::{
     BASE_PROTOCOL_LENGTH, DISCONNECT, HELLO, MAX_MESSAGE_SIZE, PING, PING_PAYLOAD, PONG,
-    PONG_PAYLOAD, decode_message, decode_message_into, encode_message, is_base_protocol_code,
-    split_message_code,
+    PONG_PAYLOAD, decode_message, decode_message_into, decode_payload_into, encode_message,
+    is_base_protocol_code, split_message_code,
 };

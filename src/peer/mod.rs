@@ -28,7 +28,7 @@ pub use end::{EndCause, PeerEnd};
 use crate::p2p::{
     BASE_PROTOCOL_LENGTH, DISCONNECT, DisconnectReason, HELLO, MAX_MESSAGE_SIZE, PING,
     PING_PAYLOAD, PONG, PONG_PAYLOAD, SharedCapability, decode_disconnect_message,
-    decode_message_into, encode_message, route, split_message_code,
+    decode_payload_into, encode_message, route, split_message_code,
 };
 use crate::protocol::{Message, MessageSender, PeerInfo, Protocol, ProtocolPeer};
 use crate::rlpx::{HEADER_LEN, RlpxReader, RlpxWriter};
@@ -256,7 +256,7 @@ impl ReadLoop<'_> {
                     };
                     let mut payload = Vec::new();
                     let max = self.config.max_message_size;
-                    if let Err(error) = decode_message_into(frame, self.snappy, max, &mut payload) {
+                    if let Err(error) = decode_payload_into(raw, self.snappy, max, &mut payload) {
                         return EndCause::BadMessage(error);
                     }
                     Counters::bump(&self.counters.messages_in, 1);

@@ -900,9 +900,7 @@ impl Discv4 {
         let (lookup, done) = (*lookup, *received >= BUCKET_SIZE);
         // What we asked for may fill empty table slots (unverified until they answer a Ping).
         for record in &accepted {
-            if self.allowed(record.endpoint.ip) {
-                self.table.add_found(*record);
-            }
+            self.table.add_found(*record);
         }
         if let Some(state) = self.lookups.get_mut(&lookup) {
             state.add(accepted);
