@@ -7,6 +7,8 @@
 #
 #   FUZZ_TARGETS="frame_open p2p_hello"   run only these targets (default: all, from `cargo fuzz list`)
 #   FUZZ_KEEP=1                           keep the scratch directory even when everything passed
+#   FUZZ_SEED=N                           libFuzzer's random seed (default 1, so the test run is
+#                                         repeatable; 0 picks a fresh one, for longer hunting runs)
 #
 # New corpus entries go to a scratch directory (listed first, so libFuzzer writes there); the
 # committed seeds in fuzz/seeds/<target>/ are only read.
@@ -19,6 +21,7 @@ RSS_LIMIT_MB=2048
 # The largest single allocation the decoders may make is the 16 MiB message limit; see fuzz/README.md.
 MALLOC_LIMIT_MB=32
 INPUT_TIMEOUT_SECONDS=10
+SEED="${FUZZ_SEED:-1}"
 
 if ! [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: $0 [SECONDS_PER_TARGET (positive integer, default 20)]" >&2
@@ -75,7 +78,7 @@ describe_exit() {
 # libFuzzer reads ASAN_OPTIONS itself; cargo-fuzz runs targets with detect_odr_violation=0.
 export ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
-echo "== running ${#targets[@]} targets for ${SECONDS_PER_TARGET} s each"
+echo "== running ${#targets[@]} targets for ${SECONDS_PER_TARGET} s each (seed $SEED)"
 for target in "${targets[@]}"; do
   bin="$bin_dir/$target"
   if [ ! -x "$bin" ]; then
@@ -93,6 +96,7 @@ for target in "${targets[@]}"; do
   status=0
   timeout --kill-after=10 $((SECONDS_PER_TARGET + 120)) "$bin" \
     -max_total_time="$SECONDS_PER_TARGET" \
+    -seed="$SEED" \
     -timeout="$INPUT_TIMEOUT_SECONDS" \
     -rss_limit_mb="$RSS_LIMIT_MB" \
     -malloc_limit_mb="$MALLOC_LIMIT_MB" \

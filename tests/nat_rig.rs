@@ -16,18 +16,28 @@ use rig::{LAN_IP, LAN2_IP, Proc, ROUTER_WAN_IP, Rig, RouterConfig, rig_available
 const BOTH: RouterConfig = RouterConfig {
     upnp: true,
     pmp: true,
+    igd_v1: false,
 };
 const UPNP_ONLY: RouterConfig = RouterConfig {
     upnp: true,
     pmp: false,
+    igd_v1: false,
 };
 const PMP_ONLY: RouterConfig = RouterConfig {
     upnp: false,
     pmp: true,
+    igd_v1: false,
 };
 const NEITHER: RouterConfig = RouterConfig {
     upnp: false,
     pmp: false,
+    igd_v1: false,
+};
+/// UPnP only, describing itself as an IGDv1 (WANIPConnection:1, no AddAnyPortMapping).
+const IGD_V1: RouterConfig = RouterConfig {
+    upnp: true,
+    pmp: false,
+    igd_v1: true,
 };
 
 /// The value of `"key":"value"` in a JSON event line.
@@ -300,9 +310,10 @@ fn router_reboot_is_noticed_and_remapped_pmp() {
 }
 
 /// Another LAN host holds external port 30303: the node advertises the port the router offers
-/// instead and is reachable on it; the other host's mapping stays.
-fn taken_port_scenario(mode: &str, protocol: &str) {
-    let mut rig = Rig::new(BOTH);
+/// instead and is reachable on it; the other host's mapping stays. `gateway` is what the node's
+/// log must call the gateway it found.
+fn taken_port_scenario(router: RouterConfig, mode: &str, protocol: &str, gateway: &str) {
+    let mut rig = Rig::new(router);
     for transport in ["tcp", "udp"] {
         let (ok, output) = match mode {
             "upnp" => rig.run(
@@ -345,6 +356,9 @@ fn taken_port_scenario(mode: &str, protocol: &str) {
     assert_eq!(rig.forwards_to(&format!("{LAN2_IP}:30303")).len(), 2);
     let node = start_node(&rig, mode, 480);
     let (_, enode) = wait_mapped(&node, 0, protocol);
+    node.wait_err(0, "the gateway's description", |line| {
+        line.contains("found a port mapping gateway") && line.contains(gateway)
+    });
     let port = tcp_port(&enode);
     assert_ne!(
         port, 30303,
@@ -369,7 +383,9 @@ fn taken_port_gets_the_routers_offer_upnp() {
     if !rig_available("taken_port_gets_the_routers_offer_upnp") {
         return;
     }
-    timed("taken port upnp", || taken_port_scenario("upnp", "UPnP"));
+    timed("taken port upnp", || {
+        taken_port_scenario(BOTH, "upnp", "UPnP", "UPnP IGDv2 (WANIPConnection:2)")
+    });
 }
 
 #[test]
@@ -377,7 +393,20 @@ fn taken_port_gets_the_routers_offer_pmp() {
     if !rig_available("taken_port_gets_the_routers_offer_pmp") {
         return;
     }
-    timed("taken port pmp", || taken_port_scenario("pmp", "NAT-PMP"));
+    timed("taken port pmp", || {
+        taken_port_scenario(BOTH, "pmp", "NAT-PMP", "NAT-PMP")
+    });
+}
+
+/// An IGDv1 has no AddAnyPortMapping: the node finds a free external port by trying others.
+#[test]
+fn taken_port_on_an_igd_v1_gets_another_port() {
+    if !rig_available("taken_port_on_an_igd_v1_gets_another_port") {
+        return;
+    }
+    timed("taken port igd v1", || {
+        taken_port_scenario(IGD_V1, "upnp", "UPnP", "UPnP IGDv1 (WANIPConnection:1)")
+    });
 }
 
 /// A router with UPnP and NAT-PMP both off: the probe says so and exits non-zero; the node

@@ -3,7 +3,9 @@
 # (miniupnpd) with nftables NAT. Used by tests/nat_rig.rs; usable by hand too (as root):
 #
 #   rig.sh up NAME                  create NAME-wan, NAME-rtr, NAME-lan, NAME-lan2 and the links
-#   rig.sh conf NAME DIR UPNP PMP   write DIR/miniupnpd.conf (UPNP, PMP: yes or no)
+#   rig.sh conf NAME DIR UPNP PMP [IGDV1]
+#                                   write DIR/miniupnpd.conf (UPNP, PMP, IGDV1: yes or no; IGDV1
+#                                   makes miniupnpd describe itself as an IGDv1, default no)
 #   rig.sh stun NAME                run the STUN responder in NAME-wan (foreground)
 #   rig.sh router NAME DIR          run miniupnpd in NAME-rtr (foreground, logs to stderr)
 #   rig.sh reboot-state NAME DIR    what a router reboot loses: the NAT rules and the lease file
@@ -76,7 +78,7 @@ up() {
 }
 
 conf() {
-  local name=$1 dir=$2 upnp=$3 pmp=$4
+  local name=$1 dir=$2 upnp=$3 pmp=$4 igd_v1=${5:-no}
   mkdir -p "$dir"
   local uuid
   uuid=$(cat /proc/sys/kernel/random/uuid)
@@ -87,6 +89,7 @@ listening_ip=br-lan
 http_port=5000
 enable_upnp=$upnp
 enable_natpmp=$pmp
+force_igd_desc_v1=$igd_v1
 secure_mode=yes
 system_uptime=no
 # The rig's external address is in a documentation range, which miniupnpd treats as reserved
@@ -163,7 +166,7 @@ command=$1
 shift
 case "$command" in
   up) up "$@" ;;
-  conf) [ $# -eq 4 ] || die "usage: rig.sh conf NAME DIR UPNP PMP"; conf "$@" ;;
+  conf) [ $# -eq 4 ] || [ $# -eq 5 ] || die "usage: rig.sh conf NAME DIR UPNP PMP [IGDV1]"; conf "$@" ;;
   stun) stun "$@" ;;
   router) [ $# -eq 2 ] || die "usage: rig.sh router NAME DIR"; router "$@" ;;
   reboot-state) [ $# -eq 2 ] || die "usage: rig.sh reboot-state NAME DIR"; reboot_state "$@" ;;

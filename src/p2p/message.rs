@@ -125,6 +125,7 @@ pub fn decode_message_into(
     limit: usize,
     out: &mut Vec<u8>,
 ) -> Result<u64, P2pError> {
+    out.clear();
     let (code, payload) = split_message_code(frame_data)?;
     decode_payload_into(payload, compressed, limit, out)?;
     Ok(code)
@@ -186,6 +187,14 @@ mod tests {
         assert_eq!(out, [0xaa, 0x02, 0xc0]);
         let (code, payload) = decode_message(&out[1..], false, MAX_MESSAGE_SIZE).unwrap();
         assert_eq!((code, payload.as_slice()), (PING, PING_PAYLOAD));
+    }
+
+    #[test]
+    fn failed_decode_leaves_reused_buffer_empty() {
+        let mut buffer = vec![0xaa; 88];
+        // A lone 0x00 is not a canonical message id.
+        assert!(decode_message_into(&[0x00], false, MAX_MESSAGE_SIZE, &mut buffer).is_err());
+        assert!(buffer.is_empty());
     }
 
     #[test]

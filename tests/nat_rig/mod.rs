@@ -282,6 +282,8 @@ impl Drop for Proc {
 pub struct RouterConfig {
     pub upnp: bool,
     pub pmp: bool,
+    /// miniupnpd's `force_igd_desc_v1`: it describes itself as an IGDv1.
+    pub igd_v1: bool,
 }
 
 /// One home router set-up; torn down on drop.
@@ -413,7 +415,15 @@ impl Rig {
         self.stop_router();
         self.config = config;
         let dir = self.dir.to_string_lossy().into_owned();
-        run_script(&["conf", &self.name, &dir, yes(config.upnp), yes(config.pmp)]).unwrap();
+        run_script(&[
+            "conf",
+            &self.name,
+            &dir,
+            yes(config.upnp),
+            yes(config.pmp),
+            yes(config.igd_v1),
+        ])
+        .unwrap();
         self.start_router();
     }
 
