@@ -130,19 +130,8 @@ fn wan_dial(rig: &mut Rig, enode: &str) {
     );
 }
 
-/// Whether `ethp2p node` runs discovery and `ethp2p discv4 ping` exists.
-fn discovery_available(rig: &Rig) -> bool {
-    let (node_help_ok, node_help) = rig.run("lan", rig::ethp2p_bin(), &["node", "--help"]);
-    let (ping_ok, _) = rig.run("lan", rig::ethp2p_bin(), &["discv4", "ping", "--help"]);
-    node_help_ok && node_help.contains("--nodiscover") && ping_ok
-}
-
 /// A discv4 PING from the WAN to the mapped UDP port is answered.
 fn wan_discv4_ping(rig: &mut Rig, enode: &str) {
-    if !discovery_available(rig) {
-        eprintln!("NOTE: discv4 check skipped: `ethp2p node` has no discovery or no `discv4 ping`");
-        return;
-    }
     let source = rig.fresh_wan_source();
     let (ok, output) = rig.run(
         "wan",
@@ -307,6 +296,62 @@ fn router_reboot_is_noticed_and_remapped_pmp() {
         return;
     }
     timed("reboot pmp", || reboot_scenario("pmp", "NAT-PMP"));
+}
+
+/// The router reboots and comes back with our external port held by another LAN host: the node
+/// notices on refresh, takes another port and publishes it (a new enode the WAN side reaches).
+fn reboot_port_taken_scenario(mode: &str, protocol: &str) {
+    let mut rig = Rig::new(BOTH);
+    let node = start_node(&rig, mode, 2);
+    let (after, enode) = wait_mapped(&node, 0, protocol);
+    assert_eq!(tcp_port(&enode), 30303);
+    // Up long enough for NAT-PMP to tell a restart from its epoch (see reboot_scenario).
+    let mut from = 0;
+    for _ in 0..4 {
+        let (at, _) = node.wait_err(from, "a refresh", |line| {
+            line.contains("port mappings refreshed")
+        });
+        from = at + 1;
+    }
+    rig.reboot_with_leases(&[
+        ("tcp", 30303, LAN2_IP, 30303),
+        ("udp", 30303, LAN2_IP, 30303),
+    ]);
+    assert_eq!(rig.forwards_to(&format!("{LAN2_IP}:30303")).len(), 2);
+    let (at, _) = node.wait_out(after, "nat_mapping_lost", |line| {
+        is_event(line, "nat_mapping_lost")
+    });
+    let (_, moved) = wait_mapped(&node, at, protocol);
+    assert_ne!(
+        tcp_port(&moved),
+        30303,
+        "the port now held by another host must not be advertised: {moved}"
+    );
+    assert_forwarded(&rig, &moved);
+    wan_dial(&mut rig, &moved);
+    wan_discv4_ping(&mut rig, &moved);
+    shutdown_and_check_clean(&rig, node);
+    assert_eq!(rig.forwards_to(&format!("{LAN2_IP}:30303")).len(), 2);
+}
+
+#[test]
+fn router_reboot_handing_our_port_to_another_host_moves_the_endpoint_upnp() {
+    if !rig_available("router_reboot_handing_our_port_to_another_host_moves_the_endpoint_upnp") {
+        return;
+    }
+    timed("reboot, port taken, upnp", || {
+        reboot_port_taken_scenario("upnp", "UPnP")
+    });
+}
+
+#[test]
+fn router_reboot_handing_our_port_to_another_host_moves_the_endpoint_pmp() {
+    if !rig_available("router_reboot_handing_our_port_to_another_host_moves_the_endpoint_pmp") {
+        return;
+    }
+    timed("reboot, port taken, pmp", || {
+        reboot_port_taken_scenario("pmp", "NAT-PMP")
+    });
 }
 
 /// Another LAN host holds external port 30303: the node advertises the port the router offers

@@ -464,8 +464,29 @@ impl Rig {
     /// A router reboot: the daemon stops, the NAT rules and the lease file are lost, it starts
     /// again with an empty table.
     pub fn reboot(&mut self) {
+        self.reboot_with_leases(&[]);
+    }
+
+    /// A router reboot after which the router holds `leases` (transport, external port, LAN
+    /// host address, internal port) for other hosts: miniupnpd re-creates what its lease file
+    /// lists when it starts, before it answers anyone.
+    pub fn reboot_with_leases(&mut self, leases: &[(&str, u16, &str, u16)]) {
         self.stop_router();
         run_script(&["reboot-state", &self.name, &self.dir.to_string_lossy()]).unwrap();
+        let expiry = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        // miniupnpd's format: PROTO:EXT_PORT:INT_IP:INT_PORT:EXPIRY(unix s):DESCRIPTION
+        let lines: String = leases
+            .iter()
+            .map(|(transport, external, ip, internal)| {
+                let proto = transport.to_uppercase();
+                format!("{proto}:{external}:{ip}:{internal}:{expiry}:other host\n")
+            })
+            .collect();
+        std::fs::write(self.dir.join("upnp.leases"), lines).unwrap();
         self.start_router();
     }
 
