@@ -40,6 +40,9 @@ const IGD_V1: RouterConfig = RouterConfig {
     igd_v1: true,
 };
 
+/// Passed as the mode to [`start_node`]: leave `--nat` out and get the node's default.
+const DEFAULT_NAT: &str = "(default)";
+
 /// The value of `"key":"value"` in a JSON event line.
 fn field(line: &str, key: &str) -> Option<String> {
     let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
@@ -52,21 +55,23 @@ fn is_event(line: &str, event: &str) -> bool {
 }
 
 /// `ethp2p node --nat MODE` in the LAN namespace, short leases so refreshes happen in the test.
+/// `ethp2p node` in the LAN namespace with `--nat mode` (`DEFAULT_NAT`: no `--nat` flag).
 fn start_node(rig: &Rig, mode: &str, refresh_secs: u32) -> Proc {
     let refresh = refresh_secs.to_string();
-    let args = [
+    let mut args = vec![
         "node",
         "--json",
         "--addr",
         "0.0.0.0:30303",
-        "--nat",
-        mode,
         // miniupnpd's min_lifetime in the rig.
         "--nat-lease",
         "60",
         "--nat-refresh",
         &refresh,
     ];
+    if mode != DEFAULT_NAT {
+        args.extend(["--nat", mode]);
+    }
     let node = Proc::spawn(&format!("node (--nat {mode})"), rig.ethp2p("lan", &args));
     node.wait_out(0, "the node's enode", |line| line.starts_with("enode://"));
     node
@@ -232,9 +237,13 @@ fn any_works_with_either_protocol() {
     }
     timed("any", || {
         let mut rig = Rig::new(UPNP_ONLY);
-        for (config, protocol) in [(UPNP_ONLY, "UPnP"), (PMP_ONLY, "NAT-PMP")] {
+        // `any` is also the default.
+        for (config, protocol, mode) in [
+            (UPNP_ONLY, "UPnP", "any"),
+            (PMP_ONLY, "NAT-PMP", DEFAULT_NAT),
+        ] {
             rig.configure(config);
-            let node = start_node(&rig, "any", 480);
+            let node = start_node(&rig, mode, 480);
             let (_, enode) = wait_mapped(&node, 0, protocol);
             assert_forwarded(&rig, &enode);
             wan_dial(&mut rig, &enode);

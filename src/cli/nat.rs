@@ -16,8 +16,9 @@ use super::json::JsonObject;
 #[derive(clap::Args)]
 pub struct NatArgs {
     /// Port mapping: none, any (UPnP and NAT-PMP, first that works), upnp, pmp,
-    /// pmp:GATEWAY_IP, or extip:IP (a known external address, no mapping).
-    #[arg(long, default_value = "none")]
+    /// pmp:GATEWAY_IP, or extip:IP (a known external address, no mapping). The default is
+    /// go-ethereum's; a node listening on a loopback address is never mapped.
+    #[arg(long, default_value = "any")]
     nat: NatMode,
     /// Lease asked for each mapping, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
@@ -38,7 +39,13 @@ impl NatArgs {
     /// Starts mapping the node's ports (`local`: its enode with the bound TCP port and its UDP
     /// port), mapped to the listen IP when that is a specific address.
     pub fn start(&self, local: Enode, listen: Option<SocketAddr>) -> Result<NodeNat, String> {
-        if self.nat == NatMode::None {
+        // A router cannot forward to a host's loopback address (extip maps nothing).
+        let maps_ports = matches!(self.nat, NatMode::Any | NatMode::Upnp | NatMode::Pmp(_));
+        let loopback = listen.is_some_and(|addr| addr.ip().is_loopback());
+        if maps_ports && loopback {
+            tracing::info!(mode = %self.nat, "listening on loopback: no port mapping");
+        }
+        if self.nat == NatMode::None || (maps_ports && loopback) {
             return Ok(NodeNat {
                 mapper: None,
                 local,
