@@ -252,8 +252,9 @@ fn any_works_with_either_protocol() {
     });
 }
 
-/// The router reboots (daemon restarted, NAT rules and leases gone): the node notices on its
-/// next refresh, re-maps, and the WAN node can dial it again.
+/// The router reboots (daemon restarted, NAT rules and leases gone): the node notices (at its
+/// next refresh, 2 s here, or from the router's announcement, whichever comes first), re-maps,
+/// and the WAN node can dial it again.
 fn reboot_scenario(mode: &str, protocol: &str) {
     let mut rig = Rig::new(BOTH);
     let node = start_node(&rig, mode, 2);
@@ -305,6 +306,55 @@ fn router_reboot_is_noticed_and_remapped_pmp() {
         return;
     }
     timed("reboot pmp", || reboot_scenario("pmp", "NAT-PMP"));
+}
+
+/// The router reboots while the node's next refresh is 8 minutes away: the announcement the
+/// router multicasts when it starts (SSDP NOTIFY for UPnP, PCP ANNOUNCE for NAT-PMP) makes the
+/// node re-map at once; the test's 30 s deadline is far shorter than the refresh interval.
+fn announced_reboot_scenario(router: RouterConfig, mode: &str, protocol: &str) {
+    let mut rig = Rig::new(router);
+    let node = start_node(&rig, mode, 480);
+    let (after, enode) = wait_mapped(&node, 0, protocol);
+    if router.pmp {
+        rig.wait_router_uptime(6);
+    }
+    rig.reboot();
+    let rebooted = Instant::now();
+    node.wait_err(0, "the node acting on the announcement", |line| {
+        line.contains("the gateway announced a restart")
+    });
+    let (at, _) = node.wait_out(after, "nat_mapping_lost", |line| {
+        is_event(line, "nat_mapping_lost")
+    });
+    let (_, enode_again) = wait_mapped(&node, at, protocol);
+    eprintln!(
+        "{protocol}: re-mapped {:?} after the reboot (refresh every 480 s)",
+        rebooted.elapsed()
+    );
+    assert_eq!(enode_again, enode);
+    assert_forwarded(&rig, &enode);
+    wan_dial(&mut rig, &enode);
+    shutdown_and_check_clean(&rig, node);
+}
+
+#[test]
+fn router_reboot_announcement_remaps_at_once_upnp() {
+    if !rig_available("router_reboot_announcement_remaps_at_once_upnp") {
+        return;
+    }
+    timed("announced reboot upnp", || {
+        announced_reboot_scenario(UPNP_ONLY, "upnp", "UPnP")
+    });
+}
+
+#[test]
+fn router_reboot_announcement_remaps_at_once_pmp() {
+    if !rig_available("router_reboot_announcement_remaps_at_once_pmp") {
+        return;
+    }
+    timed("announced reboot pmp", || {
+        announced_reboot_scenario(PMP_ONLY, "pmp", "NAT-PMP")
+    });
 }
 
 /// The router reboots and comes back with our external port held by another LAN host: the node

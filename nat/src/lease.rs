@@ -142,6 +142,13 @@ pub struct Leases {
     published: Option<ExternalEndpoint>,
     cycle: Option<Cycle>,
     next_cycle: Instant,
+    /// When the last cycle began: announcements bring the next one forward to no earlier than
+    /// this plus `retry_min`.
+    last_start: Option<Instant>,
+    /// An announcement came while a cycle was running: run another one soon after it.
+    announced: bool,
+    /// [`clear`](Self::clear) was called: nothing more happens.
+    stopped: bool,
     failures: u32,
     completed: u64,
     events: VecDeque<NatEvent>,
@@ -174,6 +181,9 @@ impl Leases {
             published: None,
             cycle: None,
             next_cycle: now,
+            last_start: None,
+            announced: false,
+            stopped: false,
             failures: 0,
             completed: 0,
             events: VecDeque::new(),
@@ -186,6 +196,7 @@ impl Leases {
             if now < self.next_cycle {
                 return None;
             }
+            self.last_start = Some(now);
             self.cycle = Some(Cycle {
                 step: Step::ExternalIp,
                 issued: false,
@@ -266,6 +277,35 @@ impl Leases {
         }
         self.cycle = None;
         self.next_cycle = far_future(self.next_cycle);
+        self.stopped = true;
+    }
+
+    /// The gateway announced a restart or a new external address
+    /// ([`announce`](crate::announce)): the next cycle is brought forward, so lost mappings are
+    /// re-created now rather than at the next refresh. Returns whether it was. Forged
+    /// announcements cost at most one cycle per `retry_min`; a cycle already running is followed
+    /// by another (its checks may predate the restart).
+    pub fn on_announcement(&mut self, now: Instant) -> bool {
+        if self.stopped {
+            return false;
+        }
+        if self.cycle.is_some() {
+            self.announced = true;
+            return true;
+        }
+        self.bring_forward(now)
+    }
+
+    fn bring_forward(&mut self, now: Instant) -> bool {
+        let earliest = match self.last_start {
+            Some(start) => now.max(start + self.config.retry_min),
+            None => now,
+        };
+        if earliest >= self.next_cycle {
+            return false;
+        }
+        self.next_cycle = earliest;
+        true
     }
 
     /// The result of [`Action::ExternalIp`].
@@ -438,10 +478,15 @@ impl Leases {
             .unwrap_or(self.config.refresh);
         let delay = self.config.refresh.min(granted).max(Duration::from_secs(1));
         self.next_cycle = now + delay;
+        if std::mem::take(&mut self.announced) {
+            self.bring_forward(now);
+        }
     }
 
     fn fail(&mut self, now: Instant, error: GatewayError) {
         self.cycle = None;
+        // The retry below comes anyway, on the backoff schedule.
+        self.announced = false;
         self.failures = self.failures.saturating_add(1);
         let doublings = self.failures.saturating_sub(1).min(16);
         let delay = self
@@ -799,6 +844,55 @@ mod tests {
         assert!(events(&mut leases).is_empty());
         leases.on_external_ip(t0, Ok(ext(1)));
         assert_eq!(leases.poll_action(t0), Some(map(Transport::Tcp, 30303)));
+    }
+
+    /// Runs a refresh cycle at `now` in which the gateway still holds both mappings.
+    fn refresh_cycle(leases: &mut Leases, now: Instant) {
+        assert_eq!(leases.poll_action(now), Some(Action::ExternalIp));
+        leases.on_external_ip(now, Ok(ext(1)));
+        for transport in [Transport::Tcp, Transport::Udp] {
+            assert_eq!(leases.poll_action(now), Some(check(transport, 30303)));
+            leases.on_check(now, Ok(Presence::Present));
+            assert_eq!(leases.poll_action(now), Some(map(transport, 30303)));
+            leases.on_map(now, grant(30303));
+        }
+        assert_eq!(leases.poll_action(now), None);
+    }
+
+    #[test]
+    fn announcements_bring_the_refresh_forward_at_most_once_per_retry_interval() {
+        let t0 = Instant::now();
+        let secs = |n| t0 + Duration::from_secs(n);
+        let mut leases = leases(t0);
+        first_cycle(&mut leases, t0);
+        assert_eq!(leases.poll_timeout(), Some(secs(480)));
+        // A reboot announced at 100 s: the refresh runs at once.
+        assert!(leases.on_announcement(secs(100)));
+        assert_eq!(leases.poll_timeout(), Some(secs(100)));
+        refresh_cycle(&mut leases, secs(100));
+        assert_eq!(leases.poll_timeout(), Some(secs(580)));
+        // A burst (forged, or repeated by the router) right after: one more cycle, 5 s after
+        // the last one began, however many arrive.
+        for at in 101..=104 {
+            assert!(leases.on_announcement(secs(at)) == (at == 101));
+        }
+        assert_eq!(leases.poll_timeout(), Some(secs(105)));
+        // One during a cycle: another cycle follows it.
+        assert_eq!(leases.poll_action(secs(105)), Some(Action::ExternalIp));
+        assert!(leases.on_announcement(secs(105)));
+        leases.on_external_ip(secs(106), Ok(ext(1)));
+        for _ in [Transport::Tcp, Transport::Udp] {
+            leases.poll_action(secs(106));
+            leases.on_check(secs(106), Ok(Presence::Present));
+            leases.poll_action(secs(106));
+            leases.on_map(secs(106), grant(30303));
+        }
+        assert_eq!(leases.poll_timeout(), Some(secs(110)));
+        assert!(events(&mut leases).is_empty(), "nothing changed");
+        // After clear nothing restarts the cycles.
+        leases.clear();
+        assert!(!leases.on_announcement(secs(200)));
+        assert_eq!(leases.poll_action(secs(10_000)), None);
     }
 
     #[test]

@@ -30,8 +30,10 @@
 //! [`UpnpGateway`] (igd-next) and [`PmpGateway`] (natpmp) behind it; the mapper task only
 //! connects the two. The protocol details that the underlying crates leave to their callers
 //! (search retries, resends, reply matching, lost-mapping detection) are described in the
-//! [`upnp`] and [`pmp`] modules.
+//! [`upnp`] and [`pmp`] modules. Routers' restart announcements ([`announce`]) bring the next
+//! refresh forward, so a rebooted router gets its mappings back within seconds.
 
+pub mod announce;
 mod error;
 mod event;
 mod gateway;

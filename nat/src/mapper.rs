@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::announce::{Announcement, AnnouncementListener};
 use crate::gateway::{Gateway, SearchConfig, discover};
 use crate::lease::{Action, LeaseConfig, Leases};
 use crate::{
-    AddressKind, ExternalEndpoint, MappingProtocol, NatError, NatEvent, NatMode, Transport,
+    AddressKind, ExternalEndpoint, MappingProtocol, NatError, NatEvent, NatMode, Transport, route,
 };
 
 /// Everything [`PortMapper::start`] needs.
@@ -235,6 +236,12 @@ async fn drive<G: Gateway>(
         ports,
         now(),
     );
+    let mut announcements = match (gateway_ip, route::local_ip_towards(gateway_ip)) {
+        (IpAddr::V4(gateway), Ok(IpAddr::V4(local))) => {
+            Some(AnnouncementListener::open(gateway, local))
+        }
+        _ => None,
+    };
     let mut cycles = 0;
     'run: loop {
         while let Some(action) = leases.poll_action(now()) {
@@ -270,6 +277,13 @@ async fn drive<G: Gateway>(
         };
         tokio::select! {
             _ = tokio::time::sleep_until(deadline.into()) => {}
+            Some(announcement) = next_announcement(announcements.as_mut()) => {
+                if leases.on_announcement(now()) {
+                    tracing::info!(?announcement, "the gateway announced a restart or a new address: refreshing the mappings now");
+                } else {
+                    tracing::debug!(?announcement, "gateway announcement ignored (refreshed moments ago)");
+                }
+            }
             _ = &mut stop => break 'run,
         }
     }
@@ -294,6 +308,11 @@ async fn drive<G: Gateway>(
         }
     }
     leases.clear();
+}
+
+/// The next announcement, or `None` at once without a listener.
+async fn next_announcement(listener: Option<&mut AnnouncementListener>) -> Option<Announcement> {
+    Some(listener?.next().await)
 }
 
 #[cfg(test)]

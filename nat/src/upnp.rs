@@ -352,9 +352,10 @@ fn shorten(text: &str) -> &str {
     }
 }
 
-/// Reads a GetSpecificPortMappingEntry answer: present when the entry maps to `local_ip` and
-/// `internal_port`; absent on NoSuchEntryInArray (714) or when the port maps to someone else.
-fn specific_entry_presence(
+/// Reads a GetSpecificPortMappingEntry answer (the SOAP body as received): present when the
+/// entry maps to `local_ip` and `internal_port`; absent on NoSuchEntryInArray (714) or when the
+/// port maps to someone else.
+pub fn specific_entry_presence(
     text: &str,
     local_ip: Ipv4Addr,
     internal_port: u16,

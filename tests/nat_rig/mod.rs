@@ -490,6 +490,27 @@ impl Rig {
         self.start_router();
     }
 
+    /// Returns once the router has been up `seconds` (its NAT-PMP epoch, asked from the second
+    /// LAN host), polling every 200 ms within [`DEADLINE`]. NAT-PMP clients can only tell a
+    /// restart from an uptime lower than expected, so a reboot test needs some uptime first.
+    pub fn wait_router_uptime(&self, seconds: u32) {
+        let start = Instant::now();
+        loop {
+            let (ok, output) = self.run("lan2", "natpmpc", &["-g", ROUTER_LAN_IP]);
+            let epoch = output
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("epoch = "))
+                .and_then(|epoch| epoch.trim().parse::<u32>().ok());
+            match epoch {
+                Some(epoch) if epoch >= seconds => return,
+                _ if start.elapsed() > DEADLINE => {
+                    panic!("router uptime did not reach {seconds} s (ok={ok}):\n{output}")
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
     /// The router's forwarding rules made by miniupnpd.
     pub fn rules(&self) -> String {
         run_script(&["rules", &self.name]).unwrap()
