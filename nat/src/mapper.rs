@@ -30,6 +30,9 @@ pub struct MapperConfig {
     /// How long deleting each mapping may take on shutdown; a gateway that does not answer in
     /// time keeps the mapping until its lease runs out.
     pub unmap_timeout: Duration,
+    /// Listen for the gateway's restart announcements ([`crate::announce`]) on UDP ports 5350
+    /// and 1900, shared with other listeners, to re-map at once after a router reboot.
+    pub announcements: bool,
 }
 
 impl MapperConfig {
@@ -42,6 +45,7 @@ impl MapperConfig {
             lease: LeaseConfig::default(),
             search: SearchConfig::default(),
             unmap_timeout: Duration::from_secs(3),
+            announcements: true,
         }
     }
 
@@ -236,8 +240,9 @@ async fn drive<G: Gateway>(
         ports,
         now(),
     );
-    let mut announcements = match (gateway_ip, route::local_ip_towards(gateway_ip)) {
-        (IpAddr::V4(gateway), Ok(IpAddr::V4(local))) => {
+    let local_ip = route::local_ip_towards(gateway_ip);
+    let mut announcements = match (gateway_ip, local_ip) {
+        (IpAddr::V4(gateway), Ok(IpAddr::V4(local))) if config.announcements => {
             Some(AnnouncementListener::open(gateway, local))
         }
         _ => None,
@@ -426,6 +431,8 @@ mod tests {
         watch::Receiver<Option<ExternalEndpoint>>,
     ) {
         let mut config = MapperConfig::new(NatMode::Upnp, Some(30303), Some(30303));
+        // No real sockets: the gateway is a fake.
+        config.announcements = false;
         config.lease = LeaseConfig {
             lifetime: Duration::from_secs(60),
             refresh: Duration::from_secs(10),
