@@ -73,9 +73,10 @@ pub struct SsdpNotify {
 pub fn parse_ssdp_notify(datagram: &[u8]) -> Option<SsdpNotify> {
     let text = std::str::from_utf8(datagram).ok()?;
     let mut lines = text.split("\r\n").flat_map(|line| line.split('\n'));
+    // The request line must start the datagram.
     if !lines
         .next()?
-        .trim()
+        .trim_end()
         .eq_ignore_ascii_case("NOTIFY * HTTP/1.1")
     {
         return None;
