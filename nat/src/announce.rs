@@ -216,13 +216,15 @@ async fn recv(socket: Option<&UdpSocket>, buffer: &mut [u8]) -> Option<(SocketAd
     Some((source, len))
 }
 
-/// A UDP socket on `group`'s port, shared with other listeners (SO_REUSEADDR), member of
-/// `group` on the interface with address `local`.
+/// A UDP socket bound to `group` itself, shared with other listeners (SO_REUSEADDR), member of
+/// `group` on the interface with address `local`. Bound to the group address rather than to
+/// 0.0.0.0, it receives only the group's datagrams: unicast to the port (a local SSDP daemon's
+/// traffic) still goes to whoever it was meant for.
 fn multicast_socket(group: SocketAddrV4, local: Ipv4Addr) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
-    socket.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, group.port()).into())?;
+    socket.bind(&group.into())?;
     socket.join_multicast_v4(group.ip(), &local)?;
     socket.set_nonblocking(true)?;
     UdpSocket::from_std(socket.into())
