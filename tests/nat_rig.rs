@@ -265,7 +265,6 @@ fn reboot_scenario(mode: &str, protocol: &str) {
     // so a router rebooted within seconds of its start cannot be told from one that was not.
     rig.wait_router_uptime(6);
     rig.reboot();
-    assert!(rig.forwards_to(&format!("{LAN_IP}:30303")).is_empty());
     let rebooted = Instant::now();
     let (at, lost) = node.wait_out(after, "nat_mapping_lost", |line| {
         is_event(line, "nat_mapping_lost")

@@ -473,6 +473,12 @@ impl Rig {
     pub fn reboot_with_leases(&mut self, leases: &[(&str, u16, &str, u16)]) {
         self.stop_router();
         run_script(&["reboot-state", &self.name, &self.dir.to_string_lossy()]).unwrap();
+        // Checked here: once the daemon is back, an announcing router is re-mapped at once.
+        assert!(
+            self.rules().trim().is_empty(),
+            "the reboot left forwarding rules:\n{}",
+            self.rules()
+        );
         let expiry = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
