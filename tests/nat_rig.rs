@@ -190,35 +190,37 @@ fn assert_forwarded(rig: &Rig, enode: &str) {
     );
 }
 
-fn timed(name: &str, test: impl FnOnce()) {
+/// Runs `scenario` when the rig can be built here (see [`rig_available`]) and prints how long it
+/// took.
+fn rig_test(name: &str, scenario: impl FnOnce()) {
+    if !rig_available(name) {
+        return;
+    }
     let started = Instant::now();
-    test();
+    scenario();
     eprintln!("nat_rig::{name}: {:?}", started.elapsed());
 }
 
 #[test]
 fn upnp_maps_and_a_wan_node_dials_the_advertised_enode() {
-    if !rig_available("upnp_maps_and_a_wan_node_dials_the_advertised_enode") {
-        return;
-    }
-    timed("upnp", || {
-        let mut rig = Rig::new(BOTH);
-        let node = start_node(&rig, "upnp", 480);
-        let (_, enode) = wait_mapped(&node, 0, "UPnP");
-        assert_eq!(tcp_port(&enode), 30303);
-        assert_forwarded(&rig, &enode);
-        wan_dial(&mut rig, &enode);
-        wan_discv4_ping(&mut rig, &enode);
-        shutdown_and_check_clean(&rig, node);
-    });
+    rig_test(
+        "upnp_maps_and_a_wan_node_dials_the_advertised_enode",
+        || {
+            let mut rig = Rig::new(BOTH);
+            let node = start_node(&rig, "upnp", 480);
+            let (_, enode) = wait_mapped(&node, 0, "UPnP");
+            assert_eq!(tcp_port(&enode), 30303);
+            assert_forwarded(&rig, &enode);
+            wan_dial(&mut rig, &enode);
+            wan_discv4_ping(&mut rig, &enode);
+            shutdown_and_check_clean(&rig, node);
+        },
+    );
 }
 
 #[test]
 fn pmp_maps_with_upnp_disabled() {
-    if !rig_available("pmp_maps_with_upnp_disabled") {
-        return;
-    }
-    timed("pmp", || {
+    rig_test("pmp_maps_with_upnp_disabled", || {
         let mut rig = Rig::new(PMP_ONLY);
         let node = start_node(&rig, "pmp", 480);
         let (_, enode) = wait_mapped(&node, 0, "NAT-PMP");
@@ -232,10 +234,7 @@ fn pmp_maps_with_upnp_disabled() {
 
 #[test]
 fn any_works_with_either_protocol() {
-    if !rig_available("any_works_with_either_protocol") {
-        return;
-    }
-    timed("any", || {
+    rig_test("any_works_with_either_protocol", || {
         let mut rig = Rig::new(UPNP_ONLY);
         // `any` is also the default.
         for (config, protocol, mode) in [
@@ -286,18 +285,16 @@ fn reboot_scenario(mode: &str, protocol: &str) {
 
 #[test]
 fn router_reboot_is_noticed_and_remapped_upnp() {
-    if !rig_available("router_reboot_is_noticed_and_remapped_upnp") {
-        return;
-    }
-    timed("reboot upnp", || reboot_scenario("upnp", "UPnP"));
+    rig_test("router_reboot_is_noticed_and_remapped_upnp", || {
+        reboot_scenario("upnp", "UPnP")
+    });
 }
 
 #[test]
 fn router_reboot_is_noticed_and_remapped_pmp() {
-    if !rig_available("router_reboot_is_noticed_and_remapped_pmp") {
-        return;
-    }
-    timed("reboot pmp", || reboot_scenario("pmp", "NAT-PMP"));
+    rig_test("router_reboot_is_noticed_and_remapped_pmp", || {
+        reboot_scenario("pmp", "NAT-PMP")
+    });
 }
 
 /// The router reboots while the node's next refresh is 8 minutes away: the announcement the
@@ -332,20 +329,14 @@ fn announced_reboot_scenario(router: RouterConfig, mode: &str, protocol: &str) {
 
 #[test]
 fn router_reboot_announcement_remaps_at_once_upnp() {
-    if !rig_available("router_reboot_announcement_remaps_at_once_upnp") {
-        return;
-    }
-    timed("announced reboot upnp", || {
+    rig_test("router_reboot_announcement_remaps_at_once_upnp", || {
         announced_reboot_scenario(UPNP_ONLY, "upnp", "UPnP")
     });
 }
 
 #[test]
 fn router_reboot_announcement_remaps_at_once_pmp() {
-    if !rig_available("router_reboot_announcement_remaps_at_once_pmp") {
-        return;
-    }
-    timed("announced reboot pmp", || {
+    rig_test("router_reboot_announcement_remaps_at_once_pmp", || {
         announced_reboot_scenario(PMP_ONLY, "pmp", "NAT-PMP")
     });
 }
@@ -382,22 +373,18 @@ fn reboot_port_taken_scenario(mode: &str, protocol: &str) {
 
 #[test]
 fn router_reboot_handing_our_port_to_another_host_moves_the_endpoint_upnp() {
-    if !rig_available("router_reboot_handing_our_port_to_another_host_moves_the_endpoint_upnp") {
-        return;
-    }
-    timed("reboot, port taken, upnp", || {
-        reboot_port_taken_scenario("upnp", "UPnP")
-    });
+    rig_test(
+        "router_reboot_handing_our_port_to_another_host_moves_the_endpoint_upnp",
+        || reboot_port_taken_scenario("upnp", "UPnP"),
+    );
 }
 
 #[test]
 fn router_reboot_handing_our_port_to_another_host_moves_the_endpoint_pmp() {
-    if !rig_available("router_reboot_handing_our_port_to_another_host_moves_the_endpoint_pmp") {
-        return;
-    }
-    timed("reboot, port taken, pmp", || {
-        reboot_port_taken_scenario("pmp", "NAT-PMP")
-    });
+    rig_test(
+        "router_reboot_handing_our_port_to_another_host_moves_the_endpoint_pmp",
+        || reboot_port_taken_scenario("pmp", "NAT-PMP"),
+    );
 }
 
 /// Another LAN host holds external port 30303: the node advertises the port the router offers
@@ -471,20 +458,14 @@ fn taken_port_scenario(router: RouterConfig, mode: &str, protocol: &str, gateway
 
 #[test]
 fn taken_port_gets_the_routers_offer_upnp() {
-    if !rig_available("taken_port_gets_the_routers_offer_upnp") {
-        return;
-    }
-    timed("taken port upnp", || {
+    rig_test("taken_port_gets_the_routers_offer_upnp", || {
         taken_port_scenario(BOTH, "upnp", "UPnP", "UPnP IGDv2 (WANIPConnection:2)")
     });
 }
 
 #[test]
 fn taken_port_gets_the_routers_offer_pmp() {
-    if !rig_available("taken_port_gets_the_routers_offer_pmp") {
-        return;
-    }
-    timed("taken port pmp", || {
+    rig_test("taken_port_gets_the_routers_offer_pmp", || {
         taken_port_scenario(BOTH, "pmp", "NAT-PMP", "NAT-PMP")
     });
 }
@@ -492,10 +473,7 @@ fn taken_port_gets_the_routers_offer_pmp() {
 /// An IGDv1 has no AddAnyPortMapping: the node finds a free external port by trying others.
 #[test]
 fn taken_port_on_an_igd_v1_gets_another_port() {
-    if !rig_available("taken_port_on_an_igd_v1_gets_another_port") {
-        return;
-    }
-    timed("taken port igd v1", || {
+    rig_test("taken_port_on_an_igd_v1_gets_another_port", || {
         taken_port_scenario(IGD_V1, "upnp", "UPnP", "UPnP IGDv1 (WANIPConnection:1)")
     });
 }
@@ -504,65 +482,63 @@ fn taken_port_on_an_igd_v1_gets_another_port() {
 /// logs one line and carries on with its local address (a LAN peer still reaches it).
 #[test]
 fn a_router_without_port_mapping_fails_the_probe_and_the_node_carries_on() {
-    if !rig_available("a_router_without_port_mapping_fails_the_probe_and_the_node_carries_on") {
-        return;
-    }
-    timed("no port mapping", || {
-        let rig = Rig::new(NEITHER);
-        // The node searches while the probe runs: both wait out the same silence.
-        let node = start_node(&rig, "any", 480);
-        let probe = rig
-            .ethp2p("lan", &["nat", "probe", "--port", "40404"])
-            .output()
-            .expect("ethp2p nat probe");
-        let stdout = String::from_utf8_lossy(&probe.stdout);
-        let stderr = String::from_utf8_lossy(&probe.stderr);
-        assert!(
-            !probe.status.success(),
-            "probe must fail:\n{stdout}{stderr}"
-        );
-        assert!(stdout.contains("verdict: FAIL"), "{stdout}");
-        assert!(stderr.contains("no working port mapping"), "{stderr}");
+    rig_test(
+        "a_router_without_port_mapping_fails_the_probe_and_the_node_carries_on",
+        || {
+            let rig = Rig::new(NEITHER);
+            // The node searches while the probe runs: both wait out the same silence.
+            let node = start_node(&rig, "any", 480);
+            let probe = rig
+                .ethp2p("lan", &["nat", "probe", "--port", "40404"])
+                .output()
+                .expect("ethp2p nat probe");
+            let stdout = String::from_utf8_lossy(&probe.stdout);
+            let stderr = String::from_utf8_lossy(&probe.stderr);
+            assert!(
+                !probe.status.success(),
+                "probe must fail:\n{stdout}{stderr}"
+            );
+            assert!(stdout.contains("verdict: FAIL"), "{stdout}");
+            assert!(stderr.contains("no working port mapping"), "{stderr}");
 
-        let (_, line) = node.wait_out(0, "nat_no_gateway", |line| is_event(line, "nat_no_gateway"));
-        assert!(line.contains("no UPnP or NAT-PMP gateway found"), "{line}");
-        let (first, _) = node.wait_out(0, "enode", |line| line.starts_with("enode://"));
-        let local = node.out.all()[first].replace("127.0.0.1", LAN_IP);
-        let (ok, output) = rig.run(
-            "lan2",
-            rig::ethp2p_bin(),
-            &[
-                "rlpx",
-                "ping",
-                "--caps",
-                "demo/1",
-                "--timeout",
-                "10",
-                &local,
-            ],
-        );
-        assert!(
-            ok,
-            "the node still serves its LAN:\n{output}\n{}",
-            node.dump()
-        );
-        let no_gateway_lines = node
-            .err
-            .all()
-            .iter()
-            .filter(|line| line.contains("no port mapping"))
-            .count();
-        assert_eq!(no_gateway_lines, 1, "logged once\n{}", node.dump());
-        shutdown_and_check_clean(&rig, node);
-    });
+            let (_, line) =
+                node.wait_out(0, "nat_no_gateway", |line| is_event(line, "nat_no_gateway"));
+            assert!(line.contains("no UPnP or NAT-PMP gateway found"), "{line}");
+            let (first, _) = node.wait_out(0, "enode", |line| line.starts_with("enode://"));
+            let local = node.out.all()[first].replace("127.0.0.1", LAN_IP);
+            let (ok, output) = rig.run(
+                "lan2",
+                rig::ethp2p_bin(),
+                &[
+                    "rlpx",
+                    "ping",
+                    "--caps",
+                    "demo/1",
+                    "--timeout",
+                    "10",
+                    &local,
+                ],
+            );
+            assert!(
+                ok,
+                "the node still serves its LAN:\n{output}\n{}",
+                node.dump()
+            );
+            let no_gateway_lines = node
+                .err
+                .all()
+                .iter()
+                .filter(|line| line.contains("no port mapping"))
+                .count();
+            assert_eq!(no_gateway_lines, 1, "logged once\n{}", node.dump());
+            shutdown_and_check_clean(&rig, node);
+        },
+    );
 }
 
 #[test]
 fn probe_reports_a_working_router() {
-    if !rig_available("probe_reports_a_working_router") {
-        return;
-    }
-    timed("probe ok", || {
+    rig_test("probe_reports_a_working_router", || {
         let rig = Rig::new(BOTH);
         let (ok, output) = rig.run(
             "lan",
