@@ -7,6 +7,7 @@ pub mod local_record;
 pub mod netutil;
 mod node_id;
 mod peer_id;
+mod rlp;
 pub mod v4;
 
 pub use enode::{Enode, ParseEnodeError};

@@ -13,7 +13,6 @@
 //! byte.
 
 mod base64;
-mod rlp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,8 +22,8 @@ use std::str::FromStr;
 use secp256k1::ecdsa::Signature;
 use secp256k1::{Message, PublicKey, SecretKey};
 
-use self::rlp::{Item, Kind};
 use crate::node_id::keccak256;
+use crate::rlp::{self, Item, Kind};
 use crate::{Enode, NodeId, PeerId};
 
 /// The largest encoded record allowed (EIP-778).

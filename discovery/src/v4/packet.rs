@@ -541,67 +541,69 @@ fn encode_data(message: &Message, out: &mut Vec<u8>) {
     let mut fields = Vec::with_capacity(128);
     match message {
         Message::Ping(ping) => {
-            rlp::put_uint(&mut fields, ping.version);
+            rlp::encode_uint(ping.version, &mut fields);
             encode_endpoint(&ping.from, &mut fields);
             encode_endpoint(&ping.to, &mut fields);
-            rlp::put_uint(&mut fields, ping.expiration);
+            rlp::encode_uint(ping.expiration, &mut fields);
             if let Some(seq) = ping.enr_seq {
-                rlp::put_uint(&mut fields, seq);
+                rlp::encode_uint(seq, &mut fields);
             }
         }
         Message::Pong(pong) => {
             encode_endpoint(&pong.to, &mut fields);
-            rlp::put_bytes(&mut fields, &pong.ping_hash);
-            rlp::put_uint(&mut fields, pong.expiration);
+            rlp::encode_bytes(&pong.ping_hash, &mut fields);
+            rlp::encode_uint(pong.expiration, &mut fields);
             if let Some(seq) = pong.enr_seq {
-                rlp::put_uint(&mut fields, seq);
+                rlp::encode_uint(seq, &mut fields);
             }
         }
         Message::FindNode(find) => {
-            rlp::put_bytes(&mut fields, &find.target.0);
-            rlp::put_uint(&mut fields, find.expiration);
+            rlp::encode_bytes(&find.target.0, &mut fields);
+            rlp::encode_uint(find.expiration, &mut fields);
         }
         Message::Neighbors(neighbors) => {
             let mut nodes = Vec::with_capacity(neighbors.nodes.len() * 91);
             for node in &neighbors.nodes {
                 let mut fields = Vec::with_capacity(89);
                 endpoint_payload(&node.endpoint, &mut fields);
-                rlp::put_bytes(&mut fields, &node.id.0);
-                rlp::put_list(&mut nodes, &fields);
+                rlp::encode_bytes(&node.id.0, &mut fields);
+                rlp::encode_list(&fields, &mut nodes);
             }
-            rlp::put_list(&mut fields, &nodes);
-            rlp::put_uint(&mut fields, neighbors.expiration);
+            rlp::encode_list(&nodes, &mut fields);
+            rlp::encode_uint(neighbors.expiration, &mut fields);
         }
         Message::EnrRequest(request) => {
-            rlp::put_uint(&mut fields, request.expiration);
+            rlp::encode_uint(request.expiration, &mut fields);
         }
         Message::EnrResponse(response) => {
-            rlp::put_bytes(&mut fields, &response.request_hash);
+            rlp::encode_bytes(&response.request_hash, &mut fields);
             fields.extend_from_slice(&response.enr);
         }
     }
-    rlp::put_list(out, &fields);
+    rlp::encode_list(&fields, out);
 }
 
 /// `ip, udp-port, tcp-port` (without the list header).
 fn endpoint_payload(endpoint: &Endpoint, out: &mut Vec<u8>) {
     match endpoint.ip {
-        IpAddr::V4(ip) => rlp::put_bytes(out, &ip.octets()),
-        IpAddr::V6(ip) => rlp::put_bytes(out, &ip.octets()),
+        IpAddr::V4(ip) => rlp::encode_bytes(&ip.octets(), out),
+        IpAddr::V6(ip) => rlp::encode_bytes(&ip.octets(), out),
     }
-    rlp::put_uint(out, u64::from(endpoint.udp_port));
-    rlp::put_uint(out, u64::from(endpoint.tcp_port));
+    rlp::encode_uint(u64::from(endpoint.udp_port), out);
+    rlp::encode_uint(u64::from(endpoint.tcp_port), out);
 }
 
 fn encode_endpoint(endpoint: &Endpoint, out: &mut Vec<u8>) {
     let mut fields = Vec::with_capacity(24);
     endpoint_payload(endpoint, &mut fields);
-    rlp::put_list(out, &fields);
+    rlp::encode_list(&fields, out);
 }
 
 /// A small strict RLP reader and writer for the packet data.
 mod rlp {
     use super::PacketError;
+    use crate::rlp::Kind;
+    pub(super) use crate::rlp::{encode_bytes, encode_list, encode_uint};
 
     /// One RLP item with its header stripped.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -612,55 +614,15 @@ mod rlp {
         List(&'a [u8]),
     }
 
-    /// Splits the first item off `input`: the item, its complete encoding, and what follows.
+    /// Splits the first item off `input` with the crate's strict reader: the item, its complete
+    /// encoding, and what follows.
     pub(super) fn split(input: &[u8]) -> Result<(Item<'_>, &[u8], &[u8]), PacketError> {
-        let (&first, after) = input.split_first().ok_or(PacketError::InvalidRlp)?;
-        let (is_list, header_len, len) = match first {
-            0x00..=0x7f => {
-                let (raw, rest) = input.split_at(1);
-                return Ok((Item::Bytes(raw), raw, rest));
-            }
-            0x80..=0xb7 => (false, 1, usize::from(first - 0x80)),
-            0xb8..=0xbf => {
-                let len_len = usize::from(first - 0xb7);
-                (false, 1 + len_len, long_length(after, len_len)?)
-            }
-            0xc0..=0xf7 => (true, 1, usize::from(first - 0xc0)),
-            0xf8..=0xff => {
-                let len_len = usize::from(first - 0xf7);
-                (true, 1 + len_len, long_length(after, len_len)?)
-            }
+        let (item, rest) = crate::rlp::split_item(input).map_err(|_| PacketError::InvalidRlp)?;
+        let typed = match item.kind {
+            Kind::Bytes => Item::Bytes(item.payload),
+            Kind::List => Item::List(item.payload),
         };
-        let end = header_len.checked_add(len).ok_or(PacketError::InvalidRlp)?;
-        if end > input.len() {
-            return Err(PacketError::InvalidRlp);
-        }
-        let (raw, rest) = input.split_at(end);
-        let content = &raw[header_len..];
-        if is_list {
-            return Ok((Item::List(content), raw, rest));
-        }
-        // A single byte below 0x80 is its own encoding.
-        if let [byte] = content {
-            if *byte < 0x80 {
-                return Err(PacketError::InvalidRlp);
-            }
-        }
-        Ok((Item::Bytes(content), raw, rest))
-    }
-
-    /// The length of a long-form item: `len_len` (1 to 8) big-endian bytes, without leading
-    /// zeros, and at least 56 (shorter lengths have a short form).
-    fn long_length(after: &[u8], len_len: usize) -> Result<usize, PacketError> {
-        let bytes = after.get(..len_len).ok_or(PacketError::InvalidRlp)?;
-        if bytes.first() == Some(&0) {
-            return Err(PacketError::InvalidRlp);
-        }
-        let len = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-        if len < 56 {
-            return Err(PacketError::InvalidRlp);
-        }
-        usize::try_from(len).map_err(|_| PacketError::InvalidRlp)
+        Ok((typed, item.raw, rest))
     }
 
     impl<'a> Item<'a> {
@@ -750,45 +712,6 @@ mod rlp {
         }
     }
 
-    /// Appends a byte string.
-    pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-        if let [byte] = bytes {
-            if *byte < 0x80 {
-                out.push(*byte);
-                return;
-            }
-        }
-        put_header(out, 0x80, bytes.len());
-        out.extend_from_slice(bytes);
-    }
-
-    /// Appends an unsigned integer: big-endian without leading zeros.
-    pub(super) fn put_uint(out: &mut Vec<u8>, value: u64) {
-        let bytes = value.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        put_bytes(out, &bytes[skip..]);
-    }
-
-    /// Appends a list with this (encoded) payload.
-    pub(super) fn put_list(out: &mut Vec<u8>, payload: &[u8]) {
-        put_header(out, 0xc0, payload.len());
-        out.extend_from_slice(payload);
-    }
-
-    /// `offset` is 0x80 for strings, 0xc0 for lists.
-    fn put_header(out: &mut Vec<u8>, offset: u8, len: usize) {
-        if len < 56 {
-            // `len` < 56 fits a byte.
-            out.push(offset + len as u8);
-        } else {
-            let bytes = (len as u64).to_be_bytes();
-            let skip = bytes.iter().take_while(|&&b| b == 0).count();
-            // At most 8 length bytes: 0xb7 + 8 = 0xbf, 0xf7 + 8 = 0xff.
-            out.push(offset + 55 + (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
-        }
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -849,7 +772,7 @@ mod rlp {
 
             for value in [0, 1, 0x7f, 0x80, 0xff, 0x100, 1 << 40, u64::MAX] {
                 let mut out = Vec::new();
-                put_uint(&mut out, value);
+                encode_uint(value, &mut out);
                 let (item, _, rest) = split(&out).unwrap();
                 assert!(rest.is_empty());
                 assert_eq!(item.uint("x"), Ok(value));
@@ -875,11 +798,11 @@ mod rlp {
             for len in [0usize, 1, 55, 56, 255, 256, 1024] {
                 let payload = vec![0x80; len];
                 let mut out = Vec::new();
-                put_list(&mut out, &payload);
+                encode_list(&payload, &mut out);
                 assert_eq!(first(&out), Ok(Item::List(&payload)));
                 let bytes = vec![0xaa; len];
                 let mut out = Vec::new();
-                put_bytes(&mut out, &bytes);
+                encode_bytes(&bytes, &mut out);
                 assert_eq!(first(&out), Ok(Item::Bytes(&bytes)));
             }
         }
@@ -897,17 +820,17 @@ mod tests {
     // Hand-built RLP for bodies `encode` would never write.
     fn b(bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        rlp::put_bytes(&mut out, bytes);
+        rlp::encode_bytes(bytes, &mut out);
         out
     }
     fn u(value: u64) -> Vec<u8> {
         let mut out = Vec::new();
-        rlp::put_uint(&mut out, value);
+        rlp::encode_uint(value, &mut out);
         out
     }
     fn l(items: &[Vec<u8>]) -> Vec<u8> {
         let mut out = Vec::new();
-        rlp::put_list(&mut out, &items.concat());
+        rlp::encode_list(&items.concat(), &mut out);
         out
     }
     fn endpoint(ip: &[u8], udp: u64, tcp: u64) -> Vec<u8> {
@@ -1050,13 +973,13 @@ mod tests {
         let mut inner = [u(1000)].concat();
         inner.extend_from_slice(&[0x82, 0x01]);
         let mut data = Vec::new();
-        rlp::put_list(&mut data, &inner);
+        rlp::encode_list(&inner, &mut data);
         assert_eq!(open(ENR_REQUEST, &data), Err(PacketError::InvalidRlp));
         // Nor inside an endpoint.
         let mut inner = [b(&[1, 1, 1, 1]), u(1), u(1)].concat();
         inner.push(0xb8);
         let mut bad_endpoint = Vec::new();
-        rlp::put_list(&mut bad_endpoint, &inner);
+        rlp::encode_list(&inner, &mut bad_endpoint);
         assert_eq!(
             open(PING, &ping_data(bad_endpoint)),
             Err(PacketError::InvalidRlp)
@@ -1110,7 +1033,7 @@ mod tests {
         );
         // Non-canonical single byte (0x81 0x05) is malformed RLP.
         let mut data = Vec::new();
-        rlp::put_list(&mut data, &[0x81, 0x05]);
+        rlp::encode_list(&[0x81, 0x05], &mut data);
         assert_eq!(open(ENR_REQUEST, &data), Err(PacketError::InvalidRlp));
         // A 9-byte expiration.
         assert_eq!(
@@ -1205,7 +1128,7 @@ mod tests {
         let hash = b(&[7; 32]);
         // A 300-byte list is the largest record.
         let mut record = Vec::new();
-        rlp::put_list(&mut record, &[0x01; 297]);
+        rlp::encode_list(&[0x01; 297], &mut record);
         assert_eq!(record.len(), MAX_ENR_SIZE);
         let Ok(Message::EnrResponse(r)) = open(ENR_RESPONSE, &l(&[hash.clone(), record.clone()]))
         else {
@@ -1214,7 +1137,7 @@ mod tests {
         assert_eq!((r.request_hash, &r.enr), ([7; 32], &record));
 
         let mut big = Vec::new();
-        rlp::put_list(&mut big, &[0x01; 298]);
+        rlp::encode_list(&[0x01; 298], &mut big);
         assert_eq!(
             open(ENR_RESPONSE, &l(&[hash.clone(), big])),
             Err(PacketError::InvalidField("record"))

@@ -1,5 +1,5 @@
-//! The little RLP an ENR needs: a strict reader of one item at a time, and writers for headers,
-//! byte strings and integers.
+//! The little RLP discovery needs (ENRs and discv4 packets): a strict reader of one item at a
+//! time, and writers for headers, byte strings, integers and lists.
 //!
 //! The reader accepts only canonical encodings (the same rules go-ethereum's decoder enforces):
 //! a single byte below 0x80 is never wrapped in a string header, lengths use the short form
@@ -125,6 +125,12 @@ pub(crate) fn encode_bytes(data: &[u8], out: &mut Vec<u8>) {
     }
     encode_header(data.len(), false, out);
     out.extend_from_slice(data);
+}
+
+/// Appends a list whose (already encoded) items are `payload`.
+pub(crate) fn encode_list(payload: &[u8], out: &mut Vec<u8>) {
+    encode_header(payload.len(), true, out);
+    out.extend_from_slice(payload);
 }
 
 /// Appends `value` as an integer (big-endian, no leading zeros; zero is the empty string).
