@@ -201,34 +201,31 @@ fn rig_test(name: &str, scenario: impl FnOnce()) {
     eprintln!("nat_rig::{name}: {:?}", started.elapsed());
 }
 
+/// The node maps its ports as asked (30303 for both) with `mode`; the WAN reaches the advertised
+/// enode over RLPx and discv4, and nothing is left mapped after shutdown.
+fn maps_and_is_reachable(router: RouterConfig, mode: &str, protocol: &str) {
+    let mut rig = Rig::new(router);
+    let node = start_node(&rig, mode, 480);
+    let (_, enode) = wait_mapped(&node, 0, protocol);
+    assert_eq!(tcp_port(&enode), 30303);
+    assert_forwarded(&rig, &enode);
+    wan_dial(&mut rig, &enode);
+    wan_discv4_ping(&mut rig, &enode);
+    shutdown_and_check_clean(&rig, node);
+}
+
 #[test]
 fn upnp_maps_and_a_wan_node_dials_the_advertised_enode() {
     rig_test(
         "upnp_maps_and_a_wan_node_dials_the_advertised_enode",
-        || {
-            let mut rig = Rig::new(BOTH);
-            let node = start_node(&rig, "upnp", 480);
-            let (_, enode) = wait_mapped(&node, 0, "UPnP");
-            assert_eq!(tcp_port(&enode), 30303);
-            assert_forwarded(&rig, &enode);
-            wan_dial(&mut rig, &enode);
-            wan_discv4_ping(&mut rig, &enode);
-            shutdown_and_check_clean(&rig, node);
-        },
+        || maps_and_is_reachable(BOTH, "upnp", "UPnP"),
     );
 }
 
 #[test]
 fn pmp_maps_with_upnp_disabled() {
     rig_test("pmp_maps_with_upnp_disabled", || {
-        let mut rig = Rig::new(PMP_ONLY);
-        let node = start_node(&rig, "pmp", 480);
-        let (_, enode) = wait_mapped(&node, 0, "NAT-PMP");
-        assert_eq!(tcp_port(&enode), 30303);
-        assert_forwarded(&rig, &enode);
-        wan_dial(&mut rig, &enode);
-        wan_discv4_ping(&mut rig, &enode);
-        shutdown_and_check_clean(&rig, node);
+        maps_and_is_reachable(PMP_ONLY, "pmp", "NAT-PMP")
     });
 }
 
