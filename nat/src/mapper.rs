@@ -240,11 +240,11 @@ async fn drive<G: Gateway>(
         ports,
         now(),
     );
-    let local_ip = route::local_ip_towards(gateway_ip);
-    let mut announcements = match (gateway_ip, local_ip) {
-        (IpAddr::V4(gateway), Ok(IpAddr::V4(local))) if config.announcements => {
-            Some(AnnouncementListener::open(gateway, local))
-        }
+    let mut announcements = match gateway_ip {
+        IpAddr::V4(gateway) if config.announcements => match route::local_ip_towards(gateway_ip) {
+            Ok(IpAddr::V4(local)) => Some(AnnouncementListener::open(gateway, local)),
+            _ => None,
+        },
         _ => None,
     };
     let mut cycles = 0;
