@@ -149,20 +149,12 @@ fn random_key(rng: &mut StdRng) -> SecretKey {
     }
 }
 
-fn endpoint(addr: SocketAddr) -> Endpoint {
-    Endpoint {
-        ip: addr.ip(),
-        udp_port: addr.port(),
-        tcp_port: addr.port(),
-    }
-}
-
 /// A PING from `key`, unique by `seq` (its ENR sequence number), expiring in an hour.
 fn ping_packet(key: &SecretKey, from: SocketAddr, to: SocketAddr, seq: u64) -> Vec<u8> {
     let ping = Ping {
         version: PING_VERSION,
-        from: endpoint(from),
-        to: endpoint(to),
+        from: Endpoint::from(from),
+        to: Endpoint::from(to),
         expiration: unix_now() + 3600,
         enr_seq: Some(seq),
     };
@@ -171,7 +163,7 @@ fn ping_packet(key: &SecretKey, from: SocketAddr, to: SocketAddr, seq: u64) -> V
 
 fn pong_packet(key: &SecretKey, to: SocketAddr, ping_hash: [u8; 32], expiration: u64) -> Vec<u8> {
     let pong = Pong {
-        to: endpoint(to),
+        to: Endpoint::from(to),
         ping_hash,
         expiration,
         enr_seq: Some(1),
@@ -192,7 +184,7 @@ fn new_node(key: SecretKey, addr: SocketAddr) -> Discv4 {
     Discv4::new(
         key,
         enr,
-        endpoint(addr),
+        Endpoint::from(addr),
         config,
         Instant::now(),
         unix_now(),

@@ -61,17 +61,9 @@ fn random_key(rng: &mut StdRng) -> SecretKey {
     }
 }
 
-fn endpoint(addr: SocketAddr) -> Endpoint {
-    Endpoint {
-        ip: addr.ip(),
-        udp_port: addr.port(),
-        tcp_port: addr.port(),
-    }
-}
-
 fn record(key: &SecretKey, addr: SocketAddr) -> NodeRecord {
     NodeRecord {
-        endpoint: endpoint(addr),
+        endpoint: Endpoint::from(addr),
         id: PeerId::from_secret_key(key),
     }
 }
@@ -85,7 +77,7 @@ fn new_node(key: SecretKey, addr: SocketAddr, config: Config, now: Instant, unix
         .udp4(addr.port())
         .build(&key)
         .unwrap();
-    Discv4::new(key, enr, endpoint(addr), config, now, unix, 1)
+    Discv4::new(key, enr, Endpoint::from(addr), config, now, unix, 1)
 }
 
 /// Revalidation off (an hour): the tests count every Ping the nodes exchange.
@@ -122,8 +114,8 @@ fn seal(body: &[u8], key: &SecretKey) -> Vec<u8> {
 fn ping_message(from: SocketAddr, to: SocketAddr, expiration: u64) -> Message {
     Message::Ping(Ping {
         version: PING_VERSION,
-        from: endpoint(from),
-        to: endpoint(to),
+        from: Endpoint::from(from),
+        to: Endpoint::from(to),
         expiration,
         enr_seq: Some(1),
     })
@@ -506,7 +498,7 @@ fn every_kind_of_bad_packet_is_dropped_and_counted() {
         panic!("PONG first")
     };
     assert_eq!(pong.ping_hash[..], ping_b[..32]);
-    assert_eq!(pong.to, endpoint(b_addr));
+    assert_eq!(pong.to, Endpoint::from(b_addr));
     let ping_back = decode(&answer[1].payload).unwrap();
     let Message::Ping(_) = ping_back.message else {
         panic!("then a Ping")
@@ -524,7 +516,7 @@ fn every_kind_of_bad_packet_is_dropped_and_counted() {
     // Unsolicited replies.
     let pong_to_a = |ping_hash: [u8; 32], expiration: u64, key: &SecretKey| {
         let pong = Pong {
-            to: endpoint(a_addr),
+            to: Endpoint::from(a_addr),
             ping_hash,
             expiration,
             enr_seq: Some(1),
@@ -717,7 +709,7 @@ fn templates(rng: &mut StdRng, to: SocketAddr, expiration: u64) -> Vec<Vec<u8>> 
     let mut packets = Vec::new();
     for _ in 0..8 {
         let key = random_key(rng);
-        let from = endpoint(flood_source(rng));
+        let from = Endpoint::from(flood_source(rng));
         let nodes = (0..12)
             .map(|_| NodeRecord {
                 endpoint: random_endpoint(rng),
@@ -728,7 +720,7 @@ fn templates(rng: &mut StdRng, to: SocketAddr, expiration: u64) -> Vec<Vec<u8>> 
             Message::Ping(Ping {
                 version: PING_VERSION,
                 from,
-                to: endpoint(to),
+                to: Endpoint::from(to),
                 expiration,
                 enr_seq: Some(7),
             }),
@@ -1481,7 +1473,7 @@ fn forged_identities_cannot_lock_the_bond_table() {
         .find(|p| matches!(p.message, Message::Ping(_)))
         .expect("A pings C back");
     let pong = Pong {
-        to: endpoint(a_addr),
+        to: Endpoint::from(a_addr),
         ping_hash: ping_back.hash,
         expiration: exp,
         enr_seq: None,
@@ -1527,7 +1519,7 @@ fn two_nodes_asking_the_same_are_not_replays() {
         .find(|p| matches!(p.message, Message::Ping(_)))
         .expect("A pings C back");
     let pong = Pong {
-        to: endpoint(a_addr),
+        to: Endpoint::from(a_addr),
         ping_hash: ping_back.hash,
         expiration: exp,
         enr_seq: None,

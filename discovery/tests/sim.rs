@@ -84,13 +84,8 @@ impl Sim {
                 }
             };
             let addr = address(i);
-            let endpoint = Endpoint {
-                ip: addr.ip(),
-                udp_port: addr.port(),
-                tcp_port: addr.port(),
-            };
             records.push(NodeRecord {
-                endpoint,
+                endpoint: Endpoint::from(addr),
                 id: PeerId::from_secret_key(&key),
             });
             keys.push(key);

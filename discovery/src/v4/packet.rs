@@ -44,7 +44,7 @@
 //! - ENRResponse carries the record as its raw RLP encoding: one RLP list of at most
 //!   [`MAX_ENR_SIZE`] bytes (EIP-778). Its content is left to the ENR parser.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use secp256k1::SecretKey;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
@@ -106,6 +106,17 @@ pub struct Endpoint {
     pub udp_port: u16,
     /// The RLPx (TCP) port; 0 if the node does not accept connections.
     pub tcp_port: u16,
+}
+
+impl From<SocketAddr> for Endpoint {
+    /// A node serving discovery and RLPx on one port number, as nodes do by default.
+    fn from(addr: SocketAddr) -> Self {
+        Endpoint {
+            ip: addr.ip(),
+            udp_port: addr.port(),
+            tcp_port: addr.port(),
+        }
+    }
 }
 
 /// A node in a Neighbors packet: `[ip, udp-port, tcp-port, node-id]`.
