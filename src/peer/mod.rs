@@ -184,13 +184,10 @@ where
 
     let mut sent = None;
     if let Some(reason) = cause.reason_to_send().filter(|_| writer_healthy) {
-        let mut frame = vec![0u8; HEADER_LEN];
-        if encode_message(DISCONNECT, &reason.encode(), snappy, &mut frame).is_ok() {
-            writer.seal(&mut frame);
-            if let Ok(Ok(())) = timeout(DISCONNECT_WRITE_TIMEOUT, writer.write_sealed(&frame)).await
-            {
-                sent = Some(reason);
-            }
+        let mut frame = base_protocol_frame(DISCONNECT, &reason.encode(), snappy);
+        writer.seal(&mut frame);
+        if let Ok(Ok(())) = timeout(DISCONNECT_WRITE_TIMEOUT, writer.write_sealed(&frame)).await {
+            sent = Some(reason);
         }
     }
     let closed = timeout(DISCONNECT_WRITE_TIMEOUT, writer.shutdown()).await;
@@ -234,8 +231,7 @@ impl ReadLoop<'_> {
             };
             match code {
                 PING => {
-                    let mut pong = vec![0u8; HEADER_LEN];
-                    encode_message(PONG, PONG_PAYLOAD, self.snappy, &mut pong).expect("tiny");
+                    let pong = base_protocol_frame(PONG, PONG_PAYLOAD, self.snappy);
                     if self.outbox.send(pong).await.is_err() {
                         // The writer is gone; the session is already ending.
                         return EndCause::Requested(DisconnectReason::ClientQuitting);
@@ -277,6 +273,14 @@ impl ReadLoop<'_> {
     }
 }
 
+/// An unsealed frame (header room first) carrying a base-protocol message, which is always far
+/// below the message size limit.
+fn base_protocol_frame(code: u64, payload: &[u8], snappy: bool) -> Vec<u8> {
+    let mut frame = vec![0u8; HEADER_LEN];
+    encode_message(code, payload, snappy, &mut frame).expect("base-protocol messages are tiny");
+    frame
+}
+
 /// Writes queued frames and Pings until the session ends. Returns the end cause and whether the
 /// socket can still take our Disconnect.
 async fn write_loop<W: AsyncWrite + Unpin>(
@@ -312,9 +316,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             }
             _ = ping.tick() => {
-                let mut frame = vec![0u8; HEADER_LEN];
-                encode_message(PING, PING_PAYLOAD, snappy, &mut frame).expect("tiny");
-                batch.push(frame);
+                batch.push(base_protocol_frame(PING, PING_PAYLOAD, snappy));
             }
         }
         for frame in &mut batch {
