@@ -450,7 +450,9 @@ fn our_handshakes(dialers: usize, seconds: f64) -> Result<Figure, String> {
                 let (id, seen) = match events.recv().await {
                     Ok(PeerEvent::Added(info)) => (info.id, Seen::Added),
                     Ok(PeerEvent::Removed { info, .. }) => (info.id, Seen::Removed),
-                    Ok(PeerEvent::HandshakeFailed { .. }) => continue,
+                    Ok(PeerEvent::HandshakeFailed { .. } | PeerEvent::DuplicateClosed { .. }) => {
+                        continue;
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         eprintln!("  handshakes: event stream lagged by {n}");
                         continue;

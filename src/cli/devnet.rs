@@ -56,7 +56,8 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
     }
     let live = std::io::stdout().is_terminal();
     println!(
-        "devnet: {} nodes on 127.0.0.1, full mesh of static peers, protocol demo/1",
+        "devnet: {} nodes on 127.0.0.1 find each other through discv4 from one bootnode (node 0) \
+         and connect to all others; protocol demo/1",
         args.nodes
     );
     for (i, node) in nodes.iter().enumerate() {
@@ -123,19 +124,24 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
 
 fn print_table(stats: &[Stats]) {
     println!(
-        "{:>4} {:>6} {:>10} {:>10} {:>10} {:>8} {:>7}",
-        "node", "peers", "msgs in", "msgs out", "handshakes", "hs fail", "errors"
+        "{:>4} {:>6} {:>10} {:>10} {:>10} {:>6} {:>8} {:>7}",
+        "node", "peers", "msgs in", "msgs out", "handshakes", "dups", "hs fail", "errors"
     );
     for (i, s) in stats.iter().enumerate() {
         println!(
-            "{:>4} {:>6} {:>10} {:>10} {:>10} {:>8} {:>7}",
+            "{:>4} {:>6} {:>10} {:>10} {:>10} {:>6} {:>8} {:>7}",
             i,
             s.peers,
             s.messages_in,
             s.messages_out,
             s.handshakes,
+            s.duplicates,
             s.handshake_failures,
             s.peer_errors
         );
     }
+    println!(
+        "(dups: connections closed because the pair dialed each other at once and kept the other \
+         one; hs fail: real handshake failures)"
+    );
 }

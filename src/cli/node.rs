@@ -224,10 +224,28 @@ pub fn print_event(event: &PeerEvent, json: bool) {
                     .str("direction", &format!("{direction:?}").to_lowercase())
                     .opt_str("id", id.map(|id| id.to_string()).as_deref())
                     .opt_str("sent", reason(*sent).as_deref())
-                    .str("error", error)
+                    .str("error", &error.to_string())
                     .finish()
             } else {
                 format!("handshake failed {remote_addr} {direction:?}: {error}")
+            }
+        }
+        PeerEvent::DuplicateClosed {
+            remote_addr,
+            direction,
+            id,
+            sent,
+        } => {
+            if json {
+                JsonObject::default()
+                    .str("event", "duplicate_closed")
+                    .str("addr", &remote_addr.to_string())
+                    .str("direction", &format!("{direction:?}").to_lowercase())
+                    .opt_str("id", id.map(|id| id.to_string()).as_deref())
+                    .opt_str("sent", reason(*sent).as_deref())
+                    .finish()
+            } else {
+                format!("duplicate connection closed {remote_addr} {direction:?}")
             }
         }
     };

@@ -1,104 +1,81 @@
-//! Keeps static peers connected: dials each one that is neither connected nor being dialed,
-//! within the dial slots (`max_peers / dial_ratio`; trusted peers bypass them), and redials a
-//! failed one after an exponential backoff.
+//! The dialer task: drives the dial state (`dial_state.rs`), starting the static peers and
+//! retries that are due and, while dial slots are free, pulling candidates from the node
+//! sources (`sources.rs`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use super::discovery::DIAL_HISTORY;
+use super::sources::{FairMix, Source};
 use super::{Inner, setup};
 use ethp2p_discovery::Enode;
 
-/// First redial delay after a failure; doubles per consecutive failure.
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-/// Longest redial delay.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How long the dialer sleeps when nothing is scheduled (it wakes on every change anyway).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub(crate) fn backoff(failures: u32) -> Duration {
-    BACKOFF_BASE
-        .saturating_mul(1 << failures.min(16))
-        .min(BACKOFF_MAX)
-}
-
-pub(crate) async fn run(inner: Arc<Inner>) {
+pub(crate) async fn run(inner: Arc<Inner>, mut new_sources: mpsc::UnboundedReceiver<Source>) {
     let mut shutdown = inner.shutdown.subscribe();
+    let mut mix = FairMix::default();
     loop {
-        let next_attempt = start_due_dials(&inner);
-        let sleep = match next_attempt {
-            Some(at) => tokio::time::sleep_until(at.into()),
-            None => tokio::time::sleep(BACKOFF_MAX),
-        };
+        let (next_due, free_slot) = start_due_dials(&inner);
+        let sleep = tokio::time::sleep_until(next_due.unwrap_or(Instant::now() + IDLE).into());
         tokio::select! {
             _ = shutdown.wait_for(|stopped| *stopped) => return,
             _ = inner.dial_wakeup.notified() => {}
             _ = sleep => {}
+            Some(source) = new_sources.recv() => mix.add(source),
+            candidate = mix.next(), if free_slot => dial_candidate(&inner, candidate),
         }
     }
 }
 
-/// Starts every dial that is due and fits; returns when the next backed-off one is due.
-fn start_due_dials(inner: &Arc<Inner>) -> Option<Instant> {
-    let now = Instant::now();
-    let mut next_attempt: Option<Instant> = None;
+/// Starts the static peers and retries that are due; returns when the next one is due and
+/// whether a slot is free for a candidate.
+fn start_due_dials(inner: &Arc<Inner>) -> (Option<Instant>, bool) {
     let mut state = inner.state.lock();
     if state.shutting_down {
-        return None;
+        return (None, false);
     }
-    let mut dials = Vec::new();
-    let mut used_slots = state.peers.dialed() + state.dialing.len();
-    for (id, peer) in &state.static_peers {
-        if *id == inner.local_id || state.peers.contains(id) || state.dialing.contains(id) {
-            continue;
-        }
-        if peer.next_attempt > now {
-            next_attempt =
-                Some(next_attempt.map_or(peer.next_attempt, |t| t.min(peer.next_attempt)));
-            continue;
-        }
-        let trusted = state.trusted.contains(id);
-        if !trusted && used_slots >= inner.config.max_dialed() {
-            continue;
-        }
-        if !inner.config.allows(peer.enode.ip) {
-            continue;
-        }
-        used_slots += usize::from(!trusted);
-        dials.push(peer.enode);
-    }
-    // Then nodes found by discovery, while dial slots remain.
-    while used_slots < inner.config.max_dialed() {
-        let Some(enode) = state.candidates.pop_front() else {
-            break;
-        };
-        let recently = state
-            .dial_history
-            .get(&enode.id)
-            .is_some_and(|at| now.duration_since(*at) < DIAL_HISTORY);
-        if enode.id == inner.local_id
-            || state.peers.contains(&enode.id)
-            || state.dialing.contains(&enode.id)
-            || dials.iter().any(|d: &Enode| d.id == enode.id)
-            || recently
-        {
-            continue;
-        }
-        used_slots += 1;
-        dials.push(enode);
-    }
-    state
-        .dial_history
-        .retain(|_, at| now.duration_since(*at) < DIAL_HISTORY);
-    for enode in &dials {
-        state.dial_history.insert(enode.id, now);
-    }
+    let state = &mut *state;
+    let limits = inner.dial_limits();
+    let (dials, next_due) =
+        state
+            .dials
+            .due_dials(Instant::now(), &state.peers, &limits, &state.trusted);
+    let free_slot = state.dials.has_free_slot(&state.peers, &limits);
     for enode in dials {
-        state.dialing.insert(enode.id);
+        if inner.config.allows(enode.ip) {
+            inner.tasks.spawn(dial(inner.clone(), enode));
+        } else {
+            tracing::debug!(%enode, "not dialed: outside the net restriction");
+            let outcome = super::dial_state::DialOutcome::Failed;
+            state
+                .dials
+                .dial_finished(&enode, outcome, false, Instant::now());
+        }
+    }
+    (next_due, free_slot)
+}
+
+fn dial_candidate(inner: &Arc<Inner>, enode: Enode) {
+    let taken = {
+        let mut state = inner.state.lock();
+        let state = &mut *state;
+        !state.shutting_down
+            && inner.config.allows(enode.ip)
+            && state.dials.take_candidate(
+                &enode,
+                Instant::now(),
+                &state.peers,
+                &inner.dial_limits(),
+            )
+    };
+    if taken {
         inner.tasks.spawn(dial(inner.clone(), enode));
     }
-    next_attempt
 }
 
 async fn dial(inner: Arc<Inner>, enode: Enode) {
@@ -107,12 +84,11 @@ async fn dial(inner: Arc<Inner>, enode: Enode) {
         Ok(Ok(tcp)) => tcp,
         failed => {
             let error = match failed {
-                Ok(Err(error)) => format!("connect failed: {error}"),
-                _ => "connect timed out".to_string(),
+                Ok(Err(error)) => setup::SetupError::Connect(Arc::new(error)),
+                _ => setup::SetupError::ConnectTimeout,
             };
             tracing::debug!(%addr, %error, "dial failed");
-            let origin = setup::Origin::Outbound(enode);
-            setup::dial_failed(&inner, &origin, addr, error);
+            setup::dial_failed(&inner, enode, addr, error);
             return;
         }
     };

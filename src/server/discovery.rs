@@ -1,7 +1,9 @@
 //! Runs discv4 beside the server: binds the UDP socket, builds (and persists) the node record,
-//! loads and saves the node database, and turns what discovery finds into dial candidates,
-//! starting lookups when dial slots are free and no candidates are left.
+//! loads and saves the node database, and is the dialer's `discv4` node source: it hands over
+//! the nodes discovery finds, and runs a lookup whenever the dialer wants a candidate and none is
+//! left (go-ethereum's lookup iterator, `p2p/discover/lookup.go`).
 
+use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,20 +11,26 @@ use std::time::{Duration, Instant};
 
 use ethp2p_discovery::local_record;
 use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, nodedb, unix_now};
-use ethp2p_discovery::{Enode, Enr, EnrBuilder};
+use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
 use tokio::net::UdpSocket;
 
+use super::sources::{NodeSender, NodeSlot};
 use super::{Inner, StartError};
 
-/// Candidates waiting to be dialed at most; older ones are dropped first.
-const MAX_CANDIDATES: usize = 256;
-/// A node we dialed is not dialed again from discovery for this long (go-ethereum: 35 s).
-pub(crate) const DIAL_HISTORY: Duration = Duration::from_secs(30);
-/// How often the feeder checks whether more candidates are needed.
-const CHECK_INTERVAL: Duration = Duration::from_secs(1);
-/// Gap between lookups that found nothing new: doubles up to the maximum.
-const LOOKUP_BACKOFF_MIN: Duration = Duration::from_secs(1);
-const LOOKUP_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Candidates the source holds for the dialer at most; the oldest are dropped first.
+const MAX_BUFFERED: usize = 256;
+/// Lookups start at most this often while the dialer wants candidates (go-ethereum: 1 s)...
+const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
+/// ...or this often while each lookup still learns of nodes never offered before (a network
+/// that is forming, or a node that just joined): 30 nodes then connect in about 3 s instead of
+/// 10 to 15 s.
+const LOOKUP_INTERVAL_LEARNING: Duration = Duration::from_millis(100);
+/// Nodes remembered as offered, for telling whether a lookup learned something new.
+const MAX_OFFERED: usize = 4096;
+/// When lookups learn of no node at all (an empty table), the gap doubles up to this.
+const LOOKUP_INTERVAL_MAX: Duration = Duration::from_secs(30);
+/// A lookup whose end we did not see (its event was missed) is taken as over after this long.
+const LOOKUP_GIVE_UP: Duration = Duration::from_secs(30);
 /// How often the node database is written.
 const SAVE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
@@ -115,47 +123,40 @@ fn nodes_path(data_dir: &Option<PathBuf>) -> Option<PathBuf> {
     data_dir.as_ref().map(|dir| dir.join("nodes"))
 }
 
-/// Queues nodes as dial candidates; returns how many were new.
-fn add_candidates(inner: &Inner, records: &[NodeRecord]) -> usize {
-    let now = Instant::now();
-    let mut added = 0;
-    {
-        let mut state = inner.state.lock();
-        for record in records {
-            let enode = Enode::from(record);
-            let recently_dialed = state
-                .dial_history
-                .get(&enode.id)
-                .is_some_and(|at| now.duration_since(*at) < DIAL_HISTORY);
-            if enode.id == inner.local_id
-                || enode.tcp_port == 0
-                || state.peers.contains(&enode.id)
-                || state.dialing.contains(&enode.id)
-                || recently_dialed
-                || state.candidates.iter().any(|c| c.id == enode.id)
-                || !inner.config.allows(enode.ip)
-            {
-                continue;
-            }
-            if state.candidates.len() >= MAX_CANDIDATES {
-                state.candidates.pop_front();
-            }
-            state.candidates.push_back(enode);
-            added += 1;
-        }
-    }
-    if added > 0 {
-        inner.dial_wakeup.notify_one();
-    }
-    added
+/// Nodes found by discovery and not yet handed to the dialer, oldest first, each once.
+#[derive(Default)]
+struct Found {
+    queue: VecDeque<Enode>,
+    queued: HashSet<PeerId>,
+    /// Every node queued so far (cleared when it reaches [`MAX_OFFERED`]).
+    offered: HashSet<PeerId>,
 }
 
-/// Whether free dial slots wait for candidates.
-fn wants_candidates(inner: &Inner) -> bool {
-    let state = inner.state.lock();
-    !state.shutting_down
-        && state.candidates.is_empty()
-        && state.peers.dialed() + state.dialing.len() < inner.config.max_dialed()
+impl Found {
+    /// Queues the node unless it is queued already; returns whether it was never offered.
+    fn push(&mut self, local_id: PeerId, record: &NodeRecord) -> bool {
+        let enode = Enode::from(record);
+        if enode.id == local_id || enode.tcp_port == 0 || !self.queued.insert(enode.id) {
+            return false;
+        }
+        if self.offered.len() >= MAX_OFFERED {
+            self.offered.clear();
+        }
+        let novel = self.offered.insert(enode.id);
+        if self.queue.len() >= MAX_BUFFERED {
+            if let Some(oldest) = self.queue.pop_front() {
+                self.queued.remove(&oldest.id);
+            }
+        }
+        self.queue.push_back(enode);
+        novel
+    }
+
+    fn pop(&mut self) -> Option<Enode> {
+        let enode = self.queue.pop_front()?;
+        self.queued.remove(&enode.id);
+        Some(enode)
+    }
 }
 
 async fn save_nodes(inner: &Inner, handle: &Discv4Handle) {
@@ -169,30 +170,49 @@ async fn save_nodes(inner: &Inner, handle: &Discv4Handle) {
     }
 }
 
-/// Feeds discovery results to the dialer until shutdown, then saves the node database and
-/// stops discovery.
-pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle) {
+/// The discv4 node source, until shutdown; then saves the node database and stops discovery.
+pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSender) {
     let mut events = handle.events();
     let mut shutdown = inner.shutdown.subscribe();
-    let mut check = tokio::time::interval(CHECK_INTERVAL);
     let mut save = tokio::time::interval(SAVE_INTERVAL);
     save.reset();
-    let mut lookup_running = false;
-    let mut backoff = LOOKUP_BACKOFF_MIN;
+    let mut found = Found::default();
+    // A place in the dialer's queue: held while the dialer wants a candidate and none is found.
+    let mut slot: Option<NodeSlot> = None;
+    let mut lookup_since: Option<Instant> = None;
+    let mut gap = LOOKUP_INTERVAL;
     let mut next_lookup = Instant::now();
     loop {
+        if let Some(node) = slot.is_some().then(|| found.pop()).flatten() {
+            slot.take().expect("checked").send(node);
+        }
+        let now = Instant::now();
+        let lookup_running = lookup_since.is_some_and(|at| now.duration_since(at) < LOOKUP_GIVE_UP);
+        let wants_lookup = slot.is_some() && found.queue.is_empty() && !lookup_running;
         tokio::select! {
             // The guard `wait_for` returns is not Send: drop it inside the branch future.
             _ = async { let _ = shutdown.wait_for(|stopped| *stopped).await; } => break,
+            reserved = source.reserve(), if slot.is_none() => match reserved {
+                Ok(reserved) => slot = Some(reserved),
+                Err(_) => break,
+            },
             event = events.recv() => match event {
                 Ok(Event::NodeAdded(record)) => {
-                    add_candidates(&inner, &[record]);
+                    found.push(inner.local_id, &record);
                 }
-                Ok(Event::LookupFinished { nodes, .. }) => {
-                    lookup_running = false;
-                    let new = add_candidates(&inner, &nodes);
-                    backoff = if new > 0 { LOOKUP_BACKOFF_MIN } else { (backoff * 2).min(LOOKUP_BACKOFF_MAX) };
-                    next_lookup = Instant::now() + backoff;
+                Ok(Event::LookupFinished { learned, .. }) => {
+                    lookup_since = None;
+                    let mut novel = false;
+                    for record in &learned {
+                        novel |= found.push(inner.local_id, record);
+                    }
+                    gap = match (novel, learned.is_empty()) {
+                        (true, _) => LOOKUP_INTERVAL_LEARNING,
+                        (false, false) => LOOKUP_INTERVAL,
+                        (false, true) => (gap * 2).clamp(LOOKUP_INTERVAL, LOOKUP_INTERVAL_MAX),
+                    };
+                    next_lookup = Instant::now() + gap;
+                    tracing::debug!(learned = learned.len(), novel, "lookup finished");
                 }
                 Ok(Event::ExternalEndpoint(addr)) => {
                     if inner.endpoint_from_nat.load(std::sync::atomic::Ordering::Acquire) {
@@ -204,13 +224,16 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle) {
                     }
                 }
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "discovery events missed; lookups find those nodes again");
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
-            _ = check.tick() => {
-                if !lookup_running && Instant::now() >= next_lookup && wants_candidates(&inner) {
-                    lookup_running = handle.random_lookup().await.is_ok();
+            _ = tokio::time::sleep_until(next_lookup.into()), if wants_lookup => {
+                if handle.random_lookup().await.is_ok() {
+                    lookup_since = Some(Instant::now());
                 }
+                next_lookup = Instant::now() + gap;
             }
             _ = save.tick() => save_nodes(&inner, &handle).await,
         }

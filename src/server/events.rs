@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::setup::SetupError;
 use crate::p2p::DisconnectReason;
 use crate::peer::PeerEnd;
 use crate::protocol::{Direction, PeerInfo};
@@ -32,7 +33,21 @@ pub enum PeerEvent {
         /// The Disconnect reason we sent, if any.
         sent: Option<DisconnectReason>,
         /// What went wrong.
-        error: String,
+        error: SetupError,
+    },
+    /// A connection was closed as a duplicate of another one between the same two nodes: when
+    /// two nodes dial each other at once, both keep the connection dialed by the node with the
+    /// lower id, and this reports the other. Not a failure: counted apart, in
+    /// [`Stats::duplicates`].
+    DuplicateClosed {
+        /// Remote socket address.
+        remote_addr: SocketAddr,
+        /// Who dialed the closed connection.
+        direction: Direction,
+        /// The remote's id, if the RLPx handshake got that far.
+        id: Option<PeerId>,
+        /// The Disconnect reason we sent (already connected), if we were the side that closed it.
+        sent: Option<DisconnectReason>,
     },
 }
 
@@ -43,8 +58,11 @@ pub struct Stats {
     pub peers: usize,
     /// Connections that became peers.
     pub handshakes: u64,
-    /// Connections that failed before becoming peers.
+    /// Connections that failed before becoming peers (duplicates not counted).
     pub handshake_failures: u64,
+    /// Connections closed before becoming peers as duplicates of another connection to the same
+    /// node (see [`PeerEvent::DuplicateClosed`]).
+    pub duplicates: u64,
     /// Subprotocol messages received.
     pub messages_in: u64,
     /// Frames written (subprotocol messages, Ping, Pong).
@@ -57,6 +75,7 @@ pub struct Stats {
 pub(crate) struct Counters {
     pub(crate) handshakes: AtomicU64,
     pub(crate) handshake_failures: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
     pub(crate) messages_in: AtomicU64,
     pub(crate) messages_out: AtomicU64,
     pub(crate) peer_errors: AtomicU64,
@@ -73,6 +92,7 @@ impl Counters {
             peers,
             handshakes: get(&self.handshakes),
             handshake_failures: get(&self.handshake_failures),
+            duplicates: get(&self.duplicates),
             messages_in: get(&self.messages_in),
             messages_out: get(&self.messages_out),
             peer_errors: get(&self.peer_errors),

@@ -3,15 +3,17 @@
 //! [`ServerHandle`] lists peers, adds and removes them, streams [`PeerEvent`]s and shuts down.
 
 mod config;
+mod dial_state;
 mod dialer;
 mod discovery;
 mod events;
 mod listener;
 mod setup;
+mod sources;
 mod table;
 mod tasks;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,12 +25,15 @@ use tokio::sync::{Notify, broadcast, oneshot, watch};
 pub use config::{DiscoveryConfig, ServerConfig};
 pub use ethp2p_discovery::netutil::{Cidr, ParseCidrError, is_lan};
 pub use events::{PeerEvent, Stats};
+pub use setup::SetupError;
+pub use sources::{NodeSender, NodeSlot, ServerStopped};
 
 use crate::p2p::{Capability, DisconnectReason, Hello, PROTOCOL_VERSION, ProtocolSpec};
 use crate::peer::EndCause;
 use crate::protocol::PeerInfo;
 use crate::rlpx::PeerId;
 use crate::subscription::{Subscription, Subscriptions};
+use dial_state::{DialLimits, DialState};
 use ethp2p_discovery::Enode;
 pub(crate) use events::Counters;
 use table::PeerTable;
@@ -50,13 +55,6 @@ pub enum StartError {
     Discovery(String),
 }
 
-/// A static peer and its redial backoff.
-struct StaticPeer {
-    enode: Enode,
-    failures: u32,
-    next_attempt: Instant,
-}
-
 /// An inbound handshake in progress.
 struct PendingEntry {
     /// Fires to drop it for a newer connection.
@@ -70,14 +68,9 @@ struct PendingEntry {
 #[derive(Default)]
 struct State {
     peers: PeerTable,
-    static_peers: HashMap<PeerId, StaticPeer>,
     trusted: HashSet<PeerId>,
-    /// Dials in progress (their ids).
-    dialing: HashSet<PeerId>,
-    /// Nodes found by discovery, waiting for a dial slot.
-    candidates: VecDeque<Enode>,
-    /// When each discovered node was last dialed, so it is not dialed again at once.
-    dial_history: HashMap<PeerId, Instant>,
+    /// Static peers, dials in progress, dial history and backoffs.
+    dials: DialState,
     /// When each non-LAN IP last connected to us.
     inbound_history: HashMap<IpAddr, Instant>,
     /// Inbound handshakes in progress, oldest first.
@@ -104,6 +97,8 @@ pub(crate) struct Inner {
     tasks: TaskGroup,
     /// Wakes the dialer when the peer set or the static list changes.
     dial_wakeup: Notify,
+    /// Hands new node sources to the dialer.
+    new_sources: tokio::sync::mpsc::UnboundedSender<sources::Source>,
     /// Wakes the listener when an inbound handshake ends and frees its slot.
     pending_released: Notify,
     /// Becomes true on shutdown; the listener and dialer stop.
@@ -118,6 +113,21 @@ impl Inner {
 
     fn is_trusted(&self, id: &PeerId) -> bool {
         self.state.lock().trusted.contains(id)
+    }
+
+    fn dial_limits(&self) -> DialLimits {
+        DialLimits {
+            local_id: self.local_id,
+            max_dialed: self.config.max_dialed(),
+        }
+    }
+
+    /// A new source of dial candidates for the dialer.
+    fn add_node_source(&self, name: &str) -> NodeSender {
+        let (sender, source) = sources::source(name);
+        // Fails only once the dialer stopped; the sender then reports `ServerStopped`.
+        let _ = self.new_sources.send(source);
+        sender
     }
 }
 
@@ -174,13 +184,9 @@ impl Server {
             state.trusted.insert(enode.id);
         }
         for enode in &config.static_peers {
-            let peer = StaticPeer {
-                enode: *enode,
-                failures: 0,
-                next_attempt: now,
-            };
-            state.static_peers.insert(enode.id, peer);
+            state.dials.add_static(*enode, now);
         }
+        let (new_sources, new_sources_rx) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             specs: config.protocols.iter().map(|p| p.spec()).collect(),
             events: broadcast::channel(config.event_capacity.max(1)).0,
@@ -194,19 +200,24 @@ impl Server {
             state: Mutex::new(state),
             subscriptions: Arc::default(),
             counters: Arc::default(),
-            tasks: TaskGroup::default(),
+            tasks: TaskGroup::new(tracing::info_span!("node", id = ?local_id)),
             dial_wakeup: Notify::new(),
+            new_sources,
             pending_released: Notify::new(),
             shutdown: watch::channel(false).0,
         });
         if let Some(listener) = listener {
-            tokio::spawn(listener::run(inner.clone(), listener));
-        }
-        tokio::spawn(dialer::run(inner.clone()));
-        if let Some(started) = started {
             inner
                 .tasks
-                .spawn(discovery::feed(inner.clone(), started.handle));
+                .spawn_service(listener::run(inner.clone(), listener));
+        }
+        inner
+            .tasks
+            .spawn_service(dialer::run(inner.clone(), new_sources_rx));
+        if let Some(started) = started {
+            let source = inner.add_node_source("discv4");
+            let feed = discovery::feed(inner.clone(), started.handle, source);
+            inner.tasks.spawn(feed);
         }
         tracing::info!(enode = %local_enode, "server started");
         Ok(ServerHandle { inner })
@@ -280,19 +291,26 @@ impl ServerHandle {
 
     /// Makes `enode` a static peer: dialed now and redialed with backoff whenever it drops.
     pub fn add_peer(&self, enode: Enode) {
-        let peer = StaticPeer {
-            enode,
-            failures: 0,
-            next_attempt: Instant::now(),
-        };
-        self.inner.state.lock().static_peers.insert(enode.id, peer);
+        self.inner
+            .state
+            .lock()
+            .dials
+            .add_static(enode, Instant::now());
         self.inner.dial_wakeup.notify_one();
+    }
+
+    /// A new source of dial candidates (a DNS list, a crawler's output, your own list): the
+    /// dialer takes candidates from every source in turn while it has free dial slots, and
+    /// skips the ones connected, being dialed, or dialed within the last 30 s. Discovery is one
+    /// such source. The source ends when every clone of the sender is dropped.
+    pub fn add_node_source(&self, name: &str) -> NodeSender {
+        self.inner.add_node_source(name)
     }
 
     /// Forgets `id` as a static peer and disconnects it with "disconnect requested".
     pub fn remove_peer(&self, id: PeerId) {
         let mut state = self.inner.state.lock();
-        state.static_peers.remove(&id);
+        state.dials.remove_static(&id);
         if let Some(entry) = state.peers.get(&id) {
             entry
                 .end

@@ -9,9 +9,10 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
+use super::dial_state::DialOutcome;
 use super::events::Counters;
 use super::table::Entry;
-use super::{Inner, PeerEvent, dialer};
+use super::{Inner, PeerEvent};
 use crate::p2p::{
     ConnectionError, DisconnectReason, P2pConnection, SharedCapability, match_capabilities, refuse,
 };
@@ -20,28 +21,49 @@ use crate::protocol::{Direction, PeerInfo, Protocol};
 use crate::rlpx::{PeerId, RlpxError, RlpxStream};
 use ethp2p_discovery::Enode;
 
-/// Why a connection did not become a peer.
-#[derive(Debug, thiserror::Error)]
-enum SetupError {
+/// Why a connection did not become a peer (in [`PeerEvent::HandshakeFailed`]).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SetupError {
+    /// The TCP connect of a dial failed.
+    #[error("connect failed: {0}")]
+    Connect(Arc<std::io::Error>),
+    /// The TCP connect of a dial did not finish within the dial timeout.
+    #[error("connect timed out")]
+    ConnectTimeout,
+    /// The RLPx handshake and Hello did not finish within the handshake timeout.
     #[error("handshake timed out")]
     Timeout,
+    /// The pending-handshake limit dropped it for a newer inbound connection.
     #[error("replaced by a newer inbound handshake (pending limit)")]
     Evicted,
+    /// The RLPx handshake failed.
     #[error("RLPx handshake failed: {0}")]
     Rlpx(#[from] RlpxError),
+    /// The Hello exchange failed (the remote's Disconnect included).
     #[error("Hello failed: {0}")]
     Hello(#[from] ConnectionError),
+    /// We refused it, telling the remote this reason.
     #[error("refused: {0}")]
     Refused(DisconnectReason),
 }
 
 impl SetupError {
-    fn sent(&self) -> Option<DisconnectReason> {
+    /// The Disconnect reason we sent, if any.
+    pub fn sent(&self) -> Option<DisconnectReason> {
         match self {
             SetupError::Refused(reason) => Some(*reason),
             SetupError::Hello(error) => error.disconnect_reason(),
             _ => None,
         }
+    }
+
+    /// Whether one side closed it as a duplicate of another connection between the same two
+    /// nodes ("already connected"): the normal end of one of two simultaneous dials, not a
+    /// failure.
+    pub fn is_duplicate(&self) -> bool {
+        let already = DisconnectReason::AlreadyConnected;
+        matches!(self, SetupError::Refused(reason) if *reason == already)
+            || matches!(self, SetupError::Hello(ConnectionError::Disconnected(reason)) if *reason == already)
     }
 }
 
@@ -81,9 +103,9 @@ impl Origin {
     }
 }
 
-/// Ends the handshake phase: frees the pending slot or the dial, and schedules a redial with
-/// backoff for a static peer that did not become a peer.
-fn handshake_done(inner: &Inner, origin: &Origin, became_peer: bool) {
+/// Ends the handshake phase: frees the pending slot, or tells the dial state how the dial
+/// ended (it schedules redials).
+fn handshake_done(inner: &Inner, origin: &Origin, outcome: DialOutcome) {
     let mut state = inner.state.lock();
     match origin {
         Origin::Inbound(pending) => {
@@ -91,16 +113,11 @@ fn handshake_done(inner: &Inner, origin: &Origin, became_peer: bool) {
             inner.pending_released.notify_one();
         }
         Origin::Outbound(enode) => {
-            state.dialing.remove(&enode.id);
-            if let Some(peer) = state.static_peers.get_mut(&enode.id) {
-                if became_peer {
-                    peer.failures = 0;
-                } else {
-                    peer.next_attempt = Instant::now() + dialer::backoff(peer.failures);
-                    peer.failures = peer.failures.saturating_add(1);
-                }
-            }
-            drop(state);
+            let state = &mut *state;
+            let connected_now = state.peers.contains(&enode.id);
+            state
+                .dials
+                .dial_finished(enode, outcome, connected_now, Instant::now());
             inner.dial_wakeup.notify_one();
         }
     }
@@ -147,7 +164,7 @@ pub(crate) async fn run(
     let error = match result.unwrap_or(Err(SetupError::Timeout)) {
         Ok(ready) => match admit_and_insert(&inner, &ready, remote_addr, direction) {
             Ok(info) => {
-                handshake_done(&inner, &origin, true);
+                handshake_done(&inner, &origin, DialOutcome::Connected);
                 return run_peer(inner, ready, info).await;
             }
             Err(reason) => {
@@ -157,38 +174,49 @@ pub(crate) async fn run(
         },
         Err(error) => error,
     };
-    let sent = error.sent();
-    failed(
-        &inner,
-        &origin,
-        remote_addr,
-        proven,
-        sent,
-        error.to_string(),
-    );
+    failed(&inner, &origin, remote_addr, proven, error);
 }
 
 /// A dial whose TCP connect failed.
-pub(crate) fn dial_failed(inner: &Inner, origin: &Origin, remote_addr: SocketAddr, error: String) {
-    failed(inner, origin, remote_addr, None, None, error);
+pub(crate) fn dial_failed(inner: &Inner, enode: Enode, remote_addr: SocketAddr, error: SetupError) {
+    failed(inner, &Origin::Outbound(enode), remote_addr, None, error);
 }
 
+/// Reports a connection that did not become a peer: a duplicate closed by the tie-break, or a
+/// failure.
 fn failed(
     inner: &Inner,
     origin: &Origin,
     remote_addr: SocketAddr,
     proven: Option<PeerId>,
-    sent: Option<DisconnectReason>,
-    error: String,
+    error: SetupError,
 ) {
-    handshake_done(inner, origin, false);
-    Counters::bump(&inner.counters.handshake_failures, 1);
+    let duplicate = error.is_duplicate();
+    let outcome = if duplicate {
+        DialOutcome::Duplicate
+    } else {
+        DialOutcome::Failed
+    };
+    handshake_done(inner, origin, outcome);
     let direction = origin.direction();
     let id = match origin {
         Origin::Outbound(enode) => Some(enode.id),
         Origin::Inbound(_) => proven,
     };
-    tracing::info!(%remote_addr, ?direction, %error, "connection failed before becoming a peer");
+    let sent = error.sent();
+    if duplicate {
+        Counters::bump(&inner.counters.duplicates, 1);
+        tracing::info!(peer = ?id, %remote_addr, ?direction, %error, "duplicate connection closed");
+        inner.emit(PeerEvent::DuplicateClosed {
+            remote_addr,
+            direction,
+            id,
+            sent,
+        });
+        return;
+    }
+    Counters::bump(&inner.counters.handshake_failures, 1);
+    tracing::info!(peer = ?id, %remote_addr, ?direction, %error, "connection failed before becoming a peer");
     inner.emit(PeerEvent::HandshakeFailed {
         remote_addr,
         direction,

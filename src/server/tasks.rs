@@ -5,10 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct TaskGroup {
     inner: Arc<(AtomicUsize, Notify)>,
+    /// The server's span (its node id), so log lines of several nodes in one process are told
+    /// apart.
+    span: tracing::Span,
 }
 
 struct Guard(Arc<(AtomicUsize, Notify)>);
@@ -22,6 +26,13 @@ impl Drop for Guard {
 }
 
 impl TaskGroup {
+    pub(crate) fn new(span: tracing::Span) -> Self {
+        TaskGroup {
+            inner: Arc::default(),
+            span,
+        }
+    }
+
     /// Spawns `task`, counted until it finishes (or is cancelled).
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.inner.0.fetch_add(1, Ordering::AcqRel);
@@ -29,10 +40,16 @@ impl TaskGroup {
         // Boxed, the (large) connection future lives once on the heap; captured inline, the
         // wrapper would hold it twice (as captured value and as awaited future).
         let task = Box::pin(task);
-        tokio::spawn(async move {
+        let task = async move {
             let _guard = guard;
             task.await;
-        });
+        };
+        tokio::spawn(task.instrument(self.span.clone()));
+    }
+
+    /// Spawns a server-lifetime task (listener, dialer) in the server's span, not counted.
+    pub(crate) fn spawn_service(&self, task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task.instrument(self.span.clone()));
     }
 
     /// Waits until no counted task is running.

@@ -417,7 +417,8 @@ impl Logs {
         let lines = self.lines_with(&format!("remote_addr={addr} "));
         assert_eq!(lines.len(), 1, "one line for {addr}: {lines:#?}");
         assert!(
-            lines[0].contains("connection failed before becoming a peer"),
+            lines[0].contains("connection failed before becoming a peer")
+                || lines[0].contains("duplicate connection closed"),
             "{}",
             lines[0]
         );
@@ -643,7 +644,25 @@ impl Fixture {
                     sent,
                     error,
                     ..
-                } if remote_addr == addr => return Failure { id, sent, error },
+                } if remote_addr == addr => {
+                    return Failure {
+                        id,
+                        sent,
+                        error: error.to_string(),
+                    };
+                }
+                PeerEvent::DuplicateClosed {
+                    remote_addr,
+                    id,
+                    sent,
+                    ..
+                } if remote_addr == addr => {
+                    return Failure {
+                        id,
+                        sent,
+                        error: "duplicate".to_string(),
+                    };
+                }
                 PeerEvent::Removed { info, end } => {
                     assert_ne!(info.id, self.healthy.id, "healthy peer removed: {end:?}")
                 }

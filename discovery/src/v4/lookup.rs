@@ -121,6 +121,12 @@ impl Lookup {
                 .any(|c| c.state == State::NotAsked)
     }
 
+    /// Every node the lookup learned of and did not see fail, closest first: beyond the
+    /// result, these are what go-ethereum's lookup iterator hands its dialer.
+    pub fn learned(&self) -> Vec<NodeRecord> {
+        self.candidates.iter().map(|c| c.record).collect()
+    }
+
     /// The closest nodes that answered.
     pub fn result(&self) -> Vec<NodeRecord> {
         self.candidates

@@ -93,6 +93,9 @@ pub enum Event {
         target: PeerId,
         /// Result.
         nodes: Vec<NodeRecord>,
+        /// Every node it learned of and did not see fail (up to 256, closest first, the result
+        /// included): dial candidates, not yet checked.
+        learned: Vec<NodeRecord>,
         /// Packets the lookup sent (Pings to bond, FINDNODEs).
         packets: u64,
     },
@@ -1090,6 +1093,7 @@ impl Discv4 {
                 id,
                 target: lookup.target,
                 nodes: lookup.result(),
+                learned: lookup.learned(),
                 packets: lookup.packets_sent,
             });
         }
