@@ -11,8 +11,9 @@
 //! bound_time(n) = 2 * (t_keccak(n) + t_aes(n))        ratio = bound_time(n) / codec_time(n)
 //! ```
 //!
-//! where `t_keccak(n)` is hashing `n` bytes with `sha3::Keccak256` (the backend the codec uses,
-//! a fresh hasher plus its finalization) and `t_aes(n)` is applying a running
+//! where `t_keccak(n)` is hashing `n` bytes (a fresh hasher plus its finalization) with the Keccak
+//! backend the codec was built with ([`ethp2p::rlpx::KECCAK_BACKEND`]: `sha3`, or `keccak-asm`
+//! with the feature `asm-keccak`) and `t_aes(n)` is applying a running
 //! `ctr::Ctr128BE<aes::Aes256>` keystream to `n` bytes. `codec_time(n)` is one
 //! [`FrameCodec::seal`] plus one [`FrameCodec::open_header`] and [`FrameCodec::open_body`], in
 //! place on one buffer (the opened plaintext is resealed, so no copy is timed). Targets: ratio
@@ -27,6 +28,15 @@
 //! three digests per frame are the minimum, not four. Then
 //! `floor_time(n) = 2 * (t_mac(n) + t_aes(n) * (padded(n) + 16) / n)`: `bound/floor` is the best
 //! ratio a codec on this backend can reach, `floor/codec` how close this codec gets to it.
+//!
+//! # Keccak backends side by side
+//!
+//! Both backends (`sha3`, pure Rust; `keccak-asm`, OpenSSL's assembly) are measured in every run,
+//! as `t_keccak(n)` and as the MAC floor's Keccak work, whichever the codec uses; the summary
+//! prints their throughputs, the speedup of the assembly, and the codec's 16 KiB time projected
+//! onto the backend it was not built with (`codec + 2 * (t_mac_other - t_mac_built)`). To time
+//! the codec itself on each, run the benchmark twice: `cargo bench --bench rlpx` and
+//! `cargo bench --bench rlpx --features asm-keccak`.
 //!
 //! # Handshake against its elliptic-curve operations
 //!
@@ -78,7 +88,58 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SecretKey, ecdh};
-use sha3::{Digest, Keccak256};
+
+/// A Keccak-256 backend the benchmark measures: both are timed in every run.
+trait Keccak: Clone + 'static {
+    /// Its name, as [`ethp2p::rlpx::KECCAK_BACKEND`] spells it.
+    const NAME: &'static str;
+    fn new() -> Self;
+    fn absorb(&mut self, data: &[u8]);
+    /// The digest, leaving the sponge running (`clone().finalize()`, as the frame MAC does).
+    fn digest(&self) -> [u8; 32];
+    fn oneshot(data: &[u8]) -> [u8; 32] {
+        let mut sponge = Self::new();
+        sponge.absorb(data);
+        sponge.digest()
+    }
+}
+
+/// Pure-Rust Keccak, the codec's default backend.
+impl Keccak for sha3::Keccak256 {
+    const NAME: &'static str = "sha3";
+    fn new() -> Self {
+        sha3::Digest::new()
+    }
+    fn absorb(&mut self, data: &[u8]) {
+        sha3::Digest::update(self, data);
+    }
+    fn digest(&self) -> [u8; 32] {
+        sha3::Digest::finalize(self.clone()).into()
+    }
+    fn oneshot(data: &[u8]) -> [u8; 32] {
+        <sha3::Keccak256 as sha3::Digest>::digest(data).into()
+    }
+}
+
+/// OpenSSL's assembly Keccak, the codec's backend with the feature `asm-keccak`.
+impl Keccak for keccak_asm::Keccak256 {
+    const NAME: &'static str = "keccak-asm";
+    fn new() -> Self {
+        keccak_asm::Digest::new()
+    }
+    fn absorb(&mut self, data: &[u8]) {
+        keccak_asm::Digest::update(self, data);
+    }
+    fn digest(&self) -> [u8; 32] {
+        keccak_asm::Digest::finalize(self.clone()).into()
+    }
+    fn oneshot(data: &[u8]) -> [u8; 32] {
+        <keccak_asm::Keccak256 as keccak_asm::Digest>::digest(data).into()
+    }
+}
+
+type Sha3 = sha3::Keccak256;
+type KeccakAsm = keccak_asm::Keccak256;
 
 type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
@@ -260,11 +321,11 @@ fn codec_loop<'a>(ids: &Identities, rng: &mut StdRng, size: usize) -> Loop<'a> {
     })
 }
 
-fn keccak_loop<'a>(size: usize) -> Loop<'a> {
+fn keccak_loop<'a, K: Keccak>(size: usize) -> Loop<'a> {
     let data = payload(size);
     Box::new(move |iters| {
         for _ in 0..iters {
-            black_box(Keccak256::digest(black_box(&data[..])));
+            black_box(K::oneshot(black_box(&data[..])));
         }
     })
 }
@@ -281,21 +342,26 @@ fn aes_loop<'a>(size: usize) -> Loop<'a> {
 
 /// The Keccak work one direction of the RLPx MAC cannot avoid per frame (the "floor" in the docs):
 /// the header MAC's first digest is the previous frame MAC's last one, so three digests.
-fn mac_floor_loop<'a>(size: usize) -> Loop<'a> {
-    let mut sponge = Keccak256::new();
-    sponge.update([9u8; 32]);
-    let mut last = sponge.clone().finalize();
+fn mac_floor_loop<'a, K: Keccak>(size: usize) -> Loop<'a> {
+    let mut sponge = K::new();
+    sponge.absorb(&[9u8; 32]);
+    let mut last = sponge.digest();
     let body = payload(padded(size));
     Box::new(move |iters| {
         for _ in 0..iters {
-            sponge.update(&last[..16]);
-            black_box(sponge.clone().finalize());
-            sponge.update(black_box(&body[..]));
-            let seed = sponge.clone().finalize();
-            sponge.update(&seed[..16]);
-            last = sponge.clone().finalize();
+            sponge.absorb(&last[..16]);
+            black_box(sponge.digest());
+            sponge.absorb(black_box(&body[..]));
+            let seed = sponge.digest();
+            sponge.absorb(&seed[..16]);
+            last = sponge.digest();
         }
     })
+}
+
+/// Whether the codec under test was built on the assembly backend.
+fn codec_on_asm() -> bool {
+    ethp2p::rlpx::KECCAK_BACKEND == KeccakAsm::NAME
 }
 
 fn handshake_loop<'a>(ids: &'a Identities, seed: u64) -> Loop<'a> {
@@ -473,11 +539,16 @@ fn criterion_groups(c: &mut Criterion, clock: Clock, ids: &Identities, pool: &Ec
     let mut group = c.benchmark_group("frame");
     for (size, _) in SIZES {
         group.throughput(Throughput::Bytes(size as u64));
-        let loops: [(&str, Loop<'_>); 4] = [
+        let loops: [(&str, Loop<'_>); 6] = [
             ("seal_open", codec_loop(ids, &mut rng, size)),
-            ("keccak256", keccak_loop(size)),
+            ("keccak256_sha3", keccak_loop::<Sha3>(size)),
+            ("keccak256_asm", keccak_loop::<KeccakAsm>(size)),
             ("aes256ctr", aes_loop(size)),
-            ("mac_floor_one_direction", mac_floor_loop(size)),
+            ("mac_floor_one_direction_sha3", mac_floor_loop::<Sha3>(size)),
+            (
+                "mac_floor_one_direction_asm",
+                mac_floor_loop::<KeccakAsm>(size),
+            ),
         ];
         for (name, mut run) in loops {
             group.bench_function(BenchmarkId::new(name, size), |b| {
@@ -606,10 +677,17 @@ fn summary(clock: Clock, ids: &Identities, pool: &EcPool, effort: Effort) {
     if cfg!(debug_assertions) {
         println!("(unoptimised build, e.g. `cargo test --benches`: a smoke check, not figures)");
     }
+    let built = ethp2p::rlpx::KECCAK_BACKEND;
+    let other = if codec_on_asm() {
+        Sha3::NAME
+    } else {
+        KeccakAsm::NAME
+    };
     println!();
     println!(
         "frame seal+open vs bound = 2*(t_keccak256(n) + t_aes256ctr(n)); ratio = bound/codec, per round"
     );
+    println!("codec and bound on the Keccak backend this build uses: {built} (other: {other})");
     println!(
         "{:>7} {:>10} {:>11} {:>9} {:>10} {:>6} {:>13} {:>6} | {:>10} {:>11} {:>11}",
         "size",
@@ -624,20 +702,42 @@ fn summary(clock: Clock, ids: &Identities, pool: &EcPool, effort: Effort) {
         "bound/floor",
         "floor/codec"
     );
+    let mut backends = Vec::new();
     for (size, target) in SIZES {
         let mut probes = [
             probe(codec_loop(ids, &mut rng, size)),
-            probe(keccak_loop(size)),
+            probe(keccak_loop::<Sha3>(size)),
+            probe(keccak_loop::<KeccakAsm>(size)),
             probe(aes_loop(size)),
-            probe(mac_floor_loop(size)),
+            probe(mac_floor_loop::<Sha3>(size)),
+            probe(mac_floor_loop::<KeccakAsm>(size)),
         ];
         sample_interleaved(&mut probes, effort);
-        let [codec, keccak, aes, mac] = probes.each_ref().map(Probe::median);
+        let [codec, keccak_sha3, keccak_asm, aes, mac_sha3, mac_asm] =
+            probes.each_ref().map(Probe::median);
+        // Indices of the built backend's probes, and the other's.
+        let (keccak_at, (mac, mac_other)) = if codec_on_asm() {
+            (2, (mac_asm, mac_sha3))
+        } else {
+            (1, (mac_sha3, mac_asm))
+        };
+        let keccak = probes[keccak_at].median();
         let bound = 2.0 * (keccak + aes);
         let floor = 2.0 * (mac + aes * (padded(size) + 16) as f64 / size as f64);
+        backends.push((
+            size,
+            codec,
+            keccak_sha3,
+            keccak_asm,
+            mac_sha3,
+            mac_asm,
+            mac_other - mac,
+        ));
         // The ratio of each round's back-to-back samples: slow phases of the shared cores cancel.
         let paired: Vec<f64> = (0..effort.samples)
-            .map(|s| 2.0 * (probes[1].samples[s] + probes[2].samples[s]) / probes[0].samples[s])
+            .map(|s| {
+                2.0 * (probes[keccak_at].samples[s] + probes[3].samples[s]) / probes[0].samples[s]
+            })
             .collect();
         let (q1, ratio, q3) = quartiles(paired);
         println!(
@@ -661,6 +761,40 @@ fn summary(clock: Clock, ids: &Identities, pool: &EcPool, effort: Effort) {
             codec * 1e6,
             bound * 1e6,
             floor * 1e6
+        );
+    }
+
+    println!();
+    println!(
+        "Keccak backends, same run: one-shot Keccak-256 of n bytes, and one direction's MAC floor"
+    );
+    println!(
+        "{:>7} {:>10} {:>10} {:>7} | {:>10} {:>10} {:>7} | {:>12} {:>17}",
+        "size",
+        "sha3 MB/s",
+        "asm MB/s",
+        "speedup",
+        "floor sha3",
+        "floor asm",
+        "speedup",
+        format!("codec {built}"),
+        format!("codec {other} (proj.)")
+    );
+    for (size, codec, keccak_sha3, keccak_asm, mac_sha3, mac_asm, mac_delta) in backends {
+        // Seal and open each run one direction's MAC: swapping backends changes the codec's time
+        // by twice the difference of the floors.
+        let projected = codec + 2.0 * mac_delta;
+        println!(
+            "{:>4} KiB {:>10.1} {:>10.1} {:>6.3}x | {:>10.1} {:>10.1} {:>6.3}x | {:>12.1} {:>17.1}",
+            size / 1024,
+            mb_per_s(size, keccak_sha3),
+            mb_per_s(size, keccak_asm),
+            keccak_sha3 / keccak_asm,
+            mb_per_s(size, mac_sha3),
+            mb_per_s(size, mac_asm),
+            mac_sha3 / mac_asm,
+            mb_per_s(size, codec),
+            mb_per_s(size, projected),
         );
     }
 
@@ -761,6 +895,14 @@ fn main() {
     let ids = Identities::new(&mut rng);
     let pool = EcPool::new(&mut rng);
     verify_handshake(&ids, &mut rng);
+    let data = payload(MAX_FRAME);
+    for len in [0, 135, 136, 1024, MAX_FRAME] {
+        assert_eq!(
+            Sha3::oneshot(&data[..len]),
+            KeccakAsm::oneshot(&data[..len]),
+            "the Keccak backends disagree on {len} bytes"
+        );
+    }
     for (size, _) in SIZES {
         verify_codec(&ids, &mut rng, size);
     }

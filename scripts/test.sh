@@ -12,7 +12,7 @@ echo "== installing the ethereumjs interop peer (pinned in its package-lock.json
 echo "== building the go-ethereum interop tools (pinned in tests/interop/geth/go.mod)"
 bash scripts/install-geth-tools.sh
 
-bash scripts/nat-rig/install.sh # miniupnpd, nftables, ... for tests/nat_rig.rs (Debian packages)
+bash scripts/nat-rig/install.sh # miniupnpd, nftables, ... for cli/tests/nat_rig.rs (Debian)
 
 echo "== cargo test"
 cargo test --workspace --all-targets

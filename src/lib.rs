@@ -20,3 +20,9 @@ pub use rlpx::PeerId;
 pub use subscription::{SubscribedMessage, Subscription};
 pub mod server;
 pub use server::{PeerEvent, Server, ServerConfig, ServerHandle, Stats};
+
+/// UPnP IGD and NAT-PMP port mapping (the `ethp2p-nat` crate), so a node behind a home router
+/// can be reached; behind the default feature `nat`, which `default-features = false` drops
+/// together with igd-next's HTTP stack.
+#[cfg(feature = "nat")]
+pub use ethp2p_nat as nat;

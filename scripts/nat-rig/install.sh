@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the NAT rig test (tests/nat_rig.rs) needs from Debian's packages: miniupnpd with
-# its nftables backend (the router daemon), nftables (the router's NAT), iproute2 (namespaces and
-# veth pairs), and miniupnpc / natpmpc (command-line clients the test uses for cross-checks and
-# for a second LAN host's mapping).
+# Installs what the NAT rig test (cli/tests/nat_rig.rs) needs from Debian's packages: miniupnpd
+# with its nftables backend (the router daemon), nftables (the router's NAT), iproute2 (namespaces
+# and veth pairs), and miniupnpc / natpmpc (command-line clients the test uses for cross-checks
+# and for a second LAN host's mapping).
 #
 # Idempotent and non-interactive: does nothing when everything is already there. The package's
 # own service must not start in the host namespace (it would try to take over the machine's

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A home router in network namespaces, for testing port mapping against a real router daemon
-# (miniupnpd) with nftables NAT. Used by tests/nat_rig.rs; usable by hand too (as root):
+# (miniupnpd) with nftables NAT. Used by cli/tests/nat_rig.rs; usable by hand too (as root):
 #
 #   rig.sh up NAME                  create NAME-wan, NAME-rtr, NAME-lan, NAME-lan2 and the links
 #   rig.sh conf NAME DIR UPNP PMP [IGDV1]

@@ -8,7 +8,8 @@
 
 use aes::Aes256;
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
-use sha3::{Digest, Keccak256};
+
+use super::keccak::Sponge;
 
 /// Length of the header MAC and frame MAC on the wire.
 pub const MAC_LEN: usize = 16;
@@ -16,7 +17,7 @@ pub const MAC_LEN: usize = 16;
 /// One direction's MAC state: the running sponge and the AES-256 key schedule of the mac-secret.
 #[derive(Clone)]
 pub struct FrameMac {
-    sponge: Keccak256,
+    sponge: Sponge,
     cipher: Aes256,
     /// `digest[:16]` of the sponge as it stands, while nothing has been absorbed since it was
     /// taken. The frame MAC that ends one frame is exactly the digest the next header MAC starts
@@ -28,13 +29,13 @@ impl FrameMac {
     /// Starts the sponge as `keccak256.init((mac-secret ^ nonce) || packet)`, where `packet` is the
     /// auth or ack exactly as sent on the wire (EIP-8 size prefix included).
     pub fn new(mac_secret: &[u8; 32], nonce: &[u8; 32], packet: &[u8]) -> Self {
-        let mut sponge = Keccak256::new();
+        let mut sponge = Sponge::new();
         let mut mixed = [0u8; 32];
         for (m, (s, n)) in mixed.iter_mut().zip(mac_secret.iter().zip(nonce)) {
             *m = s ^ n;
         }
-        sponge.update(mixed);
-        sponge.update(packet);
+        sponge.absorb(&mixed);
+        sponge.absorb(packet);
         FrameMac {
             sponge,
             cipher: Aes256::new(mac_secret.into()),
@@ -47,12 +48,12 @@ impl FrameMac {
         if !data.is_empty() {
             self.digest_prefix = None;
         }
-        self.sponge.update(data);
+        self.sponge.absorb(data);
     }
 
     /// The full 32-byte digest of everything absorbed so far, leaving the state running.
     pub fn digest(&self) -> [u8; 32] {
-        self.sponge.clone().finalize().into()
+        self.sponge.digest()
     }
 
     fn digest_prefix(&mut self) -> [u8; MAC_LEN] {

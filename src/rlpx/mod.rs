@@ -8,6 +8,7 @@ pub mod ecies;
 mod error;
 pub mod frame;
 pub mod handshake;
+mod keccak;
 mod keys;
 pub mod mac;
 pub mod secp;
@@ -19,6 +20,7 @@ pub use frame::{FrameCodec, FrameOpener, FrameSealer, HEADER_LEN, MAX_FRAME_SIZE
 pub use handshake::{
     AuthReceived, AwaitingAck, Established, Initiator, MAX_HANDSHAKE_PACKET, PacketLen, Recipient,
 };
+pub use keccak::KECCAK_BACKEND;
 pub use keys::{NodeKey, ParsePeerIdError, PeerId, random_secret_key};
 pub use secrets::{Role, Secrets};
 pub use stream::{LINGER, RlpxError, RlpxReader, RlpxStream, RlpxWriter};

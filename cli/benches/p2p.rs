@@ -214,7 +214,9 @@ fn idle_protocol() -> Protocol {
 fn gethpeer_path() -> Result<PathBuf, String> {
     let path = std::env::var_os("GETHPEER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/gethpeer"));
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/gethpeer")
+        });
     if path.is_file() {
         Ok(path)
     } else {

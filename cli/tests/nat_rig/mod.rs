@@ -1,6 +1,6 @@
-//! The NAT rig for tests/nat_rig.rs: a home router (miniupnpd + nftables NAT) with a WAN and two
-//! LAN hosts, each in a network namespace of its own, built by scripts/nat-rig/rig.sh; and
-//! processes run inside those namespaces whose output lines a test waits on.
+//! The NAT rig for cli/tests/nat_rig.rs: a home router (miniupnpd + nftables NAT) with a WAN
+//! and two LAN hosts, each in a network namespace of its own, built by scripts/nat-rig/rig.sh;
+//! and processes run inside those namespaces whose output lines a test waits on.
 //!
 //! Every rig has namespaces named after this test process and a counter, so parallel tests and
 //! parallel or aborted runs never collide; a rig is torn down when dropped, panics included, and
@@ -31,7 +31,8 @@ pub fn ethp2p_bin() -> &'static str {
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/nat-rig/rig.sh")
+    // The rig scripts live at the workspace root, one level above this crate.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/nat-rig/rig.sh")
 }
 
 /// Whether this machine can run the rig; the reason if not.

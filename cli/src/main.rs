@@ -1,4 +1,5 @@
-//! The `ethp2p` command line: subcommands and their dispatch.
+//! The `ethp2p` command line (see `ethp2p --help`): subcommands and their dispatch. It is its own
+//! crate so that the library's dependency tree holds none of its crates (clap, tracing-subscriber).
 
 mod demo;
 mod devnet;
@@ -14,6 +15,7 @@ mod rlpx_ping;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -21,7 +23,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Ethereum devp2p networking: nodes, devnets and probes"
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -84,7 +86,7 @@ enum RlpxCommand {
 
 impl Cli {
     /// Runs the chosen subcommand; the error text is printed by `main`.
-    pub async fn run(self) -> Result<(), String> {
+    async fn run(self) -> Result<(), String> {
         match self.command {
             Command::Key {
                 command: KeyCommand::Generate { out },
@@ -103,10 +105,28 @@ impl Cli {
     }
 
     /// The log level when `RUST_LOG` is not set: quiet for commands with their own output.
-    pub fn default_log_level(&self) -> &'static str {
+    fn default_log_level(&self) -> &'static str {
         match self.command {
             Command::Node(_) => "info",
             _ => "warn",
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(cli.default_log_level()));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

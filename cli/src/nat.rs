@@ -3,12 +3,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use ethp2p_discovery::Enode;
-use ethp2p_nat::{
+use ethp2p::nat::{
     AddressKind, Gateway, LeaseConfig, MapRequest, MapperConfig, MapperHandle, Mapping, NatEvent,
     NatEvents, NatMode, PmpGateway, PortMapper, Presence, SearchConfig, Transport, UpnpGateway,
     route,
 };
+use ethp2p_discovery::Enode;
 
 use super::json::JsonObject;
 
