@@ -15,7 +15,10 @@ use secp256k1::SecretKey;
 use super::crypto::{self, Nonce};
 use super::handshake::{self, HandshakeError, Whoareyou};
 use super::message::{Message, MessageError};
-use super::packet::{self, AuthData, Body, Flag, MAX_PACKET_SIZE, PacketError, PacketTooLarge};
+use super::packet::{
+    self, AuthData, Body, Flag, MASKING_IV_SIZE, MAX_PACKET_SIZE, MESSAGE_AUTHDATA_SIZE,
+    PacketError, PacketTooLarge, STATIC_HEADER_SIZE,
+};
 use super::session::{Challenges, NodeAddress, PendingChallenge, Session, SessionCache};
 use crate::{Enr, NodeId};
 
@@ -90,8 +93,9 @@ pub enum Decoded {
     Handshake {
         /// The sender.
         from: NodeId,
-        /// The sender's record, verified (from the handshake, or the one we knew).
-        record: Enr,
+        /// The sender's record, verified (from the handshake, or the one we knew); boxed, as
+        /// it is much larger than the other variants.
+        record: Box<Enr>,
         /// The message the handshake carried.
         message: Message,
     },
@@ -271,6 +275,15 @@ impl Codec {
         message: &Message,
     ) -> Result<Outgoing, EncodeError> {
         let plaintext = message.encode();
+        // Checked before a handshake is started for it: it could never be sent.
+        let size = MASKING_IV_SIZE
+            + STATIC_HEADER_SIZE
+            + MESSAGE_AUTHDATA_SIZE
+            + plaintext.len()
+            + crypto::TAG_SIZE;
+        if size > MAX_PACKET_SIZE {
+            return Err(PacketTooLarge(size).into());
+        }
         let local_id = self.local_id();
         let random_part = self.random::<8>();
         if let Some(session) = self.sessions.get_mut(node) {
@@ -520,7 +533,7 @@ impl Codec {
                 );
                 Ok(Decoded::Handshake {
                     from: from_id,
-                    record,
+                    record: Box::new(record),
                     message,
                 })
             }
