@@ -1,5 +1,5 @@
 //! Node identities and discovery for ethp2p: peer ids, `enode://` URLs, and (to come) Ethereum
-//! Node Records (EIP-778) and the discv4 protocol.
+//! Node Records (EIP-778), the discv4 protocol and the discv5.1 wire and session layer.
 
 mod enode;
 pub mod enr;
@@ -9,6 +9,7 @@ mod node_id;
 mod peer_id;
 mod rlp;
 pub mod v4;
+pub mod v5;
 
 pub use enode::{Enode, ParseEnodeError};
 pub use enr::{Enr, EnrBuilder, EnrError, MAX_RECORD_SIZE};

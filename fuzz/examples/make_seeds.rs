@@ -38,6 +38,7 @@ fn main() {
     hello_seeds(&mut seeds);
     disconnect_seeds(&mut seeds);
     message_seeds(&mut seeds);
+    discv5_seeds(&mut seeds);
     println!(
         "wrote {} seed files under {}",
         seeds.count,
@@ -467,4 +468,125 @@ fn rlp_uint(value: u64) -> Vec<u8> {
 fn rlp_list(items: &[Vec<u8>]) -> Vec<u8> {
     let payload = items.concat();
     [rlp_header(payload.len(), 0xc0, 0xf7), payload].concat()
+}
+
+// ---------------------------------------------------------------------------------------------
+// discv5: the wire vectors' packets (raw and with the header in plaintext), one plaintext per
+// message type, and handshake recipes.
+
+fn discv5_seeds(seeds: &mut Seeds) {
+    use ethp2p_discovery::v5::packet::{self, AuthData, MAX_PACKET_SIZE};
+    use ethp2p_discovery::v5::{Message, RequestId};
+    use ethp2p_fuzz::discv5::{VECTOR_PACKETS, mask_for_b, record_a, record_b};
+
+    let mut handshake_authdata = Vec::new();
+    for (name, hex_text) in VECTOR_PACKETS {
+        let packet = hex::decode(hex_text).expect("vector hex");
+        let mut buf = [0u8; MAX_PACKET_SIZE];
+        let unmasked =
+            packet::unmask(&record_b().id(), &packet, &mut buf).expect("vector packet unmasks");
+        if name == "ping_handshake_enr" {
+            assert!(matches!(unmasked.auth, AuthData::Handshake(_)));
+            let authdata = &unmasked.header[39..];
+            handshake_authdata.extend_from_slice(&(authdata.len() as u16).to_be_bytes());
+            handshake_authdata.extend_from_slice(authdata);
+            handshake_authdata.extend_from_slice(unmasked.message);
+        }
+        seeds.write(
+            "discv5_packet",
+            &format!("{name}.bin"),
+            &[&[0u8][..], &packet].concat(),
+        );
+        let plaintext = mask_for_b(&packet);
+        assert_eq!(mask_for_b(&plaintext), packet, "masking is its own inverse");
+        seeds.write(
+            "discv5_packet",
+            &format!("{name}_plaintext_header.bin"),
+            &[&[1u8][..], &plaintext].concat(),
+        );
+    }
+
+    let id = |bytes: &[u8]| RequestId::new(bytes).expect("at most 8 bytes");
+    let messages = [
+        (
+            "ping.bin",
+            Message::Ping {
+                request_id: id(&[0, 0, 0, 1]),
+                enr_seq: 2,
+            },
+        ),
+        (
+            "pong_ip4.bin",
+            Message::Pong {
+                request_id: RequestId::from_u64(0x0102_0304_0506_0708),
+                enr_seq: 1,
+                to_ip: [127, 0, 0, 1].into(),
+                to_port: 30303,
+            },
+        ),
+        (
+            "pong_ip6.bin",
+            Message::Pong {
+                request_id: id(&[]),
+                enr_seq: 3,
+                to_ip: std::net::Ipv6Addr::LOCALHOST.into(),
+                to_port: 9000,
+            },
+        ),
+        (
+            "findnode.bin",
+            Message::FindNode {
+                request_id: id(&[7]),
+                distances: vec![0, 255, 256],
+            },
+        ),
+        (
+            "nodes.bin",
+            Message::Nodes {
+                request_id: id(&[7]),
+                total: 2,
+                records: vec![record_a().clone(), record_b().clone()],
+            },
+        ),
+        (
+            "talkreq.bin",
+            Message::TalkReq {
+                request_id: id(&[1, 2, 3, 4]),
+                protocol: b"test-protocol".to_vec(),
+                request: b"hello".to_vec(),
+            },
+        ),
+        (
+            "talkresp_empty.bin",
+            Message::TalkResp {
+                request_id: id(&[]),
+                response: Vec::new(),
+            },
+        ),
+    ];
+    for (name, message) in &messages {
+        let plaintext = message.encode();
+        assert_eq!(Message::decode(&plaintext).as_ref(), Ok(message));
+        seeds.write("discv5_message", name, &plaintext);
+    }
+
+    let ping = messages[0].1.encode();
+    let nodes = messages[4].1.encode();
+    let recipes: [(&str, Vec<u8>); 6] = [
+        (
+            "forged_vector_authdata.bin",
+            [&[0u8][..], &handshake_authdata].concat(),
+        ),
+        ("genuine_ping_with_record.bin", [&[1u8][..], &ping].concat()),
+        (
+            "genuine_ping_record_known.bin",
+            [&[5u8][..], &ping].concat(),
+        ),
+        ("genuine_nodes.bin", [&[1u8][..], &nodes].concat()),
+        ("tampered.bin", vec![2, 0x00, 0x30, 0x01]),
+        ("other_address.bin", vec![3, 0x76, 0x5f]),
+    ];
+    for (name, bytes) in recipes {
+        seeds.write("discv5_handshake", name, &bytes);
+    }
 }

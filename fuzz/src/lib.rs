@@ -5,6 +5,8 @@
 //! constants, and a handshake run once per process. libFuzzer needs a target to behave the same on
 //! the same input, and the generator needs to reproduce the seed files byte for byte.
 
+pub mod discv5;
+
 use std::sync::{Mutex, OnceLock};
 
 use ethp2p::rlpx::handshake::{AckBody, AuthBody, decode_ack, decode_auth};
