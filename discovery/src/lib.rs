@@ -1,6 +1,7 @@
 //! Node identities and discovery for ethp2p: peer ids, `enode://` URLs, and (to come) Ethereum
 //! Node Records (EIP-778) and the discv4 protocol.
 
+pub mod dns;
 mod enode;
 pub mod enr;
 pub mod local_record;
