@@ -10,8 +10,10 @@
 
 mod base32;
 pub mod entry;
+pub mod tree;
 
 pub use entry::{
     BranchEntry, Entry, EntryError, EntryHash, LinkEntry, RootEntry, Subtree,
     join_character_strings, split_character_strings,
 };
+pub use tree::{SignedTree, Tree, TreeError, ZoneOptions};
