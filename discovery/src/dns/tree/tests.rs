@@ -190,7 +190,7 @@ fn records_with_undecodable_quic_ports_are_refused() {
             .build(&key(0))
             .unwrap();
         assert_eq!(
-            Tree::new(1, &[record.clone()], &[]),
+            Tree::new(1, std::slice::from_ref(&record), &[]),
             Err(TreeError::InvalidPort {
                 id: record.id(),
                 key: port_key
