@@ -238,7 +238,7 @@ impl FromStr for RootEntry {
     /// Parses `enrtree-root:v1 e=<hash> l=<hash> seq=<decimal> sig=<base64url>`, fields separated
     /// by single spaces. The signature is not verified here: that needs the tree's key.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        check_text(s)?;
+        check_root_text(s)?;
         let rest = s
             .strip_prefix(ROOT_PREFIX)
             .and_then(|rest| rest.strip_prefix(' '))
@@ -420,12 +420,12 @@ impl FromStr for Entry {
     /// Parses a branch, link or node record entry (a root is not an [`Entry`]: it is only found
     /// at the tree's domain; see [`RootEntry`]).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        check_text(s)?;
         if s.starts_with(LINK_PREFIX) {
             s.parse().map(Entry::Link)
         } else if s.starts_with(BRANCH_PREFIX) {
             s.parse().map(Entry::Branch)
         } else if s.starts_with(ENR_PREFIX) {
+            check_text(s)?;
             Ok(Entry::Enr(Box::new(s.parse()?)))
         } else {
             Err(EntryError::UnknownEntry)
@@ -447,7 +447,7 @@ impl fmt::Display for Entry {
 /// Go's resolver and go-ethereum do: a 365-byte branch arrives as 255 + 110 bytes).
 ///
 /// Refuses, before allocating, a record longer than [`MAX_ENTRY_SIZE`], and text that is not
-/// printable ASCII.
+/// printable ASCII (spaces allowed: the root has them).
 pub fn join_character_strings<S: AsRef<[u8]>>(strings: &[S]) -> Result<String, EntryError> {
     let len: usize = strings.iter().map(|s| s.as_ref().len()).sum();
     if len > MAX_ENTRY_SIZE {
@@ -458,7 +458,7 @@ pub fn join_character_strings<S: AsRef<[u8]>>(strings: &[S]) -> Result<String, E
         let s = std::str::from_utf8(s.as_ref()).map_err(|_| EntryError::InvalidCharacter)?;
         text.push_str(s);
     }
-    check_text(&text)?;
+    check_root_text(&text)?;
     Ok(text)
 }
 
@@ -471,8 +471,18 @@ pub fn split_character_strings(text: &str) -> Vec<&[u8]> {
     text.as_bytes().chunks(MAX_CHARACTER_STRING).collect()
 }
 
-/// The checks every entry text passes first: bounded, printable ASCII.
+/// The checks every entry text passes first: bounded, printable ASCII, and no space (only a
+/// root has spaces; see [`check_root_text`]).
 fn check_text(text: &str) -> Result<(), EntryError> {
+    check_root_text(text)?;
+    if text.contains(' ') {
+        return Err(EntryError::InvalidCharacter);
+    }
+    Ok(())
+}
+
+/// The checks root text passes first: bounded, printable ASCII (spaces included).
+fn check_root_text(text: &str) -> Result<(), EntryError> {
     if text.len() > MAX_ENTRY_SIZE {
         return Err(EntryError::TooLarge(text.len()));
     }

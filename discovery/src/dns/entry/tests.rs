@@ -170,10 +170,13 @@ fn parse_branches() {
         }))
     );
     assert_eq!(two.parse::<Entry>().unwrap().to_string(), two);
+    assert_eq!(
+        "enrtree-branch:AAAAAAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBBBBBB".parse::<Entry>(),
+        Err(EntryError::InvalidCharacter)
+    );
     for bad in [
         "enrtree-branch:,",
         "enrtree-branch:AAAAAAAAAAAAAAAAAAAA,",
-        "enrtree-branch:AAAAAAAAAAAAAAAAAAAA, BBBBBBBBBBBBBBBBBBBB",
         "enrtree-branch:aaaaaaaaaaaaaaaaaaaa",
         "enrtree-branch:AAAAAAAAAAAAAAAAAAA",
     ] {
@@ -320,6 +323,12 @@ fn oversized_and_non_ascii_entries_are_refused() {
     );
     assert_eq!(
         "enrtree-branch:\nAAAAAAAAAAAAAAAAAAAA".parse::<Entry>(),
+        Err(EntryError::InvalidCharacter)
+    );
+    // Only a root has spaces; the ENR text parser would otherwise trim this one.
+    let (_, enr) = EIP_ENTRIES[2];
+    assert_eq!(
+        format!("{enr} ").parse::<Entry>(),
         Err(EntryError::InvalidCharacter)
     );
 }
