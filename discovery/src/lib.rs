@@ -1,6 +1,7 @@
 //! Node identities and discovery for ethp2p: peer ids, `enode://` URLs, and (to come) Ethereum
 //! Node Records (EIP-778), the discv4 protocol and the discv5.1 wire and session layer.
 
+pub mod dns;
 mod enode;
 pub mod enr;
 pub mod local_record;

@@ -35,8 +35,14 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let mut filter = AnnouncementFilter::new(GATEWAY);
-    assert_eq!(filter.on_pmp(SocketAddr::from((OTHER_HOST, 5351)), data), None);
-    assert_eq!(filter.on_ssdp(SocketAddr::from((OTHER_HOST, 1900)), data), None);
+    assert_eq!(
+        filter.on_pmp(SocketAddr::from((OTHER_HOST, 5351)), data),
+        None
+    );
+    assert_eq!(
+        filter.on_ssdp(SocketAddr::from((OTHER_HOST, 1900)), data),
+        None
+    );
     let _ = filter.on_pmp(SocketAddr::from((GATEWAY, 5351)), data);
     let gateway = SocketAddr::from((GATEWAY, 1900));
     let first = filter.on_ssdp(gateway, data);

@@ -12,7 +12,7 @@
 //! received as, so keys this crate does not know survive a decode / encode round trip byte for
 //! byte.
 
-mod base64;
+pub(crate) mod base64;
 
 use std::collections::BTreeMap;
 use std::fmt;

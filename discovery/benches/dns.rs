@@ -1,0 +1,158 @@
+//! DNS discovery benchmark: how fast the sans-IO client takes in a 10,000-record tree, printed
+//! beside the bound its verification work sets, measured in the same run.
+//!
+//! # The bound
+//!
+//! Every record entry that arrives must be hashed (Keccak-256 of its text, checked against its
+//! name) and decoded with its secp256k1 signature verified (`Enr` text parsing). Those two are
+//! timed in a tight loop over the tree's own record texts:
+//!
+//! ```text
+//! bound = 1 / (t_keccak(entry) + t_parse_and_verify(enr))  records per second
+//! ratio = synced / bound
+//! ```
+//!
+//! Target: ratio >= 0.5 (issue 9). The load is the same tree, in an in-memory zone
+//! ([`MemoryResolver`]), with the rate limit lifted: this measures the client's own cost
+//! (verification, branch handling, bookkeeping, the cache), not a DNS server's. The real-DNS
+//! benchmark (a local server) is the resolver adapter's, not this one's.
+//!
+//! Two loads: [`TreeSync`] (the whole tree, `dns sync`) and [`Client`] (the iterator, until it
+//! has handed out every record once). Rates are wall-clock; "per CPU-second" divides by this
+//! thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), steadier on a shared machine.
+//!
+//! # Running
+//!
+//! `cargo bench -p ethp2p-discovery --bench dns`. Without `--bench` (as `cargo test --benches`
+//! runs it), a 300-record smoke run.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ethp2p_discovery::Enr;
+use ethp2p_discovery::dns::{
+    Action, Client, ClientConfig, EntryHash, MemoryResolver, SyncStep, Tree, TreeSync,
+};
+use secp256k1::SecretKey;
+
+/// Thread CPU time.
+fn cpu_now() -> Duration {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `time` is a valid out pointer and the clock id a constant of the C library.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    assert_eq!(rc, 0, "clock_gettime");
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+/// Wall and CPU seconds of `f`.
+fn timed(f: impl FnOnce()) -> (f64, f64) {
+    let (wall, cpu) = (Instant::now(), cpu_now());
+    f();
+    (
+        wall.elapsed().as_secs_f64(),
+        (cpu_now() - cpu).as_secs_f64(),
+    )
+}
+
+fn unlimited() -> ClientConfig {
+    ClientConfig {
+        rate_limit: 1e12,
+        rate_burst: 1_000_000,
+        ..ClientConfig::default()
+    }
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let records = if full { 10_000 } else { 300 };
+    let rounds = if full { 3 } else { 1 };
+
+    let signer = SecretKey::from_secret_bytes([0x42; 32]).unwrap();
+    let nodes: Vec<Enr> = (0..records as u64)
+        .map(|i| {
+            let mut key = [0u8; 32];
+            key[..8].copy_from_slice(&(i + 1).to_be_bytes());
+            key[31] = 1;
+            let key = SecretKey::from_secret_bytes(key).unwrap();
+            Enr::builder()
+                .ip4([10, 0, (i >> 8) as u8, i as u8].into())
+                .tcp4(30303)
+                .udp4(30303)
+                .build(&key)
+                .unwrap()
+        })
+        .collect();
+    let tree = Tree::new(1, &nodes, &[]).unwrap().sign(&signer);
+    let domain = "bench.example.org";
+    let url = tree.url(domain).unwrap();
+    let zone = MemoryResolver::new();
+    let txt = tree.to_txt(domain);
+    let entries = txt.len();
+    zone.insert_all(txt);
+    let texts: Vec<String> = nodes.iter().map(Enr::to_string).collect();
+    println!("tree: {records} records, {entries} TXT records");
+
+    for round in 1..=rounds {
+        // The bound: hash check and record parse of every record text.
+        let (bound_wall, bound_cpu) = timed(|| {
+            for text in &texts {
+                black_box(EntryHash::of(text));
+                black_box(text.parse::<Enr>().unwrap());
+            }
+        });
+
+        let mut lookups = 0usize;
+        let (sync_wall, sync_cpu) = timed(|| {
+            let mut sync = TreeSync::new(url.clone(), &unlimited());
+            let now = Instant::now();
+            loop {
+                match sync.poll(now) {
+                    SyncStep::Done => break,
+                    SyncStep::Sleep(_) => panic!("rate limit not lifted"),
+                    SyncStep::Resolve(name) => {
+                        lookups += 1;
+                        sync.handle_answer(zone.lookup(&name)).unwrap();
+                    }
+                }
+            }
+            assert_eq!(sync.finish().unwrap().tree().nodes().len(), records);
+        });
+        assert_eq!(lookups, entries);
+
+        let (iter_wall, iter_cpu) = timed(|| {
+            let mut client = Client::new(unlimited(), round);
+            client.add_tree(&url);
+            let now = Instant::now();
+            let mut seen = HashSet::new();
+            while seen.len() < records {
+                match client.poll(now) {
+                    Action::Node(node) => {
+                        seen.insert(node.id());
+                    }
+                    Action::Resolve(name) => client.handle_answer(zone.lookup(&name)).unwrap(),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        });
+
+        let rate = |seconds: f64| records as f64 / seconds;
+        println!(
+            "round {round}: bound {:.0}/s ({:.0}/CPU-s) | sync {:.0}/s ({:.0}/CPU-s), ratio {:.2} \
+             (CPU {:.2}) | iterator {:.0}/s ({:.0}/CPU-s), ratio {:.2} (CPU {:.2})",
+            rate(bound_wall),
+            rate(bound_cpu),
+            rate(sync_wall),
+            rate(sync_cpu),
+            bound_wall / sync_wall,
+            bound_cpu / sync_cpu,
+            rate(iter_wall),
+            rate(iter_cpu),
+            bound_wall / iter_wall,
+            bound_cpu / iter_cpu,
+        );
+    }
+}

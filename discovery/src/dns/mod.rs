@@ -1,0 +1,37 @@
+//! DNS node discovery ([EIP-1459](https://eips.ethereum.org/EIPS/eip-1459)): signed trees of node
+//! records and links published as DNS TXT records.
+//!
+//! - [`entry`]: the text form of the entries (root, branch, link, node record), their hashes,
+//!   and the character-strings of a TXT record;
+//! - [`tree`]: the publisher, building and signing a tree exactly as go-ethereum's `MakeTree`
+//!   and rendering it as go-ethereum's `to-txt` JSON or as a zone file;
+//! - [`Client`]: the sans-IO node iterator over trees and their links, and [`TreeSync`], the
+//!   download of one whole tree;
+//! - [`Resolver`]: the seam to DNS, with [`MemoryResolver`] for tests, and [`driver`], which
+//!   runs the state machines against a resolver on tokio.
+
+mod base32;
+mod cache;
+mod client;
+mod download;
+pub mod driver;
+pub mod entry;
+mod link_cache;
+mod rate_limit;
+mod resolver;
+pub mod tree;
+mod tree_sync;
+mod verify;
+
+pub use client::{Action, Client, ClientConfig};
+pub use download::{SyncStep, TreeSync};
+pub use entry::{
+    BranchEntry, Entry, EntryError, EntryHash, LinkEntry, RootEntry, Subtree,
+    join_character_strings, split_character_strings,
+};
+pub use resolver::{MemoryResolver, ResolveError, Resolver};
+pub use tree::{SignedTree, Tree, TreeError, ZoneOptions};
+pub use verify::SyncError;
+
+#[cfg(test)]
+mod client_tests;
