@@ -203,10 +203,7 @@ impl DialState {
                     self.schedule_duplicate_retry(enode, now);
                 }
             }
-            DialOutcome::Connected => {
-                self.duplicate_retries.remove(&id);
-            }
-            DialOutcome::Failed => {
+            DialOutcome::Connected | DialOutcome::Failed => {
                 self.duplicate_retries.remove(&id);
             }
         }
@@ -228,18 +225,30 @@ impl DialState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
 
-    fn enode(byte: u8) -> Enode {
+    /// A node on loopback whose id is `byte` repeated (also used by the node-source tests).
+    pub(crate) fn enode(byte: u8) -> Enode {
         Enode {
             id: PeerId([byte; 64]),
             ip: Ipv4Addr::LOCALHOST.into(),
             tcp_port: 30303,
             udp_port: 30303,
         }
+    }
+
+    /// Empty dial state and peer table, limits with `max_dialed` slots, and a start time.
+    fn fixture(max_dialed: usize) -> (DialState, PeerTable, DialLimits, Instant) {
+        let state = DialState::default();
+        (
+            state,
+            PeerTable::default(),
+            limits(max_dialed),
+            Instant::now(),
+        )
     }
 
     fn limits(max_dialed: usize) -> DialLimits {
@@ -251,12 +260,7 @@ mod tests {
 
     #[test]
     fn a_candidate_is_dialed_once_within_the_history() {
-        let (mut state, peers, limits, now) = (
-            DialState::default(),
-            PeerTable::default(),
-            limits(4),
-            Instant::now(),
-        );
+        let (mut state, peers, limits, now) = fixture(4);
         assert!(state.take_candidate(&enode(1), now, &peers, &limits));
         // In progress: not again.
         assert!(!state.take_candidate(&enode(1), now, &peers, &limits));
@@ -267,12 +271,7 @@ mod tests {
 
     #[test]
     fn a_duplicate_is_not_a_failure_and_an_unconnected_pair_is_redialed_soon() {
-        let (mut state, peers, limits, now) = (
-            DialState::default(),
-            PeerTable::default(),
-            limits(4),
-            Instant::now(),
-        );
+        let (mut state, peers, limits, now) = fixture(4);
         assert!(state.take_candidate(&enode(1), now, &peers, &limits));
         state.dial_finished(&enode(1), DialOutcome::Duplicate, false, now);
         // Offered again by a source: taken at once, no 30 s pause.
@@ -289,12 +288,7 @@ mod tests {
 
     #[test]
     fn a_duplicate_with_a_surviving_connection_needs_no_retry() {
-        let (mut state, peers, limits, now) = (
-            DialState::default(),
-            PeerTable::default(),
-            limits(4),
-            Instant::now(),
-        );
+        let (mut state, peers, limits, now) = fixture(4);
         assert!(state.take_candidate(&enode(1), now, &peers, &limits));
         state.dial_finished(&enode(1), DialOutcome::Duplicate, true, now);
         let (dials, next) = state.due_dials(now + BACKOFF_MAX, &peers, &limits, &HashSet::new());
@@ -305,12 +299,7 @@ mod tests {
 
     #[test]
     fn static_peers_back_off_and_respect_the_slots_unless_trusted() {
-        let (mut state, peers, limits, now) = (
-            DialState::default(),
-            PeerTable::default(),
-            limits(1),
-            Instant::now(),
-        );
+        let (mut state, peers, limits, now) = fixture(1);
         state.add_static(enode(1), now);
         state.add_static(enode(2), now);
         let trusted = HashSet::from([enode(2).id]);

@@ -183,8 +183,10 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
     let mut gap = LOOKUP_INTERVAL;
     let mut next_lookup = Instant::now();
     loop {
-        if let Some(node) = slot.is_some().then(|| found.pop()).flatten() {
-            slot.take().expect("checked").send(node);
+        if slot.is_some() {
+            if let Some(node) = found.pop() {
+                slot.take().expect("checked").send(node);
+            }
         }
         let now = Instant::now();
         let lookup_running = lookup_since.is_some_and(|at| now.duration_since(at) < LOOKUP_GIVE_UP);

@@ -124,19 +124,8 @@ impl FairMix {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
-
     use super::*;
-    use crate::rlpx::PeerId;
-
-    fn enode(byte: u8) -> Enode {
-        Enode {
-            id: PeerId([byte; 64]),
-            ip: Ipv4Addr::LOCALHOST.into(),
-            tcp_port: 1,
-            udp_port: 1,
-        }
-    }
+    use crate::server::dial_state::tests::enode;
 
     #[tokio::test]
     async fn sources_take_turns_and_ended_ones_are_dropped() {
