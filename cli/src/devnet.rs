@@ -1,12 +1,14 @@
 //! `ethp2p devnet`: N nodes on 127.0.0.1 in one process that find each other through discv4
-//! from one bootnode (node 0), run the demo protocol, and show a live table and a summary.
-//! Fails when the network does not form.
+//! from one bootnode (node 0) until every node is connected to every other, then run the demo
+//! protocol for a while, with a live table and a summary. When the network does not form in
+//! time it says which pairs are missing and whether discovery had brought them together.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ethp2p::rlpx::random_secret_key;
+use ethp2p::rlpx::{PeerId, random_secret_key};
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{Server, ServerConfig, ServerHandle, Stats};
 
@@ -18,21 +20,31 @@ pub struct DevnetArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 8)]
     nodes: usize,
-    /// Seconds to run.
+    /// Seconds to keep the network running (and the demo protocol talking) once it has formed.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Seconds to wait for the network to form before giving up and saying what is missing.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
 }
 
-/// How often the demo protocol greets each peer.
+/// How often the demo protocol greets each peer in a network of up to `GREETING_SCALE` nodes;
+/// larger networks greet less often per peer, so that the demo's traffic per node stays about
+/// the same and does not starve the handshakes of a forming network of CPU.
 const GREETING_INTERVAL: Duration = Duration::from_millis(100);
+const GREETING_SCALE: usize = 10;
 /// How often formation is checked; the table is redrawn every `REDRAW_EVERY` checks.
 const CHECK: Duration = Duration::from_millis(50);
 const REDRAW_EVERY: u32 = 20;
+/// Unconnected pairs explained one by one when the network does not form, at most.
+const PAIRS_EXPLAINED: usize = 10;
 
 pub async fn run(args: DevnetArgs) -> Result<(), String> {
     if args.nodes < 2 {
         return Err("a network needs at least 2 nodes".into());
     }
+    let greeting_interval =
+        GREETING_INTERVAL * u32::try_from(args.nodes.div_ceil(GREETING_SCALE)).unwrap_or(u32::MAX);
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let mut nodes: Vec<ServerHandle> = Vec::with_capacity(args.nodes);
     for _ in 0..args.nodes {
@@ -41,7 +53,7 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
         config.client_id = format!("ethp2p-devnet/v{}", env!("CARGO_PKG_VERSION"));
         // Each node may dial all N-1 others: keep that within the dial share (max_peers / 3).
         config.max_peers = config.max_peers.max(3 * args.nodes);
-        config.protocols.push(demo_protocol(GREETING_INTERVAL));
+        config.protocols.push(demo_protocol(greeting_interval));
         // Node 0 is the bootnode; every other node knows only it and discovers the rest.
         let bootnodes = nodes
             .first()
@@ -54,38 +66,90 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
         });
         nodes.push(Server::start(config).await.map_err(|e| e.to_string())?);
     }
-    let live = std::io::stdout().is_terminal();
     println!(
         "devnet: {} nodes on 127.0.0.1 find each other through discv4 from one bootnode (node 0) \
-         and connect to all others; protocol demo/1",
+         and connect to all others; protocol demo/1 greets each peer every {greeting_interval:?}",
         args.nodes
     );
     for (i, node) in nodes.iter().enumerate() {
         println!("  node {i}: {}", node.local_enode());
     }
 
-    let started = Instant::now();
-    let until = started + Duration::from_secs(args.duration);
-    let want = args.nodes - 1;
-    let mut formed_after: Option<Duration> = None;
-    let mut tick = tokio::time::interval(CHECK);
-    let mut checks = 0u32;
     let shutdown = super::node::shutdown_signal();
     tokio::pin!(shutdown);
+    let started = Instant::now();
+    let want = args.nodes - 1;
+    let formed = watch(
+        &nodes,
+        &mut shutdown,
+        started,
+        Duration::from_secs(args.timeout),
+        |stats| stats.iter().all(|s| s.peers == want),
+    )
+    .await;
+    let outcome = match formed {
+        Watched::Done => {
+            let after = started.elapsed();
+            println!("network formed after {after:.1?}: every node has {want} peers");
+            let running = Instant::now();
+            watch(
+                &nodes,
+                &mut shutdown,
+                running,
+                Duration::from_secs(args.duration),
+                |_| false,
+            )
+            .await;
+            Ok(after)
+        }
+        Watched::TimedOut => Err(format!(
+            "network did not form within {}s: {}",
+            args.timeout,
+            explain_missing(&nodes).await
+        )),
+        Watched::Interrupted => Err("interrupted before the network formed".to_string()),
+    };
+
+    let stats: Vec<Stats> = nodes.iter().map(ServerHandle::stats).collect();
+    let mut stopping = tokio::task::JoinSet::new();
+    for node in nodes {
+        stopping.spawn(async move { node.shutdown().await });
+    }
+    stopping.join_all().await;
+    println!("\nsummary after {:.1?}:", started.elapsed());
+    print_table(&stats);
+    let total_in: u64 = stats.iter().map(|s| s.messages_in).sum();
+    let after = outcome?;
+    println!("network formed after {after:.1?}; {total_in} demo messages delivered");
+    Ok(())
+}
+
+enum Watched {
+    Done,
+    TimedOut,
+    Interrupted,
+}
+
+/// Checks the nodes' stats every [`CHECK`] (redrawing the live table on a terminal) until `done`
+/// holds, `limit` has passed since `since`, or the user interrupts.
+async fn watch(
+    nodes: &[ServerHandle],
+    shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    since: Instant,
+    limit: Duration,
+    done: impl Fn(&[Stats]) -> bool,
+) -> Watched {
+    let live = std::io::stdout().is_terminal();
+    let mut tick = tokio::time::interval(CHECK);
+    let mut checks = 0u32;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = &mut shutdown => break,
+            _ = shutdown.as_mut() => return Watched::Interrupted,
         }
         let stats: Vec<Stats> = nodes.iter().map(ServerHandle::stats).collect();
-        if formed_after.is_none() && stats.iter().all(|s| s.peers == want) {
-            formed_after = Some(started.elapsed());
-            if !live {
-                println!(
-                    "network formed after {:.1?}: every node has {want} peers",
-                    started.elapsed()
-                );
-            }
+        if done(&stats) {
+            return Watched::Done;
         }
         checks += 1;
         if live && checks % REDRAW_EVERY == 1 {
@@ -93,32 +157,61 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
             print!("\x1b[2J\x1b[H");
             println!(
                 "ethp2p devnet: {} nodes, {:.0?} elapsed (Ctrl-C ends)",
-                args.nodes,
-                started.elapsed()
+                nodes.len(),
+                since.elapsed()
             );
             print_table(&stats);
         }
-        if Instant::now() >= until {
-            break;
+        if since.elapsed() >= limit {
+            return Watched::TimedOut;
         }
     }
+}
 
-    let stats: Vec<Stats> = nodes.iter().map(ServerHandle::stats).collect();
-    for node in &nodes {
-        node.shutdown().await;
-    }
-    println!("\nsummary after {:.1?}:", started.elapsed());
-    print_table(&stats);
-    let total_in: u64 = stats.iter().map(|s| s.messages_in).sum();
-    match formed_after {
-        Some(after) => {
-            println!("network formed after {after:.1?}; {total_in} demo messages delivered");
-            Ok(())
+/// Which pairs are not connected, and for the first few whether either node has the other in
+/// its discovery table (if neither does, discovery never brought them together).
+async fn explain_missing(nodes: &[ServerHandle]) -> String {
+    let peer_sets: Vec<HashSet<PeerId>> = nodes
+        .iter()
+        .map(|node| node.peers().iter().map(|peer| peer.id).collect())
+        .collect();
+    let mut missing = Vec::new();
+    for a in 0..nodes.len() {
+        for b in a + 1..nodes.len() {
+            let (id_a, id_b) = (nodes[a].local_id(), nodes[b].local_id());
+            if !peer_sets[a].contains(&id_b) || !peer_sets[b].contains(&id_a) {
+                missing.push((a, b));
+            }
         }
-        None => Err(format!(
-            "network did not form: peers per node {:?}, wanted {want} each",
-            stats.iter().map(|s| s.peers).collect::<Vec<_>>()
-        )),
+    }
+    let total = nodes.len() * (nodes.len() - 1) / 2;
+    println!("{} of {total} pairs are not connected:", missing.len());
+    for &(a, b) in missing.iter().take(PAIRS_EXPLAINED) {
+        println!(
+            "  nodes {a} and {b}: node {a} {}, node {b} {}",
+            knows(&nodes[a], &nodes[b]).await,
+            knows(&nodes[b], &nodes[a]).await
+        );
+    }
+    if missing.len() > PAIRS_EXPLAINED {
+        println!("  ... and {} more", missing.len() - PAIRS_EXPLAINED);
+    }
+    format!(
+        "{} of {total} pairs not connected (listed above)",
+        missing.len()
+    )
+}
+
+async fn knows(node: &ServerHandle, other: &ServerHandle) -> &'static str {
+    let Some(discovery) = node.discovery() else {
+        return "runs no discovery";
+    };
+    match discovery.table_nodes().await {
+        Ok(table) if table.iter().any(|record| record.id == other.local_id()) => {
+            "has the other in its discovery table"
+        }
+        Ok(_) => "does not have the other in its discovery table",
+        Err(_) => "has stopped discovery",
     }
 }
 

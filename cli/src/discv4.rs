@@ -195,7 +195,9 @@ async fn crawl(bootnodes: Vec<Enode>, duration: Duration) -> Result<(), String> 
             event = events.recv() => event,
         };
         match event {
-            Ok(Event::NodeAdded(record)) => report(&record, &mut seen),
+            Ok(Event::NodeAdded(record) | Event::ReplacementAdded(record)) => {
+                report(&record, &mut seen)
+            }
             Ok(Event::LookupFinished { nodes, .. }) => {
                 lookups += 1;
                 for record in &nodes {

@@ -73,6 +73,7 @@ fn dial_candidate(inner: &Arc<Inner>, enode: Enode) {
                 &inner.dial_limits(),
             )
     };
+    tracing::trace!(peer = ?enode.id, taken, "dial candidate");
     if taken {
         inner.tasks.spawn(dial(inner.clone(), enode));
     }

@@ -60,8 +60,9 @@ pub struct Stats {
     pub handshakes: u64,
     /// Connections that failed before becoming peers (duplicates not counted).
     pub handshake_failures: u64,
-    /// Connections closed before becoming peers as duplicates of another connection to the same
-    /// node (see [`PeerEvent::DuplicateClosed`]).
+    /// Connections closed as duplicates of another connection to the same node: before becoming
+    /// peers (see [`PeerEvent::DuplicateClosed`]), or as peers replaced by the connection the
+    /// simultaneous-dial tie-break keeps (their `PeerRemoved` has the reason `AlreadyConnected`).
     pub duplicates: u64,
     /// Subprotocol messages received.
     pub messages_in: u64,

@@ -331,6 +331,7 @@ fn admit_and_insert(
         trusted: ready.trusted,
     };
     if let Some(replaced) = state.peers.insert(entry) {
+        Counters::bump(&inner.counters.duplicates, 1);
         replaced
             .end
             .end(EndCause::Requested(DisconnectReason::AlreadyConnected));

@@ -83,6 +83,10 @@ pub struct Transmit {
 pub enum Event {
     /// A node answered our Ping and entered the table: a dial candidate.
     NodeAdded(NodeRecord),
+    /// A node answered our Ping but its bucket is full: it waits among the bucket's
+    /// replacements. Still a dial candidate (in a network of more than a few hundred nodes most
+    /// nodes a node ever verifies end up here).
+    ReplacementAdded(NodeRecord),
     /// A node failed revalidation and left the table.
     NodeRemoved(PeerId),
     /// A lookup ended; `nodes` are the closest that answered, closest first.
@@ -768,8 +772,12 @@ impl Discv4 {
             return;
         }
         let outcome = self.table.add_verified(record, enr_seq, now);
-        if matches!(outcome, AddOutcome::Added | AddOutcome::Verified) {
-            self.events.push_back(Event::NodeAdded(record));
+        match outcome {
+            AddOutcome::Added | AddOutcome::Verified => {
+                self.events.push_back(Event::NodeAdded(record))
+            }
+            AddOutcome::Replacement => self.events.push_back(Event::ReplacementAdded(record)),
+            _ => {}
         }
     }
 
