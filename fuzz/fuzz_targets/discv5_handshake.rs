@@ -9,10 +9,11 @@
 //!   plaintext is a valid message, and B's reply on the new session opens with A's keys.
 //! - 2: a genuine handshake with data[0..2] choosing a byte and data[2] a bit pattern to flip:
 //!   any change is refused.
-//! - 3: a genuine handshake arriving from another address: refused.
+//! - 3: a genuine handshake arriving from another address (data[0..2] is its port): refused,
+//!   and A's challenge stays for A's own copy of the packet, which then completes.
 //!
-//! After every handshake packet, accepted or not, the challenge is gone: the same packet again is
-//! refused as unexpected, and at most one session exists.
+//! After every handshake packet from A's address, accepted or not, the challenge is gone: the
+//! same packet again is refused as unexpected, and at most one session exists.
 
 #![no_main]
 
@@ -153,11 +154,17 @@ fuzz_target!(|data: &[u8]| {
                 .map_or(1, |p| u16::from_be_bytes(*p));
             let elsewhere = SocketAddr::from(([127, 0, 0, 1], port));
             if elsewhere == ADDR_A {
-                // Not another address after all: the challenge stays, nothing to check.
                 return;
             }
             assert_eq!(b.decode(now, elsewhere, &packet), unexpected);
             assert_eq!(b.session_count(), 0);
+            // The challenge belongs to A's address: a copy from elsewhere does not spend it, so
+            // a spoofed packet cannot cancel A's handshake, and A's own packet still completes.
+            assert_eq!(b.pending_challenge_count(), 1);
+            assert!(matches!(
+                b.decode(now, ADDR_A, &packet),
+                Ok(Decoded::Handshake { .. })
+            ));
         }
     }
     assert_eq!(b.pending_challenge_count(), 0);
