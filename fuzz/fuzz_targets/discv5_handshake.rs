@@ -8,7 +8,8 @@
 //!   bit 2 is set, so the handshake carries it only otherwise): B accepts exactly when the
 //!   plaintext is a valid message, and B's reply on the new session opens with A's keys.
 //! - 2: a genuine handshake with data[0..2] choosing a byte and data[2] a bit pattern to flip:
-//!   any change is refused.
+//!   any change is refused (and spends A's challenge only if the packet still claims to be
+//!   from A).
 //! - 3: a genuine handshake arriving from another address (data[0..2] is its port): refused,
 //!   and A's challenge stays for A's own copy of the packet, which then completes.
 //!
@@ -20,6 +21,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use ethp2p_discovery::NodeId;
 use ethp2p_discovery::v5::crypto::{self, SessionKeys};
 use ethp2p_discovery::v5::handshake::{self, Whoareyou};
 use ethp2p_discovery::v5::packet::{self, Body, Flag, MAX_PACKET_SIZE};
@@ -65,13 +67,10 @@ fuzz_target!(|data: &[u8]| {
                 "forged handshake accepted"
             );
             assert_eq!(b.session_count(), 0);
-            // Only a handshake claiming to be from A meets (and so consumes) A's challenge.
-            let claims_a = matches!(
-                decoded,
-                Err(DecodeError::Handshake { from, .. } | DecodeError::Message { from, .. })
-                    if from == from_a
+            assert_eq!(
+                b.pending_challenge_count(),
+                usize::from(!claims_to_be(&decoded, from_a))
             );
-            assert_eq!(b.pending_challenge_count(), usize::from(!claims_a));
             return;
         }
         1 => {
@@ -139,12 +138,22 @@ fuzz_target!(|data: &[u8]| {
             let mut tampered = packet.clone();
             let at = usize::from(u16::from_be_bytes([high, low])) % tampered.len();
             tampered[at] ^= bits;
+            let decoded = b.decode(now, ADDR_A, &tampered);
             assert!(
-                b.decode(now, ADDR_A, &tampered).is_err(),
+                decoded.is_err(),
                 "tampered handshake accepted (byte {at}, bits {bits:#04x})"
             );
             assert_eq!(b.session_count(), 0);
-            assert_eq!(b.decode(now, ADDR_A, &packet), unexpected);
+            if claims_to_be(&decoded, from_a) {
+                assert_eq!(b.decode(now, ADDR_A, &packet), unexpected);
+            } else {
+                // The change hit the source id or the masking: not A's handshake, so A's
+                // challenge stays and A's own packet still completes.
+                assert!(matches!(
+                    b.decode(now, ADDR_A, &packet),
+                    Ok(Decoded::Handshake { .. })
+                ));
+            }
         }
         _ => {
             let plaintext = ping_plaintext();
@@ -169,6 +178,16 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(b.pending_challenge_count(), 0);
 });
+
+/// Whether a refused packet was a handshake claiming to be from `node`: only such a packet meets
+/// (and so spends) the challenge B sent that node.
+fn claims_to_be(decoded: &Result<Decoded, DecodeError>, node: NodeId) -> bool {
+    matches!(
+        decoded,
+        Err(DecodeError::Handshake { from, .. } | DecodeError::Message { from, .. })
+            if *from == node
+    )
+}
 
 fn ping_plaintext() -> Vec<u8> {
     Message::Ping {
