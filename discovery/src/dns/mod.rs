@@ -14,6 +14,8 @@ mod base32;
 mod cache;
 mod client;
 mod download;
+#[cfg(feature = "dns-resolver")]
+mod hickory;
 pub mod driver;
 pub mod entry;
 mod link_cache;
@@ -29,6 +31,8 @@ pub use entry::{
     BranchEntry, Entry, EntryError, EntryHash, LinkEntry, RootEntry, Subtree,
     join_character_strings, split_character_strings,
 };
+#[cfg(feature = "dns-resolver")]
+pub use hickory::HickoryResolver;
 pub use resolver::{MemoryResolver, ResolveError, Resolver};
 pub use tree::{SignedTree, Tree, TreeError, ZoneOptions};
 pub use verify::SyncError;

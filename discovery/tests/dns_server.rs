@@ -1,0 +1,204 @@
+//! DNS discovery through a real DNS server: our publisher's trees served by dnsmasq (Debian's
+//! `dnsmasq-base`, installed by `scripts/install-dns-tools.sh`) on 127.0.0.1, read back with
+//! our client over hickory-resolver. A tree of 60 nodes links to a second tree of 5; the client
+//! syncs the first whole, walks both through the link, and refuses a tampered entry.
+
+#![cfg(feature = "dns-resolver")]
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ethp2p_discovery::Enr;
+use ethp2p_discovery::dns::driver::{NodeIterator, sync_tree};
+use ethp2p_discovery::dns::{ClientConfig, HickoryResolver, LinkEntry, SyncError, Tree};
+use secp256k1::SecretKey;
+
+const DOMAIN: &str = "nodes.example.org";
+const LINKED_DOMAIN: &str = "more.example.org";
+/// Bounds the whole walk; the rate limit is lifted, so it takes well under a second.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn key(i: u64) -> SecretKey {
+    let mut bytes = [0u8; 32];
+    bytes[24..].copy_from_slice(&(i + 1).to_be_bytes());
+    SecretKey::from_secret_bytes(bytes).unwrap()
+}
+
+fn node(i: u64) -> Enr {
+    let mut builder = Enr::builder();
+    builder
+        .ip4(Ipv4Addr::new(127, 0, 0, 1))
+        .tcp4(30000 + i as u16)
+        .udp4(30000 + i as u16);
+    builder.build(&key(i)).unwrap()
+}
+
+/// dnsmasq serving `records` (name to TXT text) on 127.0.0.1; killed on drop.
+struct Dnsmasq {
+    child: Child,
+    addr: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Dnsmasq {
+    fn serve(records: &BTreeMap<String, String>) -> Dnsmasq {
+        let dir = TempDir::new();
+        let mut conf = String::from("local=/example.org/\n");
+        for (name, text) in records {
+            // Quoted: branch entries hold commas. dnsmasq splits texts over 255 bytes itself.
+            conf.push_str(&format!("txt-record={name},\"{text}\"\n"));
+        }
+        let conf_path = dir.path().join("tree.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over.
+        let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(dnsmasq_binary())
+            .args(["--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces"])
+            .args(["--listen-address=127.0.0.1", "--pid-file=", "--log-facility=-"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--conf-file={}", conf_path.display()))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dnsmasq (scripts/install-dns-tools.sh installs dnsmasq-base)");
+        // It logs "started" once its sockets are bound.
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let started = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("started"));
+        assert!(started, "dnsmasq did not start");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Dnsmasq {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dnsmasq_binary() -> PathBuf {
+    ["/usr/sbin/dnsmasq", "/sbin/dnsmasq"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("dnsmasq"))
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "ethp2p-dns-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unlimited() -> ClientConfig {
+    ClientConfig {
+        rate_limit: 1e6,
+        rate_burst: 1_000_000,
+        ..ClientConfig::default()
+    }
+}
+
+/// The two trees, their records as TXT texts, and the first tree's URL.
+fn published() -> (Vec<Enr>, Vec<Enr>, BTreeMap<String, String>, LinkEntry) {
+    let linked_nodes: Vec<Enr> = (100..105).map(node).collect();
+    let linked = Tree::new(1, &linked_nodes, &[]).unwrap().sign(&key(1001));
+    let link = LinkEntry::new(key(1001).public_key(), LINKED_DOMAIN).unwrap();
+    let nodes: Vec<Enr> = (0..60).map(node).collect();
+    let tree = Tree::new(7, &nodes, &[link]).unwrap().sign(&key(1000));
+    let url = tree.url(DOMAIN).unwrap();
+    let mut records = tree.to_txt(DOMAIN);
+    records.extend(linked.to_txt(LINKED_DOMAIN));
+    (nodes, linked_nodes, records, url)
+}
+
+fn ids(nodes: &[Enr]) -> HashSet<String> {
+    nodes.iter().map(|enr| enr.to_string()).collect()
+}
+
+#[tokio::test]
+async fn our_tree_through_dnsmasq_syncs_follows_its_link_and_tampering_is_refused() {
+    let (nodes, linked_nodes, records, url) = published();
+    let server = Dnsmasq::serve(&records);
+    let resolver = HickoryResolver::with_server(server.addr).unwrap();
+
+    // The whole first tree, as go-ethereum's `devp2p dns sync` reads it.
+    let synced = tokio::time::timeout(DEADLINE, sync_tree(&resolver, &url, &unlimited(), |_, _| {}))
+        .await
+        .expect("sync in time")
+        .expect("sync succeeds");
+    assert_eq!(synced.tree().seq(), 7);
+    let synced_nodes: Vec<Enr> = synced.tree().nodes().into_iter().cloned().collect();
+    assert_eq!(ids(&synced_nodes), ids(&nodes));
+    assert_eq!(synced.tree().links().len(), 1);
+
+    // The node iterator walks both trees, following the link.
+    let mut iterator = NodeIterator::new(resolver.clone(), unlimited(), 7, &[url.clone()]);
+    let mut wanted = ids(&nodes);
+    wanted.extend(ids(&linked_nodes));
+    let mut seen = HashSet::new();
+    tokio::time::timeout(DEADLINE, async {
+        while seen.len() < wanted.len() {
+            let enr = iterator.next_node().await.expect("trees to walk");
+            let text = enr.to_string();
+            assert!(wanted.contains(&text), "a node from neither tree: {text}");
+            seen.insert(text);
+        }
+    })
+    .await
+    .expect("every node of both trees in time");
+    drop(server);
+
+    // One ENR entry's text replaced by another valid record: the hash no longer matches.
+    let mut tampered = records.clone();
+    let (name, text) = tampered
+        .iter_mut()
+        .find(|(name, text)| name.ends_with(DOMAIN) && text.starts_with("enr:"))
+        .expect("an ENR entry");
+    *text = node(999).to_string();
+    let name = name.clone();
+    let server = Dnsmasq::serve(&tampered);
+    let resolver = HickoryResolver::with_server(server.addr).unwrap();
+    let refused = tokio::time::timeout(DEADLINE, sync_tree(&resolver, &url, &unlimited(), |_, _| {}))
+        .await
+        .expect("sync in time");
+    assert!(
+        matches!(&refused, Err(SyncError::HashMismatch { name: at }) if *at == name),
+        "tampered entry {name}: {refused:?}"
+    );
+}
