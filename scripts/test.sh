@@ -12,6 +12,7 @@ echo "== installing the ethereumjs interop peer (pinned in its package-lock.json
 echo "== building the go-ethereum interop tools (pinned in tests/interop/geth/go.mod)"
 bash scripts/install-geth-tools.sh
 
+bash scripts/install-dns-tools.sh # dnsmasq for the DNS discovery tests (Debian)
 bash scripts/nat-rig/install.sh # miniupnpd, nftables, ... for cli/tests/nat_rig.rs (Debian)
 
 echo "== cargo test"

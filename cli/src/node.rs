@@ -8,6 +8,7 @@ use std::time::Duration;
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerEvent, Server, ServerConfig};
 use ethp2p_discovery::Enode;
+use ethp2p_discovery::dns::{ClientConfig, HickoryResolver, LinkEntry};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::demo::{counting_protocol, demo_protocol, parse_capability};
@@ -43,9 +44,19 @@ pub struct NodeArgs {
     /// Nodes to bootstrap discovery from (enode URLs, comma separated).
     #[arg(long, value_delimiter = ',')]
     bootnodes: Vec<Enode>,
-    /// Turn node discovery off (only static peers and inbound connections).
+    /// Turn node discovery off, discv4 and DNS lists alike (only static peers and inbound
+    /// connections).
     #[arg(long)]
     nodiscover: bool,
+    /// Run discv4 (`--discovery.v4=false` keeps DNS lists and static peers only).
+    #[arg(long = "discovery.v4", default_value_t = true, action = clap::ArgAction::Set)]
+    discovery_v4: bool,
+    /// DNS node lists to dial from (EIP-1459 `enrtree://KEY@domain` URLs, comma separated).
+    #[arg(long = "discovery.dns", value_delimiter = ',')]
+    discovery_dns: Vec<LinkEntry>,
+    /// The DNS server (ip:port) for `--discovery.dns` lookups; the system's resolver by default.
+    #[arg(long = "discovery.dns.server")]
+    dns_server: Option<SocketAddr>,
     /// UDP port for discovery; the TCP port by default.
     #[arg(long)]
     discport: Option<u16>,
@@ -81,7 +92,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.max_peers = args.maxpeers;
     config.static_peers = args.static_peers;
     config.trusted_peers = args.trusted;
-    if !args.nodiscover {
+    if !args.nodiscover && args.discovery_v4 {
         let udp_addr = args
             .discport
             .map(|port| SocketAddr::new(args.addr.ip(), port));
@@ -105,13 +116,22 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             .push(counting_protocol(&capability, length, received.clone()));
     }
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
+    // Before anything is dialed from the DNS lists: their first peers must be reported too.
+    let mut events = server.events();
+    if !args.nodiscover && !args.discovery_dns.is_empty() {
+        let resolver = match args.dns_server {
+            Some(addr) => HickoryResolver::with_server(addr),
+            None => HickoryResolver::system(),
+        }
+        .map_err(|e| format!("DNS resolver: {e}"))?;
+        server.add_dns_discovery(resolver, &args.discovery_dns, ClientConfig::default());
+    }
     println!("{}", server.local_enode());
     if let Some(enr) = server.local_enr() {
         eprintln!("node record: {enr}");
     }
     let mut nat = args.nat.start(server.local_enode(), Some(args.addr))?;
 
-    let mut events = server.events();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {

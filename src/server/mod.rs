@@ -6,6 +6,7 @@ mod config;
 mod dial_state;
 mod dialer;
 mod discovery;
+mod dns;
 mod events;
 mod listener;
 mod setup;

@@ -48,6 +48,12 @@ impl NodeSender {
         self.tx.send(node).await.map_err(|_| ServerStopped)
     }
 
+    /// Completes when the server has stopped taking candidates: a producer waiting on something
+    /// else (a DNS lookup, a timer) can stop then.
+    pub async fn closed(&self) {
+        self.tx.closed().await;
+    }
+
     /// Waits until the dialer wants another candidate from this source. A producer that does
     /// work to find candidates (a lookup) should reserve first and work only then.
     pub async fn reserve(&self) -> Result<NodeSlot, ServerStopped> {

@@ -14,10 +14,10 @@ mod base32;
 mod cache;
 mod client;
 mod download;
-#[cfg(feature = "dns-resolver")]
-mod hickory;
 pub mod driver;
 pub mod entry;
+#[cfg(feature = "dns-resolver")]
+mod hickory;
 mod link_cache;
 mod rate_limit;
 mod resolver;

@@ -1,0 +1,107 @@
+//! dnsmasq on 127.0.0.1 serving a set of TXT records, for the DNS discovery tests (shared by
+//! `discovery/tests/dns_server.rs` and `cli/tests/dns_node.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// dnsmasq serving `records` (name to TXT text) on 127.0.0.1; killed on drop.
+pub struct Dnsmasq {
+    child: Child,
+    /// Where it answers (UDP and TCP).
+    pub addr: SocketAddr,
+    _dir: TempDir,
+}
+
+impl Dnsmasq {
+    pub fn serve(records: &BTreeMap<String, String>) -> Dnsmasq {
+        let dir = TempDir::new();
+        let mut conf = String::from("local=/example.org/\n");
+        for (name, text) in records {
+            // Quoted: branch entries hold commas. dnsmasq splits texts over 255 bytes itself.
+            conf.push_str(&format!("txt-record={name},\"{text}\"\n"));
+        }
+        let conf_path = dir.path().join("tree.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over.
+        let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(dnsmasq_binary())
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+            ])
+            .args([
+                "--listen-address=127.0.0.1",
+                "--pid-file=",
+                "--log-facility=-",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--conf-file={}", conf_path.display()))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dnsmasq (scripts/install-dns-tools.sh installs dnsmasq-base)");
+        // It logs "started" once its sockets are bound.
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let started = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("started"));
+        assert!(started, "dnsmasq did not start");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Dnsmasq {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dnsmasq_binary() -> PathBuf {
+    ["/usr/sbin/dnsmasq", "/sbin/dnsmasq"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("dnsmasq"))
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "ethp2p-dns-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
