@@ -84,7 +84,8 @@ async fn our_tree_through_dnsmasq_syncs_follows_its_link_and_tampering_is_refuse
     assert_eq!(synced.tree().links().len(), 1);
 
     // The node iterator walks both trees, following the link.
-    let mut iterator = NodeIterator::new(resolver.clone(), unlimited(), 7, &[url.clone()]);
+    let mut iterator =
+        NodeIterator::new(resolver.clone(), unlimited(), 7, std::slice::from_ref(&url));
     let mut wanted = ids(&nodes);
     wanted.extend(ids(&linked_nodes));
     let mut seen = HashSet::new();
