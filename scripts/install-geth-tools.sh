@@ -3,6 +3,7 @@
 #
 #   .tools/bin/gethpeer  our test peer, from tests/interop/geth (go-ethereum pinned in its go.mod)
 #   .tools/bin/devp2p    go-ethereum's devp2p tool, same go-ethereum release
+#   .tools/bin/ethkey    go-ethereum's keystore tool (the DNS interop test signs with it)
 #
 # Needs Go >= 1.24 (on PATH, or in /usr/local/go/bin) and the Go module proxy. The first
 # run compiles go-ethereum and takes minutes on a small machine; later runs reuse Go's
@@ -37,13 +38,16 @@ echo "== building gethpeer"
 
 # go install relinks every time; skip it when the binary already has the pinned version.
 built_version() { go version -m "$1" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/ethereum/go-ethereum" { print $3 }'; }
-if [ -x "$bin/devp2p" ] && [ "$(built_version "$bin/devp2p")" = "$geth_version" ]; then
-  echo "== devp2p $geth_version already installed"
-else
-  echo "== installing devp2p $geth_version"
-  # Run outside our module so its go.mod does not get in the way of "go install pkg@version".
-  (cd "$root/.tools" && GOBIN="$bin" go install -trimpath "github.com/ethereum/go-ethereum/cmd/devp2p@$geth_version")
-fi
+# devp2p: the discovery suites and `dns sign/to-txt/sync`; ethkey: the keystore `dns sign` reads.
+for tool in devp2p ethkey; do
+  if [ -x "$bin/$tool" ] && [ "$(built_version "$bin/$tool")" = "$geth_version" ]; then
+    echo "== $tool $geth_version already installed"
+  else
+    echo "== installing $tool $geth_version"
+    # Run outside our module so its go.mod does not get in the way of "go install pkg@version".
+    (cd "$root/.tools" && GOBIN="$bin" go install -trimpath "github.com/ethereum/go-ethereum/cmd/$tool@$geth_version")
+  fi
+done
 
 echo "== installed"
 echo "gethpeer: $("$bin/gethpeer" version)"

@@ -4,6 +4,7 @@
 mod demo;
 mod devnet;
 mod discv4;
+mod dns;
 mod enr;
 mod json;
 mod key;
@@ -48,6 +49,11 @@ enum Command {
     Discv4 {
         #[command(subcommand)]
         command: discv4::Discv4Command,
+    },
+    /// DNS node lists (EIP-1459): sync a tree, or build and sign one.
+    Dns {
+        #[command(subcommand)]
+        command: dns::DnsCommand,
     },
     /// Ethereum Node Records.
     Enr {
@@ -100,6 +106,7 @@ impl Cli {
                 command: NatCommand::Probe(args),
             } => nat::probe(args).await,
             Command::Discv4 { command } => discv4::run(command).await,
+            Command::Dns { command } => dns::run(command).await,
             Command::Enr { command } => enr::run(command),
         }
     }

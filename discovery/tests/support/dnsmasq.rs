@@ -18,11 +18,7 @@ pub struct Dnsmasq {
 impl Dnsmasq {
     pub fn serve(records: &BTreeMap<String, String>) -> Dnsmasq {
         let dir = TempDir::new();
-        let mut conf = String::from("local=/example.org/\n");
-        for (name, text) in records {
-            // Quoted: branch entries hold commas. dnsmasq splits texts over 255 bytes itself.
-            conf.push_str(&format!("txt-record={name},\"{text}\"\n"));
-        }
+        let conf = conf(records);
         let conf_path = dir.path().join("tree.conf");
         std::fs::write(&conf_path, conf).unwrap();
         // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over.
@@ -66,6 +62,17 @@ impl Dnsmasq {
     }
 }
 
+/// dnsmasq's configuration lines serving `records` (name to TXT text) under `example.org`, where
+/// a missing name is NXDOMAIN.
+pub fn conf(records: &BTreeMap<String, String>) -> String {
+    let mut conf = String::from("local=/example.org/\n");
+    for (name, text) in records {
+        // Quoted: branch entries hold commas. dnsmasq splits texts over 255 bytes itself.
+        conf.push_str(&format!("txt-record={name},\"{text}\"\n"));
+    }
+    conf
+}
+
 impl Drop for Dnsmasq {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -73,7 +80,7 @@ impl Drop for Dnsmasq {
     }
 }
 
-fn dnsmasq_binary() -> PathBuf {
+pub fn dnsmasq_binary() -> PathBuf {
     ["/usr/sbin/dnsmasq", "/sbin/dnsmasq"]
         .iter()
         .map(PathBuf::from)
@@ -82,10 +89,10 @@ fn dnsmasq_binary() -> PathBuf {
 }
 
 /// A directory removed on drop.
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub fn new() -> TempDir {
         let path = std::env::temp_dir().join(format!(
             "ethp2p-dns-{}-{}",
             std::process::id(),
@@ -95,7 +102,7 @@ impl TempDir {
         TempDir(path)
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.0
     }
 }
