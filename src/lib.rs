@@ -7,6 +7,7 @@
 //! - [`p2p`]: the base protocol carried over RLPx (Hello, Disconnect, Ping/Pong, snappy
 //!   message compression, capability matching).
 
+pub mod nodekey;
 pub mod p2p;
 pub mod peer;
 pub mod protocol;

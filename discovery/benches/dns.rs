@@ -17,14 +17,21 @@
 //! (verification, branch handling, bookkeeping, the cache), not a DNS server's. The real-DNS
 //! benchmark (a local server) is the resolver adapter's, not this one's.
 //!
-//! Two loads: [`TreeSync`] (the whole tree, `dns sync`) and [`Client`] (the iterator, until it
-//! has handed out every record once). Rates are wall-clock; "per CPU-second" divides by this
+//! Three loads: [`TreeSync`] (the whole tree, `dns sync`) and [`Client`] (the iterator, until it
+//! has handed out every record once) on the in-memory zone, and the whole tree again from
+//! dnsmasq on 127.0.0.1 through hickory-resolver (when dnsmasq is installed; `scripts/test.sh`
+//! installs it): one lookup at a time, as the client works, so that figure is mostly loopback
+//! round trips, and its CPU figure counts this process only, not dnsmasq. Rates are wall-clock; "per CPU-second" divides by this
 //! thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), steadier on a shared machine.
 //!
 //! # Running
 //!
 //! `cargo bench -p ethp2p-discovery --bench dns`. Without `--bench` (as `cargo test --benches`
 //! runs it), a 300-record smoke run.
+
+#[cfg(feature = "dns-resolver")]
+#[path = "../tests/support/dnsmasq.rs"]
+mod dnsmasq;
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -92,6 +99,7 @@ fn main() {
     let zone = MemoryResolver::new();
     let txt = tree.to_txt(domain);
     let entries = txt.len();
+    let txt_for_server = txt.clone();
     zone.insert_all(txt);
     let texts: Vec<String> = nodes.iter().map(Enr::to_string).collect();
     println!("tree: {records} records, {entries} TXT records");
@@ -139,7 +147,17 @@ fn main() {
             }
         });
 
+        let served = served_sync(&txt_for_server, &url, records);
         let rate = |seconds: f64| records as f64 / seconds;
+        if let Some((wall, cpu)) = served {
+            println!(
+                "round {round}: from dnsmasq {:.0}/s ({:.0}/CPU-s), ratio {:.2} (CPU {:.2})",
+                rate(wall),
+                rate(cpu),
+                bound_wall / wall,
+                bound_cpu / cpu
+            );
+        }
         println!(
             "round {round}: bound {:.0}/s ({:.0}/CPU-s) | sync {:.0}/s ({:.0}/CPU-s), ratio {:.2} \
              (CPU {:.2}) | iterator {:.0}/s ({:.0}/CPU-s), ratio {:.2} (CPU {:.2})",
@@ -154,5 +172,44 @@ fn main() {
             bound_wall / iter_wall,
             bound_cpu / iter_cpu,
         );
+    }
+}
+
+/// Wall and CPU seconds of a whole-tree sync from dnsmasq serving `txt`; `None` (and a line
+/// saying why) without dnsmasq or the `dns-resolver` feature.
+fn served_sync(
+    txt: &std::collections::BTreeMap<String, String>,
+    url: &ethp2p_discovery::dns::LinkEntry,
+    records: usize,
+) -> Option<(f64, f64)> {
+    #[cfg(feature = "dns-resolver")]
+    {
+        if !dnsmasq::dnsmasq_binary().exists() {
+            println!("from dnsmasq: skipped, dnsmasq is not installed");
+            return None;
+        }
+        let server = dnsmasq::Dnsmasq::serve(txt);
+        let resolver = ethp2p_discovery::dns::HickoryResolver::with_server(server.addr).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Some(timed(|| {
+            let synced = runtime
+                .block_on(ethp2p_discovery::dns::driver::sync_tree(
+                    &resolver,
+                    url,
+                    &unlimited(),
+                    |_, _| {},
+                ))
+                .unwrap();
+            assert_eq!(synced.tree().nodes().len(), records);
+        }))
+    }
+    #[cfg(not(feature = "dns-resolver"))]
+    {
+        let _ = (txt, url, records);
+        println!("from dnsmasq: skipped, built without the dns-resolver feature");
+        None
     }
 }

@@ -1,5 +1,5 @@
 //! dnsmasq on 127.0.0.1 serving a set of TXT records, for the DNS discovery tests (shared by
-//! `discovery/tests/dns_server.rs` and `cli/tests/dns_node.rs`).
+//! `discovery/tests/dns_server.rs`, `discovery/benches/dns.rs` and the cli DNS tests).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
