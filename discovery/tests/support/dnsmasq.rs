@@ -21,44 +21,43 @@ impl Dnsmasq {
         let conf = conf(records);
         let conf_path = dir.path().join("tree.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over.
-        let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(dnsmasq_binary())
-            .args([
-                "--keep-in-foreground",
-                "--no-resolv",
-                "--no-hosts",
-                "--bind-interfaces",
-            ])
-            .args([
-                "--listen-address=127.0.0.1",
-                "--pid-file=",
-                "--log-facility=-",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--conf-file={}", conf_path.display()))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start dnsmasq (scripts/install-dns-tools.sh installs dnsmasq-base)");
-        // It logs "started" once its sockets are bound.
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let started = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|line| line.contains("started"));
-        assert!(started, "dnsmasq did not start");
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Dnsmasq {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            _dir: dir,
+        // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over. The
+        // port may be taken again before dnsmasq binds it (UDP and TCP): then try another.
+        let mut log = Vec::new();
+        for _ in 0..5 {
+            let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(dnsmasq_binary())
+                .args(["--keep-in-foreground", "--no-resolv", "--no-hosts"])
+                .args(["--bind-interfaces", "--listen-address=127.0.0.1"])
+                .args(["--pid-file=", "--log-facility=-"])
+                .arg(format!("--port={port}"))
+                .arg(format!("--conf-file={}", conf_path.display()))
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start dnsmasq (scripts/install-dns-tools.sh installs dnsmasq-base)");
+            // It logs "started" once its sockets are bound, and exits if it cannot bind them.
+            let stderr = child.stderr.take().unwrap();
+            let mut lines = BufReader::new(stderr).lines();
+            let started = lines.by_ref().map_while(Result::ok).any(|line| {
+                log.push(line.clone());
+                line.contains("started")
+            });
+            if started {
+                // Keep draining its log so it never blocks on a full pipe.
+                std::thread::spawn(move || lines.for_each(drop));
+                return Dnsmasq {
+                    child,
+                    addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+                    _dir: dir,
+                };
+            }
+            let _ = child.wait();
         }
+        panic!("dnsmasq did not start:\n{}", log.join("\n"));
     }
 }
 
