@@ -48,11 +48,13 @@ pub mod packet;
 pub mod session;
 
 mod codec;
+mod driver;
 mod service;
 
 pub use codec::{
     Challenge, Codec, Config, DecodeError, Decoded, EncodeError, Outgoing, OutgoingKind,
 };
+pub use driver::{CallError, Discv5Handle, Pong};
 pub use handshake::{HandshakeError, Whoareyou};
 pub use message::{Message, MessageError, RequestId};
 pub use packet::{MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketError};
