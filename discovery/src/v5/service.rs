@@ -841,8 +841,9 @@ impl Discv5 {
             } => {
                 self.stats.handshakes += 1;
                 let node = NodeAddress { id, addr: from };
-                self.on_handshake(now, &node, *record);
+                // The answer first: a node waiting for its PONG may take our PING for it.
                 self.on_message(now, node, message);
+                self.on_handshake(now, &node, *record);
             }
         }
     }
