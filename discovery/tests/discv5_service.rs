@@ -402,3 +402,159 @@ fn lookup_distances_surround_the_target_distance() {
         vec![121, 122, 120]
     );
 }
+
+/// A peer driven by hand through its codec, to send what a well-behaved node would not.
+struct Raw {
+    codec: Codec,
+    addr: SocketAddr,
+    enr: Enr,
+}
+
+impl Raw {
+    fn new(seed: u8, port: u16) -> Self {
+        let enr = record(seed, port);
+        let codec = Codec::new(
+            key(seed),
+            enr.clone(),
+            CodecConfig::default(),
+            StdRng::seed_from_u64(u64::from(seed)),
+        )
+        .unwrap();
+        Raw {
+            codec,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            enr,
+        }
+    }
+}
+
+/// Node A (`net.nodes[0]`) sends its request to `raw`; `raw` challenges it and decodes the
+/// handshake. Returns the request and the nonce of the handshake packet.
+fn handshake_from(net: &mut Net, raw: &mut Raw) -> (Message, [u8; 12]) {
+    let a = NodeAddress {
+        id: net.nodes[0].local_id(),
+        addr: net.addrs[0],
+    };
+    let random = net.nodes[0].poll_transmit().expect("random packet");
+    assert_eq!(random.to, raw.addr);
+    let Decoded::Unreadable { nonce, .. } =
+        raw.codec.decode(net.now, a.addr, &random.payload).unwrap()
+    else {
+        panic!("not a random packet")
+    };
+    let challenge = raw.codec.challenge(net.now, &a, nonce, None).unwrap();
+    net.nodes[0].handle_datagram(net.now, raw.addr, &challenge.packet);
+    let handshake = net.nodes[0].poll_transmit().expect("handshake");
+    let mut buf = [0u8; 1280];
+    let handshake_nonce =
+        ethp2p_discovery::v5::packet::unmask(&raw.enr.id(), &handshake.payload, &mut buf)
+            .unwrap()
+            .nonce;
+    let Decoded::Handshake { message, .. } = raw
+        .codec
+        .decode(net.now, a.addr, &handshake.payload)
+        .unwrap()
+    else {
+        panic!("not a handshake")
+    };
+    (message, handshake_nonce)
+}
+
+/// A record whose log-distance from `from` is `distance` (if `equal`) or any other.
+fn record_at(from: &NodeId, distance: u32, equal: bool, skip: &mut u8) -> Enr {
+    loop {
+        *skip += 1;
+        let candidate = record(*skip, 40000 + u16::from(*skip));
+        if (from.log_distance(&candidate.id()) == distance) == equal {
+            return candidate;
+        }
+    }
+}
+
+#[test]
+fn nodes_are_checked_for_distance_duplicates_and_message_count() {
+    let mut net = Net::new(1, |_| Vec::new());
+    let mut raw = Raw::new(200, 31000);
+    let a = NodeAddress {
+        id: net.nodes[0].local_id(),
+        addr: net.addrs[0],
+    };
+    let mut seed = 100;
+    let good = record_at(&raw.enr.id(), 256, true, &mut seed);
+    let other = record_at(&raw.enr.id(), 256, true, &mut seed);
+    let wrong = record_at(&raw.enr.id(), 256, false, &mut seed);
+    let call = net.nodes[0].find_node(net.now, &raw.enr, vec![256]);
+    let (request, _) = handshake_from(&mut net, &mut raw);
+    let Message::FindNode {
+        request_id,
+        distances,
+    } = request
+    else {
+        panic!("{request:?}")
+    };
+    assert_eq!(distances, vec![256]);
+    // It announces 9 messages; at most 5 are taken.
+    let batches = [
+        vec![good.clone(), good.clone(), wrong],
+        vec![other.clone()],
+        vec![],
+        vec![],
+        vec![],
+        vec![record_at(&raw.enr.id(), 256, true, &mut seed)],
+    ];
+    for (i, records) in batches.into_iter().enumerate() {
+        let nodes = Message::Nodes {
+            request_id,
+            total: 9,
+            records,
+        };
+        let packet = raw.codec.encode(&a, &nodes).unwrap();
+        net.nodes[0].handle_datagram(net.now, raw.addr, &packet.packet);
+        net.run();
+        if i < 4 {
+            assert_eq!(
+                net.response(0, call),
+                None,
+                "completed after {} messages",
+                i + 1
+            );
+        }
+    }
+    assert_eq!(
+        net.response(0, call),
+        Some(Ok(Response::Nodes(vec![good, other])))
+    );
+    let stats = net.nodes[0].stats();
+    assert_eq!(stats.dropped_records, 2, "{stats:?}");
+    assert_eq!(stats.dropped_unsolicited, 1, "the sixth message: {stats:?}");
+}
+
+#[test]
+fn a_second_whoareyou_for_one_request_fails_it() {
+    let mut net = Net::new(1, |_| Vec::new());
+    let mut raw = Raw::new(201, 31001);
+    let a = NodeAddress {
+        id: net.nodes[0].local_id(),
+        addr: net.addrs[0],
+    };
+    let call = net.nodes[0].ping(net.now, &raw.enr);
+    let (_, nonce) = handshake_from(&mut net, &mut raw);
+    // A WHOAREYOU naming a nonce we never sent is ignored.
+    let stray = raw.codec.challenge(net.now, &a, [7; 12], None).unwrap();
+    net.nodes[0].handle_datagram(net.now, raw.addr, &stray.packet);
+    assert_eq!(net.nodes[0].stats().dropped_unsolicited, 1);
+    assert_eq!(net.response(0, call), None);
+    // The handshake packet challenged again (a fresh challenge, after the first expired).
+    let later = net.now + Duration::from_secs(2);
+    let again = raw.codec.challenge(later, &a, nonce, None).unwrap();
+    net.nodes[0].handle_datagram(net.now, raw.addr, &again.packet);
+    net.run();
+    assert_eq!(
+        net.response(0, call),
+        Some(Err(RequestError::ChallengedTwice))
+    );
+    assert!(
+        net.nodes[0].poll_transmit().is_none(),
+        "no second handshake"
+    );
+}
