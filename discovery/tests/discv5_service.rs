@@ -157,17 +157,20 @@ fn ping_handshakes_answers_with_the_source_and_fills_both_tables() {
 }
 
 #[test]
-fn a_silent_node_times_out() {
+fn a_silent_node_is_asked_twice_then_times_out() {
     let mut net = Net::new(1, |_| Vec::new());
     let ghost = record(99, 40000);
     let call = net.nodes[0].ping(net.now, &ghost);
     net.run();
-    assert_eq!(net.response(0, call), None);
+    assert_eq!(net.undelivered, 1);
     net.advance(Duration::from_millis(699));
     assert_eq!(net.response(0, call), None);
     net.advance(Duration::from_millis(2));
+    assert_eq!(net.response(0, call), None, "retried, not failed");
+    assert_eq!(net.undelivered, 2);
+    net.advance(Duration::from_millis(700));
     assert_eq!(net.response(0, call), Some(Err(RequestError::Timeout)));
-    assert_eq!(net.undelivered, 1);
+    assert_eq!(net.undelivered, 2);
 }
 
 #[test]
@@ -557,4 +560,32 @@ fn a_second_whoareyou_for_one_request_fails_it() {
         net.nodes[0].poll_transmit().is_none(),
         "no second handshake"
     );
+}
+
+#[test]
+fn crossed_handshakes_heal_without_waiting_for_a_timeout() {
+    // Both nodes start a request to the other at the same moment: each challenges the other's
+    // random packet, and each keeps the session the other started.
+    let mut net = Net::new(2, |_| Vec::new());
+    let (a, b) = (net.enr(0), net.enr(1));
+    let to_b = net.nodes[0].ping(net.now, &b);
+    let to_a = net.nodes[1].ping(net.now, &a);
+    net.run();
+    assert!(matches!(
+        net.response(0, to_b),
+        Some(Ok(Response::Pong { .. }))
+    ));
+    assert!(matches!(
+        net.response(1, to_a),
+        Some(Ok(Response::Pong { .. }))
+    ));
+    // And the sessions they ended with agree: a further request needs no handshake.
+    let handshakes = net.nodes[1].stats().handshakes;
+    let again = net.nodes[0].ping(net.now, &b);
+    net.run();
+    assert!(matches!(
+        net.response(0, again),
+        Some(Ok(Response::Pong { .. }))
+    ));
+    assert_eq!(net.nodes[1].stats().handshakes, handshakes);
 }

@@ -29,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use secp256k1::SecretKey;
 
 use super::codec::{self, Codec, Decoded, EncodeError};
+use super::crypto::Nonce;
 use super::handshake::Whoareyou;
 use super::message::{Message, RequestId};
 use super::packet::{MASKING_IV_SIZE, MAX_PACKET_SIZE, MESSAGE_AUTHDATA_SIZE, STATIC_HEADER_SIZE};
@@ -47,6 +48,11 @@ pub use crate::v4::Transmit;
 pub struct Config {
     /// How long a request waits for its (next) response: 700 ms, as go-ethereum.
     pub request_timeout: Duration,
+    /// How often a request that got no answer at all is sent again (1, as sigp's discv5).
+    /// Besides loss, this heals crossed handshakes: when two nodes challenge each other at
+    /// once, each keeps the session the other started, the first answer cannot be decrypted,
+    /// and only a new request (which draws a WHOAREYOU and a fresh handshake) gets through.
+    pub request_retries: u8,
     /// How often one table node is re-pinged (go-ethereum: 3 s).
     pub revalidate_interval: Duration,
     /// How often a random lookup refreshes the table (30 min).
@@ -63,6 +69,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             request_timeout: Duration::from_millis(700),
+            request_retries: 1,
             revalidate_interval: Duration::from_secs(3),
             refresh_interval: Duration::from_secs(30 * 60),
             alpha: 3,
@@ -85,6 +92,8 @@ const MIN_UDP_PORT: u16 = 1024;
 /// Bytes of a message packet around its plaintext: IV, static header, authdata, GCM tag.
 const MESSAGE_PACKET_OVERHEAD: usize =
     MASKING_IV_SIZE + STATIC_HEADER_SIZE + MESSAGE_AUTHDATA_SIZE + super::crypto::TAG_SIZE;
+/// Nonces of sent packets remembered, to recognise a WHOAREYOU for any of them.
+const SENT_NONCES: usize = 4096;
 /// At most one log line per drop reason per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -249,10 +258,7 @@ enum CallState {
     /// Waiting for an earlier request to the same node to finish.
     Queued,
     /// Sent in a packet with this nonce; `handshake` once a WHOAREYOU was answered.
-    Sent {
-        nonce: super::crypto::Nonce,
-        handshake: bool,
-    },
+    Sent { nonce: Nonce, handshake: bool },
 }
 
 /// NODES received so far for a FINDNODE.
@@ -272,6 +278,9 @@ struct Call {
     state: CallState,
     deadline: Instant,
     nodes: NodesSoFar,
+    retries_left: u8,
+    /// Whether it was re-sent for a crossed handshake already.
+    rehandshaked: bool,
 }
 
 /// One discv5 node.
@@ -296,6 +305,9 @@ pub struct Discv5 {
     predicted: Option<SocketAddr>,
     last_log: HashMap<&'static str, Instant>,
     stats: Stats,
+    /// Where recent packets went, by nonce (bounded, oldest forgotten first).
+    sent_nonces: HashMap<Nonce, NodeAddress>,
+    sent_order: VecDeque<Nonce>,
 }
 
 impl Discv5 {
@@ -334,6 +346,8 @@ impl Discv5 {
             predicted: None,
             last_log: HashMap::new(),
             stats: Stats::default(),
+            sent_nonces: HashMap::new(),
+            sent_order: VecDeque::new(),
             config,
         };
         node.bootstrap(now);
@@ -551,6 +565,8 @@ impl Discv5 {
             state: CallState::Queued,
             deadline: now,
             nodes: NodesSoFar::default(),
+            retries_left: self.config.request_retries,
+            rehandshaked: false,
         });
         if !busy {
             self.send_call(now, self.calls.len() - 1);
@@ -573,6 +589,7 @@ impl Discv5 {
                         lookup.packets_sent += 1;
                     }
                 }
+                self.remember_nonce(outgoing.nonce, node);
                 self.transmit(node.addr, outgoing.packet);
             }
             Err(error) => {
@@ -598,6 +615,18 @@ impl Discv5 {
             .position(|c| c.contact.record.id() == id && c.state == CallState::Queued)
         {
             self.send_call(now, index);
+        }
+    }
+
+    /// Remembers that the packet with `nonce` went to `node`, for [`Discv5::on_whoareyou`].
+    fn remember_nonce(&mut self, nonce: Nonce, node: NodeAddress) {
+        if self.sent_nonces.insert(nonce, node).is_none() {
+            self.sent_order.push_back(nonce);
+            if self.sent_order.len() > SENT_NONCES {
+                if let Some(old) = self.sent_order.pop_front() {
+                    self.sent_nonces.remove(&old);
+                }
+            }
         }
     }
 
@@ -762,6 +791,10 @@ impl Discv5 {
                 // NODES that came in part before the timeout still count.
                 let records = std::mem::take(&mut self.calls[index].nodes.records);
                 self.complete(now, index, Response::Nodes(records));
+            } else if self.calls[index].retries_left > 0 {
+                // Still the active call of its node: sent again at once, with a new nonce.
+                self.calls[index].retries_left -= 1;
+                self.send_call(now, index);
             } else {
                 let call = self.calls.remove(index);
                 let id = call.contact.record.id();
@@ -867,16 +900,34 @@ impl Discv5 {
     }
 
     fn on_whoareyou(&mut self, now: Instant, from: SocketAddr, challenge: Whoareyou) {
-        let Some(index) = self.calls.iter().position(|c| {
+        let exact = self.calls.iter().position(|c| {
             c.contact.addr == from
                 && matches!(c.state, CallState::Sent { nonce, .. } if nonce == challenge.nonce)
-        }) else {
+        });
+        // Crossed handshakes: both nodes challenged each other at once and each kept the
+        // session the other started, so neither can read the other. The node then challenges
+        // (and re-sends that challenge, byte for byte, for a second) a packet of ours that is
+        // not the request now waiting, typically a reply. A WHOAREYOU naming any packet we
+        // recently sent to that address re-sends the waiting request in a new handshake, once
+        // per request.
+        let crossed = || {
+            let sent_to = self.sent_nonces.get(&challenge.nonce)?;
+            self.calls.iter().position(|c| {
+                c.contact.node_address() == *sent_to
+                    && c.contact.addr == from
+                    && !c.rehandshaked
+                    && c.state != CallState::Queued
+            })
+        };
+        let Some(index) = exact.or_else(crossed) else {
             self.stats.dropped_unsolicited += 1;
             self.log_drop(now, "unsolicited whoareyou", from, &"no matching request");
             return;
         };
         let call = &mut self.calls[index];
-        if matches!(
+        if exact.is_none() {
+            call.rehandshaked = true;
+        } else if matches!(
             call.state,
             CallState::Sent {
                 handshake: true,
@@ -910,6 +961,7 @@ impl Discv5 {
                         lookup.packets_sent += 1;
                     }
                 }
+                self.remember_nonce(outgoing.nonce, node);
                 self.transmit(from, outgoing.packet);
             }
             Err(error) => {
@@ -960,7 +1012,10 @@ impl Discv5 {
 
     fn reply(&mut self, node: &NodeAddress, message: &Message) {
         match self.codec.encode(node, message) {
-            Ok(outgoing) => self.transmit(node.addr, outgoing.packet),
+            Ok(outgoing) => {
+                self.remember_nonce(outgoing.nonce, *node);
+                self.transmit(node.addr, outgoing.packet);
+            }
             Err(error) => tracing::debug!(to = %node.addr, %error, "discv5 reply not encodable"),
         }
     }
