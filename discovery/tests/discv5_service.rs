@@ -589,3 +589,77 @@ fn crossed_handshakes_heal_without_waiting_for_a_timeout() {
     ));
     assert_eq!(net.nodes[1].stats().handshakes, handshakes);
 }
+
+#[test]
+fn garbage_is_counted_and_dropped_and_pings_are_still_answered() {
+    use rand::{Rng, RngExt};
+    let mut net = Net::new(2, |_| Vec::new());
+    let mut rng = StdRng::seed_from_u64(7);
+    let b_id = net.nodes[1].local_id();
+    for i in 0..10_000u32 {
+        let len = rng.random_range(0..1400);
+        let mut datagram = vec![0u8; len];
+        rng.fill_bytes(&mut datagram);
+        let from = SocketAddr::from(([10, 0, (i >> 8) as u8, i as u8], 30303));
+        net.nodes[1].handle_datagram(net.now, from, &datagram);
+    }
+    let stats = net.nodes[1].stats();
+    assert_eq!(stats.received, 10_000);
+    // Random bytes never unmask to a valid header for B (the protocol id check fails).
+    assert_eq!(stats.dropped_malformed, 10_000, "{stats:?}");
+    assert_eq!(stats.sent, 0);
+    assert!(net.nodes[1].poll_transmit().is_none());
+    assert_eq!(net.nodes[1].session_count(), 0);
+    let b = net.enr(1);
+    assert_eq!(b.id(), b_id);
+    let call = net.nodes[0].ping(net.now, &b);
+    net.run();
+    assert!(matches!(
+        net.response(0, call),
+        Some(Ok(Response::Pong { .. }))
+    ));
+}
+
+#[test]
+fn a_flood_of_fresh_identities_is_bounded_by_the_pending_challenges() {
+    let mut net = Net::new(2, |_| Vec::new());
+    let b = net.enr(1);
+    let b_node = NodeAddress {
+        id: b.id(),
+        addr: net.addrs[1],
+    };
+    let limit = CodecConfig::default().max_pending_challenges;
+    let flood = limit + 76;
+    for i in 0..flood as u32 {
+        let mut secret = [0x11; 32];
+        secret[28..].copy_from_slice(&i.to_be_bytes());
+        let key = SecretKey::from_secret_bytes(secret).unwrap();
+        let enr = Enr::builder().build(&key).unwrap();
+        let mut codec = Codec::new(
+            key,
+            enr,
+            CodecConfig::default(),
+            StdRng::seed_from_u64(u64::from(i)),
+        )
+        .unwrap();
+        let ping = Message::Ping {
+            request_id: RequestId::from_u64(u64::from(i)),
+            enr_seq: 1,
+        };
+        let packet = codec.encode(&b_node, &ping).unwrap().packet;
+        let from = SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 30303));
+        net.nodes[1].handle_datagram(net.now, from, &packet);
+    }
+    let stats = net.nodes[1].stats();
+    assert_eq!(stats.challenges_sent, limit as u64, "{stats:?}");
+    assert_eq!(stats.dropped_challenges_full, 76, "{stats:?}");
+    while net.nodes[1].poll_transmit().is_some() {}
+    // Once the challenges expire (1 s), a real node gets its handshake and its answer.
+    net.advance(Duration::from_millis(1100));
+    let call = net.nodes[0].ping(net.now, &b);
+    net.run();
+    assert!(matches!(
+        net.response(0, call),
+        Some(Ok(Response::Pong { .. }))
+    ));
+}
