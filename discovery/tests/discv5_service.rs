@@ -37,6 +37,13 @@ struct Net {
 
 impl Net {
     fn new(count: u8, bootnodes: impl Fn(usize) -> Vec<Enr>) -> Self {
+        Self::with_config(count, |i| ServiceConfig {
+            bootnodes: bootnodes(i),
+            ..ServiceConfig::default()
+        })
+    }
+
+    fn with_config(count: u8, config: impl Fn(usize) -> ServiceConfig) -> Self {
         let base = Instant::now();
         let mut net = Net {
             now: base,
@@ -47,10 +54,7 @@ impl Net {
         };
         for i in 0..count {
             let port = 30000 + u16::from(i);
-            let config = ServiceConfig {
-                bootnodes: bootnodes(usize::from(i)),
-                ..ServiceConfig::default()
-            };
+            let config = config(usize::from(i));
             let node =
                 Discv5::new(key(i + 1), record(i + 1, port), config, base, u64::from(i)).unwrap();
             net.nodes.push(node);
@@ -296,7 +300,7 @@ fn revalidation_removes_a_node_that_went_away() {
     assert!(net.response(0, call).unwrap().is_ok());
     // B disappears: its address no longer delivers.
     net.addrs[1] = SocketAddr::from((Ipv4Addr::LOCALHOST, 1));
-    net.advance(Duration::from_secs(20));
+    net.advance(Duration::from_secs(6));
     assert!(net.nodes[0].table().get(&b.id()).is_none());
     assert!(net.events[0].contains(&Event::NodeRemoved(b.id())));
 }
@@ -662,4 +666,76 @@ fn a_flood_of_fresh_identities_is_bounded_by_the_pending_challenges() {
         net.response(0, call),
         Some(Ok(Response::Pong { .. }))
     ));
+}
+
+/// A deterministic network of 64 nodes: lookups of random targets from various nodes, compared
+/// with the true 16 closest. Measured: 31 of 40 exact. The misses are well-known nodes at the
+/// far end of the 16: FINDNODE asks for whole log-distances, and a node answering three
+/// distances truncates at 16 records without knowing the target, so some of the closest can be
+/// in no answer. The 95% target needs more than go-ethereum's scheme (three distances,
+/// one request per node); the bound here guards against regressions.
+#[test]
+fn lookups_in_a_network_of_64_nodes_find_the_closest() {
+    const NODES: u8 = 64;
+    let boot = record(1, 30000);
+    // Table refreshes (a self lookup and a random one) every 5 s instead of 30 min, so the
+    // nodes that joined first, when the bootnode knew nobody, get known too.
+    let mut net = Net::with_config(NODES, |i| ServiceConfig {
+        bootnodes: if i == 0 {
+            Vec::new()
+        } else {
+            vec![boot.clone()]
+        },
+        refresh_interval: Duration::from_secs(5),
+        ..ServiceConfig::default()
+    });
+    net.advance(Duration::from_secs(6));
+    let ids: Vec<NodeId> = (0..usize::from(NODES)).map(|i| net.enr(i).id()).collect();
+    let mut exact = 0;
+    let trials = 40;
+    for trial in 0..trials {
+        let from = (trial * 7 + 3) % usize::from(NODES);
+        let mut target = [0u8; 32];
+        target[..8].copy_from_slice(
+            &(trial as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .to_be_bytes(),
+        );
+        let target = NodeId(target);
+        let lookup = net.nodes[from].lookup(net.now, target);
+        net.run();
+        net.advance(Duration::from_secs(3));
+        let found = net.events[from]
+            .iter()
+            .find_map(|e| match e {
+                Event::LookupFinished { id, nodes, .. } if *id == lookup => Some(nodes.clone()),
+                _ => None,
+            })
+            .expect("lookup finished");
+        let mut truth: Vec<NodeId> = ids.iter().copied().filter(|id| *id != ids[from]).collect();
+        truth.sort_by_key(|id| id.distance(&target));
+        let got: Vec<NodeId> = found.iter().map(Enr::id).collect();
+        if got.len() == 16 && got[..] == truth[..16] {
+            exact += 1;
+        } else if std::env::var("SIM_DEBUG").is_ok() {
+            let missing: Vec<usize> = (0..16).filter(|i| !got.contains(&truth[*i])).collect();
+            let known: Vec<usize> = missing
+                .iter()
+                .map(|i| {
+                    net.nodes
+                        .iter()
+                        .filter(|n| n.table().get(&truth[*i]).is_some())
+                        .count()
+                })
+                .collect();
+            eprintln!(
+                "trial {trial}: got {} missing ranks {missing:?} in tables {known:?}",
+                got.len()
+            );
+        }
+    }
+    assert!(
+        exact * 100 >= trials * 70,
+        "{exact} of {trials} lookups exact"
+    );
 }
