@@ -406,7 +406,7 @@ fn lookup_distances_surround_the_target_distance() {
     mid.0[16] = 1;
     assert_eq!(
         ethp2p_discovery::v5::lookup_distances(&a, &mid),
-        vec![121, 122, 120]
+        vec![121, 120, 122]
     );
 }
 
@@ -669,7 +669,7 @@ fn a_flood_of_fresh_identities_is_bounded_by_the_pending_challenges() {
 }
 
 /// A deterministic network of 64 nodes: lookups of random targets from various nodes, compared
-/// with the true 16 closest. Measured: 31 of 40 exact. The misses are well-known nodes at the
+/// with the true 16 closest. Measured: 33 of 40 exact. The misses are well-known nodes, mostly at the
 /// far end of the 16: FINDNODE asks for whole log-distances, and a node answering three
 /// distances truncates at 16 records without knowing the target, so some of the closest can be
 /// in no answer. The 95% target needs more than go-ethereum's scheme (three distances,
@@ -734,6 +734,7 @@ fn lookups_in_a_network_of_64_nodes_find_the_closest() {
             );
         }
     }
+    eprintln!("{exact} of {trials} lookups exact");
     assert!(
         exact * 100 >= trials * 70,
         "{exact} of {trials} lookups exact"
