@@ -89,3 +89,40 @@ async fn three_nodes_lookup_finds_the_third() {
         handle.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn two_nodes_on_ipv6_loopback_with_udp6_falling_back_to_udp() {
+    use std::net::Ipv6Addr;
+    let mut handles = Vec::new();
+    let mut records = Vec::new();
+    for (seed, udp6) in [(4u8, true), (5, false)] {
+        let socket = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let key = SecretKey::from_secret_bytes([seed; 32]).unwrap();
+        let mut builder = Enr::builder();
+        builder.ip6(Ipv6Addr::LOCALHOST);
+        // The second record names its port only under `udp`, as go-ethereum accepts.
+        if udp6 {
+            builder.udp6(port);
+        } else {
+            builder.udp4(port);
+        }
+        let enr = builder.build(&key).unwrap();
+        let config = ServiceConfig::default();
+        let discv5 = Discv5::new(key, enr.clone(), config, std::time::Instant::now(), 9).unwrap();
+        handles.push(Discv5Handle::spawn(socket, discv5).unwrap());
+        records.push(enr);
+    }
+    let pong = handles[0].ping(records[1].clone()).await.unwrap();
+    assert_eq!(pong.to, handles[0].local_addr());
+    let pong = handles[1].ping(records[0].clone()).await.unwrap();
+    assert_eq!(pong.to, handles[1].local_addr());
+    let own = handles[0]
+        .find_node(records[1].clone(), vec![0])
+        .await
+        .unwrap();
+    assert_eq!(own, vec![records[1].clone()]);
+    for handle in handles {
+        handle.shutdown().await;
+    }
+}
