@@ -17,8 +17,13 @@
 //! - FINDNODE returns our record for distance 0 and otherwise only table nodes that answered
 //!   our PING, at most 16, never LAN nodes to WAN requesters, packed into packets of at most
 //!   1280 bytes.
-//! - A node enters the table only after it answered our PING from the address its record
-//!   names; a node that completes a handshake with us is pinged back at once, so it does.
+//! - A node enters the table only after it answered a request of ours at the address its
+//!   record names; a node that completes a handshake with us is pinged back at once, so it
+//!   does (go-ethereum's conformance suite waits for that PING).
+//! - A request without any answer is sent once more ([`Config::request_retries`]). Crossed
+//!   handshakes (two nodes challenging each other at once) heal: the codec still reads the
+//!   replaced session's messages, and a WHOAREYOU naming any recent packet of ours to that
+//!   node re-sends the waiting request in a new handshake, once per request.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
