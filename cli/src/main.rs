@@ -4,6 +4,7 @@
 mod demo;
 mod devnet;
 mod discv4;
+mod discv5;
 mod dns;
 mod enr;
 mod json;
@@ -54,6 +55,11 @@ enum Command {
     Dns {
         #[command(subcommand)]
         command: dns::DnsCommand,
+    },
+    /// Node discovery (discv5) tools, and a standalone discv5 node.
+    Discv5 {
+        #[command(subcommand)]
+        command: discv5::Discv5Command,
     },
     /// Ethereum Node Records.
     Enr {
@@ -106,6 +112,7 @@ impl Cli {
                 command: NatCommand::Probe(args),
             } => nat::probe(args).await,
             Command::Discv4 { command } => discv4::run(command).await,
+            Command::Discv5 { command } => discv5::run(command).await,
             Command::Dns { command } => dns::run(command).await,
             Command::Enr { command } => enr::run(command),
         }

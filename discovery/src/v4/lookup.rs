@@ -2,11 +2,14 @@
 //! target, merge what they return, and stop when the closest [`BUCKET_SIZE`] known nodes have all
 //! been asked ([discv4.md](https://github.com/ethereum/devp2p/blob/master/discv4.md)).
 //! The result is the closest nodes that answered.
+//!
+//! Generic over the [`Contact`] (discv4's `NodeRecord`, discv5's contacts) and the target as the
+//! wire names it (a public key in discv4, a node id in discv5); used by both protocols.
 
 use std::collections::HashSet;
 
 use super::packet::NodeRecord;
-use super::table::BUCKET_SIZE;
+use super::table::{BUCKET_SIZE, Contact};
 use crate::{NodeId, PeerId};
 
 /// Candidates kept per lookup; each answer adds at most 16.
@@ -23,31 +26,36 @@ enum State {
     Answered,
 }
 
-struct Candidate {
+struct Candidate<R> {
     id: NodeId,
-    record: NodeRecord,
+    record: R,
     state: State,
 }
 
 /// The state of one lookup.
-pub struct Lookup {
+pub struct Lookup<R = NodeRecord, T = PeerId> {
     /// The FINDNODE target as sent on the wire (a public key, or random bytes).
-    pub target: PeerId,
+    pub target: T,
     target_id: NodeId,
     /// Known candidates, sorted by distance; the closest [`BUCKET_SIZE`] are the ones queried.
-    candidates: Vec<Candidate>,
+    candidates: Vec<Candidate<R>>,
     /// Everything ever seen, so dropped or failed nodes are not re-added.
     seen: HashSet<NodeId>,
     /// Packets sent on behalf of this lookup (Pings for bonding and FINDNODEs).
     pub packets_sent: u64,
 }
 
-impl Lookup {
-    /// A lookup of `target` starting from `seeds`.
-    pub fn new(target: PeerId, local: NodeId, seeds: impl IntoIterator<Item = NodeRecord>) -> Self {
+impl<R: Contact, T> Lookup<R, T> {
+    /// A lookup of `target` (whose Kademlia key is `target_id`) starting from `seeds`.
+    pub fn new(
+        target: T,
+        target_id: NodeId,
+        local: NodeId,
+        seeds: impl IntoIterator<Item = R>,
+    ) -> Self {
         let mut lookup = Lookup {
             target,
-            target_id: NodeId::from_peer_id(&target),
+            target_id,
             candidates: Vec::new(),
             seen: HashSet::from([local]),
             packets_sent: 0,
@@ -57,9 +65,9 @@ impl Lookup {
     }
 
     /// Merges nodes learned from an answer (or the seeds).
-    pub fn add(&mut self, nodes: impl IntoIterator<Item = NodeRecord>) {
+    pub fn add(&mut self, nodes: impl IntoIterator<Item = R>) {
         for record in nodes {
-            let id = NodeId::from_peer_id(&record.id);
+            let id = record.node_id();
             if !self.seen.insert(id) {
                 continue;
             }
@@ -81,7 +89,7 @@ impl Lookup {
     }
 
     /// The next node to ask, if fewer than `alpha` queries are in flight; marks it as asked.
-    pub fn next_query(&mut self, alpha: usize) -> Option<NodeRecord> {
+    pub fn next_query(&mut self, alpha: usize) -> Option<R> {
         let in_flight = self
             .candidates
             .iter()
@@ -96,7 +104,7 @@ impl Lookup {
             .take(BUCKET_SIZE)
             .find(|c| c.state == State::NotAsked)?;
         next.state = State::Asking;
-        Some(next.record)
+        Some(next.record.clone())
     }
 
     /// A queried node answered (its NEIGHBORS, possibly empty, arrived).
@@ -123,17 +131,17 @@ impl Lookup {
 
     /// Every node the lookup learned of and did not see fail, closest first: beyond the
     /// result, these are what go-ethereum's lookup iterator hands its dialer.
-    pub fn learned(&self) -> Vec<NodeRecord> {
-        self.candidates.iter().map(|c| c.record).collect()
+    pub fn learned(&self) -> Vec<R> {
+        self.candidates.iter().map(|c| c.record.clone()).collect()
     }
 
     /// The closest nodes that answered.
-    pub fn result(&self) -> Vec<NodeRecord> {
+    pub fn result(&self) -> Vec<R> {
         self.candidates
             .iter()
             .filter(|c| c.state == State::Answered)
             .take(BUCKET_SIZE)
-            .map(|c| c.record)
+            .map(|c| c.record.clone())
             .collect()
     }
 }

@@ -3,8 +3,8 @@
 //! table, lookups and endpoint prediction, as a sans-IO [`Discv4`] state machine.
 
 mod driver;
-mod endpoint;
-mod lookup;
+pub(crate) mod endpoint;
+pub(crate) mod lookup;
 pub mod nodedb;
 pub mod packet;
 mod service;

@@ -432,8 +432,10 @@ impl Discv4 {
         if seeds.len() < BUCKET_SIZE {
             seeds.extend(self.config.bootnodes.iter().cloned());
         }
-        self.lookups
-            .insert(id, Lookup::new(target, self.local_node_id, seeds));
+        self.lookups.insert(
+            id,
+            Lookup::new(target, target_id, self.local_node_id, seeds),
+        );
         self.advance_lookup(now, id);
         id
     }

@@ -5,6 +5,9 @@
 //!
 //! Only nodes that answered our Ping enter the buckets (`add_verified`); a node we merely heard
 //! of (from NEIGHBORS) never does, so the table cannot be filled with unverified addresses.
+//!
+//! The table is generic over the [`Contact`] it stores: discv4 keeps [`NodeRecord`]s, discv5
+//! its records with the address they are reached at. Both use this one implementation.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,11 +30,29 @@ pub const BUCKET_IP_LIMIT: usize = 2;
 /// See [`BUCKET_IP_LIMIT`].
 pub const TABLE_IP_LIMIT: usize = 10;
 
+/// What the table needs of a node: its Kademlia key and the IP the subnet limits apply to.
+pub trait Contact: Clone {
+    /// The Kademlia key.
+    fn node_id(&self) -> NodeId;
+    /// The IP the node is reached at.
+    fn ip(&self) -> IpAddr;
+}
+
+impl Contact for NodeRecord {
+    fn node_id(&self) -> NodeId {
+        NodeId::from_peer_id(&self.id)
+    }
+
+    fn ip(&self) -> IpAddr {
+        self.endpoint.ip
+    }
+}
+
 /// A node in the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableNode {
+pub struct TableNode<R = NodeRecord> {
     /// Identity and endpoint.
-    pub record: NodeRecord,
+    pub record: R,
     /// Keccak-256 of the public key, the Kademlia key.
     pub id: NodeId,
     /// When it last answered a Ping; `None` while it is unverified (found by a lookup).
@@ -55,12 +76,20 @@ fn subnet(ip: IpAddr) -> Option<[u8; 6]> {
     Some(key)
 }
 
-#[derive(Default)]
-struct Bucket {
+struct Bucket<R> {
     /// Oldest first: revalidation checks the front, fresh nodes go to the back.
-    entries: Vec<TableNode>,
+    entries: Vec<TableNode<R>>,
     /// Most recent last.
-    replacements: Vec<NodeRecord>,
+    replacements: Vec<R>,
+}
+
+impl<R> Default for Bucket<R> {
+    fn default() -> Self {
+        Bucket {
+            entries: Vec::new(),
+            replacements: Vec::new(),
+        }
+    }
 }
 
 /// What `add_verified` did.
@@ -81,14 +110,14 @@ pub enum AddOutcome {
 }
 
 /// The table of one node.
-pub struct Table {
+pub struct Table<R = NodeRecord> {
     local: NodeId,
-    buckets: Vec<Bucket>,
+    buckets: Vec<Bucket<R>>,
     /// Table-wide count of entries per subnet.
     subnets: HashMap<[u8; 6], usize>,
 }
 
-impl Table {
+impl<R: Contact> Table<R> {
     /// An empty table around our own id.
     pub fn new(local: NodeId) -> Self {
         Table {
@@ -114,12 +143,12 @@ impl Table {
     }
 
     /// Every node in the buckets.
-    pub fn nodes(&self) -> impl Iterator<Item = &TableNode> {
+    pub fn nodes(&self) -> impl Iterator<Item = &TableNode<R>> {
         self.buckets.iter().flat_map(|b| b.entries.iter())
     }
 
     /// The entry for `id`, if present.
-    pub fn get(&self, id: &NodeId) -> Option<&TableNode> {
+    pub fn get(&self, id: &NodeId) -> Option<&TableNode<R>> {
         self.buckets[self.bucket_index(id)]
             .entries
             .iter()
@@ -127,23 +156,18 @@ impl Table {
     }
 
     /// Adds (or refreshes) a node that has just answered our Ping.
-    pub fn add_verified(
-        &mut self,
-        record: NodeRecord,
-        enr_seq: Option<u64>,
-        now: Instant,
-    ) -> AddOutcome {
-        let id = NodeId::from_peer_id(&record.id);
+    pub fn add_verified(&mut self, record: R, enr_seq: Option<u64>, now: Instant) -> AddOutcome {
+        let id = record.node_id();
         if id == self.local {
             return AddOutcome::IsSelf;
         }
         let index = self.bucket_index(&id);
         if let Some(position) = self.buckets[index].entries.iter().position(|n| n.id == id) {
-            let old_ip = self.buckets[index].entries[position].record.endpoint.ip;
-            if old_ip != record.endpoint.ip {
+            let old_ip = self.buckets[index].entries[position].record.ip();
+            if old_ip != record.ip() {
                 // A moved node must pass the subnet limits at its new address.
                 self.release_subnet(old_ip);
-                if !self.claim_subnet(index, record.endpoint.ip) {
+                if !self.claim_subnet(index, record.ip()) {
                     self.buckets[index].entries.remove(position);
                     return AddOutcome::IpLimit;
                 }
@@ -173,8 +197,8 @@ impl Table {
     /// Adds a node a lookup learned about (from NEIGHBORS we asked for) as unverified, if its
     /// bucket has room: such entries are revalidated first and are not handed to others until
     /// they answer a Ping. An existing entry is never changed by hearsay.
-    pub fn add_found(&mut self, record: NodeRecord) -> AddOutcome {
-        let id = NodeId::from_peer_id(&record.id);
+    pub fn add_found(&mut self, record: R) -> AddOutcome {
+        let id = record.node_id();
         if id == self.local {
             return AddOutcome::IsSelf;
         }
@@ -192,21 +216,21 @@ impl Table {
         self.insert_new(index, node)
     }
 
-    fn insert_new(&mut self, index: usize, node: TableNode) -> AddOutcome {
+    fn insert_new(&mut self, index: usize, node: TableNode<R>) -> AddOutcome {
         if self.buckets[index].entries.len() >= BUCKET_SIZE {
             let replacements = &mut self.buckets[index].replacements;
-            replacements.retain(|r| r.id != node.record.id);
+            replacements.retain(|r| r.node_id() != node.id);
             replacements.push(node.record);
             if replacements.len() > MAX_REPLACEMENTS {
                 replacements.remove(0);
             }
             return AddOutcome::Replacement;
         }
-        if !self.claim_subnet(index, node.record.endpoint.ip) {
+        if !self.claim_subnet(index, node.record.ip()) {
             return AddOutcome::IpLimit;
         }
         let bucket = &mut self.buckets[index];
-        bucket.replacements.retain(|r| r.id != node.record.id);
+        bucket.replacements.retain(|r| r.node_id() != node.id);
         bucket.entries.push(node);
         AddOutcome::Added
     }
@@ -217,7 +241,7 @@ impl Table {
         let in_bucket = self.buckets[index]
             .entries
             .iter()
-            .filter(|n| subnet(n.record.endpoint.ip) == Some(net))
+            .filter(|n| subnet(n.record.ip()) == Some(net))
             .count();
         if in_table >= TABLE_IP_LIMIT || in_bucket >= BUCKET_IP_LIMIT {
             return false;
@@ -239,14 +263,14 @@ impl Table {
 
     /// Removes a node that failed revalidation. Returns the most recent replacement candidate
     /// of its bucket, which the caller should ping and add if it answers.
-    pub fn remove(&mut self, id: &NodeId) -> Option<NodeRecord> {
+    pub fn remove(&mut self, id: &NodeId) -> Option<R> {
         let index = self.bucket_index(id);
         let position = self.buckets[index]
             .entries
             .iter()
             .position(|n| n.id == *id)?;
         let removed = self.buckets[index].entries.remove(position);
-        self.release_subnet(removed.record.endpoint.ip);
+        self.release_subnet(removed.record.ip());
         self.buckets[index].replacements.pop()
     }
 
@@ -254,8 +278,8 @@ impl Table {
     /// non-empty buckets): with `unverified`, a node no Ping has confirmed yet; otherwise the
     /// verified one whose last Pong is oldest. Falls back to the other kind when a bucket has
     /// none of the asked-for kind.
-    pub fn revalidation_candidate(&self, pick: usize, unverified: bool) -> Option<&TableNode> {
-        let non_empty: Vec<&Bucket> = self
+    pub fn revalidation_candidate(&self, pick: usize, unverified: bool) -> Option<&TableNode<R>> {
+        let non_empty: Vec<&Bucket<R>> = self
             .buckets
             .iter()
             .filter(|b| !b.entries.is_empty())
@@ -276,8 +300,13 @@ impl Table {
 
     /// Up to `count` nodes closest to `target` by XOR distance, closest first; with
     /// `verified_only`, only nodes that answered our Ping.
-    pub fn closest(&self, target: &NodeId, count: usize, verified_only: bool) -> Vec<&TableNode> {
-        let mut nodes: Vec<&TableNode> = self
+    pub fn closest(
+        &self,
+        target: &NodeId,
+        count: usize,
+        verified_only: bool,
+    ) -> Vec<&TableNode<R>> {
+        let mut nodes: Vec<&TableNode<R>> = self
             .nodes()
             .filter(|n| !verified_only || n.last_pong.is_some())
             .collect();

@@ -359,6 +359,7 @@ impl Codec {
         let mut session = Session {
             write_key: init.keys.initiator_key,
             read_key: init.keys.recipient_key,
+            previous_read_key: None,
             nonce_counter: 0,
             record: remote.clone(),
         };
@@ -473,12 +474,15 @@ impl Codec {
                 let Some(session) = self.sessions.peek(&node) else {
                     return Ok(unreadable);
                 };
-                let Ok(plaintext) = crypto::decrypt(
-                    &session.read_key,
-                    &unmasked.nonce,
-                    unmasked.message,
-                    unmasked.header,
-                ) else {
+                let decrypt = |key: &crypto::AesKey| {
+                    crypto::decrypt(key, &unmasked.nonce, unmasked.message, unmasked.header)
+                };
+                let Ok(plaintext) = decrypt(&session.read_key).or_else(|error| {
+                    session
+                        .previous_read_key
+                        .as_ref()
+                        .map_or(Err(error), decrypt)
+                }) else {
                     return Ok(unreadable);
                 };
                 // Only an authentic packet counts as use of the session.
@@ -527,6 +531,7 @@ impl Codec {
                     Session {
                         write_key: keys.recipient_key,
                         read_key: keys.initiator_key,
+                        previous_read_key: None,
                         nonce_counter: 0,
                         record: record.clone(),
                     },

@@ -9,12 +9,13 @@
 //! - [`message`]: PING, PONG, FINDNODE, NODES, TALKREQ, TALKRESP.
 //! - [`session`]: the session LRU and the pending challenges, keyed by node id and address.
 //! - [`Codec`]: all of the above for one node: messages in, packets out, and back.
+//! - [`Discv5`]: the protocol state machine (requests, responses, table, lookups), beside
+//!   [`Discv4`](crate::v4::Discv4) and sharing its table, lookup and endpoint votes.
 //!
 //! # How the protocol state machine drives the codec
 //!
-//! The codec knows packets and sessions, not requests. The state machine above it (still to
-//! be written; it will sit beside [`Discv4`](crate::v4::Discv4) and share its table) owns one
-//! [`Codec`] and the socket's datagrams, and does this:
+//! The codec knows packets and sessions, not requests. [`Discv5`] owns one [`Codec`] and the
+//! socket's datagrams, and does this:
 //!
 //! - **Sending a request** to a node whose record it has: [`Codec::encode`]. It keeps the
 //!   request (message, destination, record) under the returned nonce and a request id until a
@@ -47,11 +48,19 @@ pub mod packet;
 pub mod session;
 
 mod codec;
+mod driver;
+mod service;
 
 pub use codec::{
     Challenge, Codec, Config, DecodeError, Decoded, EncodeError, Outgoing, OutgoingKind,
 };
+pub use driver::{CallError, Discv5Handle, Pong};
 pub use handshake::{HandshakeError, Whoareyou};
 pub use message::{Message, MessageError, RequestId};
 pub use packet::{MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketError};
+pub use service::{
+    CallId, Config as ServiceConfig, Discv5, Event, LOOKUP_DISTANCES, MAX_FINDNODE_RESULTS,
+    MAX_NODES_RESPONSES, NodeContact, RequestError, Response, Stats, TalkHandler, Transmit,
+    lookup_distances, nodes_messages,
+};
 pub use session::NodeAddress;

@@ -30,6 +30,11 @@ pub struct Session {
     pub write_key: AesKey,
     /// The key the remote's messages are encrypted with.
     pub read_key: AesKey,
+    /// The read key of the session this one replaced, still accepted: when two nodes
+    /// handshake with each other at once, each ends up keeping the session the *other*
+    /// started, and the answers already sent under the first one would otherwise be lost
+    /// (set by [`SessionCache::insert`]).
+    pub previous_read_key: Option<AesKey>,
     /// Messages encrypted with `write_key` so far: the first 32 bits of each nonce.
     pub nonce_counter: u32,
     /// The remote's record, as verified in the handshake.
@@ -97,8 +102,10 @@ impl SessionCache {
 
     /// Stores `session` for `node`, replacing any earlier one; evicts the least recently used
     /// session if the cache is full.
-    pub fn insert(&mut self, node: NodeAddress, session: Session) {
-        self.remove(&node);
+    pub fn insert(&mut self, node: NodeAddress, mut session: Session) {
+        if let Some(old) = self.remove(&node) {
+            session.previous_read_key = Some(old.read_key);
+        }
         if self.entries.len() >= self.capacity
             && let Some((_, oldest)) = self.order.pop_first()
         {
@@ -254,6 +261,7 @@ mod tests {
         Session {
             write_key: [1; 16],
             read_key: [2; 16],
+            previous_read_key: None,
             nonce_counter: counter,
             record: Enr::builder().build(&key).unwrap(),
         }
@@ -279,6 +287,19 @@ mod tests {
         assert_eq!(cache.peek(&node(3)).unwrap().nonce_counter, 30);
         assert_eq!(cache.remove(&node(1)).unwrap().nonce_counter, 1);
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_replaced_session_leaves_its_read_key_behind() {
+        let mut cache = SessionCache::new(3);
+        cache.insert(node(1), session(1));
+        assert_eq!(cache.peek(&node(1)).unwrap().previous_read_key, None);
+        let mut newer = session(2);
+        newer.read_key = [9; 16];
+        cache.insert(node(1), newer);
+        let stored = cache.peek(&node(1)).unwrap();
+        assert_eq!(stored.read_key, [9; 16]);
+        assert_eq!(stored.previous_read_key, Some([2; 16]));
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! The tokio driver of discv5 on real UDP sockets on 127.0.0.1 (ephemeral ports): two and
+//! three nodes ping, ask FINDNODE, TALKREQ, and a lookup finds a node only a third one knows.
+
+use std::net::Ipv4Addr;
+
+use ethp2p_discovery::Enr;
+use ethp2p_discovery::v5::{Discv5, Discv5Handle, Event, NodeAddress, ServiceConfig};
+use secp256k1::SecretKey;
+use tokio::net::UdpSocket;
+
+async fn node(seed: u8, bootnodes: Vec<Enr>) -> (Discv5Handle, Enr) {
+    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let key = SecretKey::from_secret_bytes([seed; 32]).unwrap();
+    let enr = Enr::builder()
+        .ip4(Ipv4Addr::LOCALHOST)
+        .udp4(port)
+        .build(&key)
+        .unwrap();
+    let config = ServiceConfig {
+        bootnodes,
+        ..ServiceConfig::default()
+    };
+    let discv5 = Discv5::new(
+        key,
+        enr.clone(),
+        config,
+        std::time::Instant::now(),
+        u64::from(seed),
+    )
+    .unwrap();
+    (Discv5Handle::spawn(socket, discv5).unwrap(), enr)
+}
+
+#[tokio::test]
+async fn two_nodes_ping_findnode_and_talk() {
+    let (a, _) = node(1, Vec::new()).await;
+    let (b, b_enr) = node(2, Vec::new()).await;
+    b.register_talk_protocol(
+        b"echo".to_vec(),
+        Box::new(|_: &NodeAddress, request: &[u8]| request.to_vec()),
+    )
+    .await
+    .unwrap();
+    let pong = a.ping(b_enr.clone()).await.unwrap();
+    assert_eq!(pong.to, a.local_addr());
+    assert_eq!(pong.enr_seq, b_enr.seq());
+    assert_eq!(
+        a.find_node(b_enr.clone(), vec![0]).await.unwrap(),
+        vec![b_enr.clone()]
+    );
+    let echoed = a
+        .talk_request(b_enr.clone(), b"echo".to_vec(), b"hello".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(echoed, b"hello");
+    let unknown = a
+        .talk_request(b_enr.clone(), b"other".to_vec(), b"hello".to_vec())
+        .await
+        .unwrap();
+    assert!(unknown.is_empty());
+    assert_eq!(b.stats().await.unwrap().handshakes, 1);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn three_nodes_lookup_finds_the_third() {
+    let (b, b_enr) = node(2, Vec::new()).await;
+    let (c, c_enr) = node(3, Vec::new()).await;
+    // C introduces itself to B; B pings it back, so B's table holds it, checked.
+    let mut b_events = b.events();
+    c.ping(b_enr.clone()).await.unwrap();
+    loop {
+        match b_events.recv().await.unwrap() {
+            Event::NodeAdded(record) if record == c_enr => break,
+            _ => {}
+        }
+    }
+    let distance = b_enr.id().log_distance(&c_enr.id()) as u16;
+    let listed = c.find_node(b_enr.clone(), vec![distance]).await.unwrap();
+    assert_eq!(listed, vec![c_enr.clone()]);
+    let (a, _) = node(1, vec![b_enr.clone()]).await;
+    let found = a.lookup(c_enr.id()).await.unwrap();
+    assert_eq!(found.first(), Some(&c_enr), "{found:?}");
+    let table = a.table_nodes().await.unwrap();
+    assert!(table.contains(&b_enr));
+    for handle in [a, b, c] {
+        handle.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_on_ipv6_loopback_with_udp6_falling_back_to_udp() {
+    use std::net::Ipv6Addr;
+    let mut handles = Vec::new();
+    let mut records = Vec::new();
+    for (seed, udp6) in [(4u8, true), (5, false)] {
+        let socket = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let key = SecretKey::from_secret_bytes([seed; 32]).unwrap();
+        let mut builder = Enr::builder();
+        builder.ip6(Ipv6Addr::LOCALHOST);
+        // The second record names its port only under `udp`, as go-ethereum accepts.
+        if udp6 {
+            builder.udp6(port);
+        } else {
+            builder.udp4(port);
+        }
+        let enr = builder.build(&key).unwrap();
+        let config = ServiceConfig::default();
+        let discv5 = Discv5::new(key, enr.clone(), config, std::time::Instant::now(), 9).unwrap();
+        handles.push(Discv5Handle::spawn(socket, discv5).unwrap());
+        records.push(enr);
+    }
+    let pong = handles[0].ping(records[1].clone()).await.unwrap();
+    assert_eq!(pong.to, handles[0].local_addr());
+    let pong = handles[1].ping(records[0].clone()).await.unwrap();
+    assert_eq!(pong.to, handles[1].local_addr());
+    let own = handles[0]
+        .find_node(records[1].clone(), vec![0])
+        .await
+        .unwrap();
+    assert_eq!(own, vec![records[1].clone()]);
+    for handle in handles {
+        handle.shutdown().await;
+    }
+}
