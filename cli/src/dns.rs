@@ -48,6 +48,15 @@ pub enum DnsCommand {
     },
 }
 
+/// The resolver for `--dns.server` / `--discovery.dns.server`: that server, or the system's.
+pub fn resolver(server: Option<SocketAddr>) -> Result<HickoryResolver, String> {
+    match server {
+        Some(addr) => HickoryResolver::with_server(addr),
+        None => HickoryResolver::system(),
+    }
+    .map_err(|e| format!("DNS resolver: {e}"))
+}
+
 pub async fn run(command: DnsCommand) -> Result<(), String> {
     match command {
         DnsCommand::Sync {
@@ -55,11 +64,7 @@ pub async fn run(command: DnsCommand) -> Result<(), String> {
             server,
             timeout,
         } => {
-            let resolver = match server {
-                Some(addr) => HickoryResolver::with_server(addr),
-                None => HickoryResolver::system(),
-            }
-            .map_err(|e| format!("DNS resolver: {e}"))?;
+            let resolver = resolver(server)?;
             let config = ClientConfig {
                 timeout: Duration::from_secs(timeout),
                 ..ClientConfig::default()

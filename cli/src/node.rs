@@ -8,7 +8,7 @@ use std::time::Duration;
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerEvent, Server, ServerConfig};
 use ethp2p_discovery::Enode;
-use ethp2p_discovery::dns::{ClientConfig, HickoryResolver, LinkEntry};
+use ethp2p_discovery::dns::{ClientConfig, LinkEntry};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::demo::{counting_protocol, demo_protocol, parse_capability};
@@ -119,11 +119,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     // Before anything is dialed from the DNS lists: their first peers must be reported too.
     let mut events = server.events();
     if !args.nodiscover && !args.discovery_dns.is_empty() {
-        let resolver = match args.dns_server {
-            Some(addr) => HickoryResolver::with_server(addr),
-            None => HickoryResolver::system(),
-        }
-        .map_err(|e| format!("DNS resolver: {e}"))?;
+        let resolver = super::dns::resolver(args.dns_server)?;
         server.add_dns_discovery(resolver, &args.discovery_dns, ClientConfig::default());
     }
     println!("{}", server.local_enode());
