@@ -10,7 +10,7 @@
 //!   wait for a slow peer), sends a Ping every `ping_interval`, and gives up on a peer that does
 //!   not take our data within `write_timeout`.
 //! - Whatever ends the session first (read error, remote Disconnect, a handler returning, a
-//!   request from the server) is recorded once in the [`EndSignal`]; the write loop then sends
+//!   request from the server) is recorded once in the `EndSignal`; the write loop then sends
 //!   our Disconnect when there is a reason to send.
 
 mod end;

@@ -36,7 +36,7 @@ impl EndpointVotes {
             .retain(|_, (_, at)| now.duration_since(*at) < VOTE_WINDOW);
     }
 
-    /// The endpoint a majority of at least [`MIN_VOTES`] recent voters agree on.
+    /// The endpoint a majority of at least `MIN_VOTES` (3) recent voters agree on.
     pub fn predict(&mut self, now: Instant) -> Option<SocketAddr> {
         self.expire(now);
         let mut tally: HashMap<SocketAddr, usize> = HashMap::new();
