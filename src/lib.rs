@@ -15,6 +15,7 @@
 //! disconnect reasons, discovery and NAT.
 
 pub mod manual;
+pub mod metrics;
 pub mod p2p;
 pub mod peer;
 pub mod protocol;

@@ -107,6 +107,10 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn emit(&self, event: PeerEvent) {
+        crate::metrics::event(&event);
+        if matches!(event, PeerEvent::Added(_) | PeerEvent::Removed { .. }) {
+            crate::metrics::peers(self.state.lock().peers.entries().map(|e| e.info.direction));
+        }
         // No receiver is fine: events are for whoever listens.
         let _ = self.events.send(event);
     }
