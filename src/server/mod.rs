@@ -143,6 +143,7 @@ impl Server {
     /// handle. Static peers are dialed right away.
     pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
         let local_id = PeerId::from_secret_key(&config.key);
+        crate::metrics::peers(std::iter::empty());
         let listener = match config.listen_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
