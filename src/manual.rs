@@ -8,6 +8,7 @@
 //! 3. [`configuration`]: every [`ServerConfig`](crate::ServerConfig) setting and its default.
 //! 4. [`errors`]: why a connection or a session ends, and the Disconnect reason each sends.
 //! 5. [`discovery_and_nat`]: finding peers and being found.
+//! 6. [`observability`]: logs, counters, metrics.
 
 pub mod quick_start {
     //! # Quick start
@@ -310,4 +311,19 @@ pub mod discovery_and_nat {
     //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint),
     //! which updates the enode and bumps the record's sequence number. This is what
     //! `ethp2p node --nat` does. Build with `default-features = false` to leave NAT out.
+}
+
+pub mod observability {
+    //! # Logs, counters and metrics
+    //!
+    //! - Logs go through [`tracing`](https://docs.rs/tracing); the library never installs a
+    //!   subscriber. A rejected connection or an ended session is logged once, with the peer
+    //!   id, the remote address and the reason.
+    //! - [`ServerHandle::stats`](crate::ServerHandle::stats) gives counters since start
+    //!   ([`Stats`](crate::Stats)) without any dependency.
+    //! - Metrics go through the [`metrics`](https://docs.rs/metrics) facade and cost nothing
+    //!   until a recorder is installed. Install it before [`Server::start`](crate::Server::start):
+    //!   per-protocol counters are registered when a peer's session starts. Every name and
+    //!   label is listed in [`crate::metrics`], `ethp2p_discovery::metrics` and (feature `nat`)
+    //!   `ethp2p_nat::metrics`. `ethp2p node --metrics` serves them in Prometheus text format.
 }
