@@ -30,6 +30,22 @@ fn sample(body: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
+/// The value of a sample of `name` whose labels include all of `labels` (in any order).
+fn labelled(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    body.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let inner = series
+            .strip_prefix(name)?
+            .strip_prefix('{')?
+            .strip_suffix('}')?;
+        let present: Vec<&str> = inner.split(',').collect();
+        labels
+            .iter()
+            .all(|label| present.contains(label))
+            .then(|| value.parse().ok())?
+    })
+}
+
 #[test]
 fn metrics_endpoint_reports_a_connected_peer() {
     let mut node = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
@@ -78,6 +94,7 @@ fn metrics_endpoint_reports_a_connected_peer() {
     let mut config = ServerConfig::new(key);
     config.listen_addr = None;
     config.protocols = vec![Protocol::new("echo", 1, 1, |mut peer| async move {
+        peer.send(0, b"ping").await?;
         while peer.recv().await.is_some() {}
         Ok(())
     })];
@@ -103,7 +120,39 @@ fn metrics_endpoint_reports_a_connected_peer() {
         "{after}"
     );
 
+    // Our shutdown sends "client quitting"; the node reads our message before it, and records
+    // both before it prints the removal.
     runtime.block_on(peer.shutdown());
+    stdout
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("peer removed"))
+        .expect("the node reports the peer gone");
+    let end = scrape(metrics_addr);
+    assert_eq!(
+        sample(&end, "ethp2p_peers{direction=\"inbound\"}"),
+        Some(0.0),
+        "{end}"
+    );
+    assert_eq!(
+        labelled(
+            &end,
+            "ethp2p_disconnects_total",
+            &["reason=\"client quitting\"", "side=\"received\""]
+        ),
+        Some(1.0),
+        "{end}"
+    );
+    assert_eq!(
+        sample(&end, "ethp2p_messages_in_total{protocol=\"echo\"}"),
+        Some(1.0),
+        "{end}"
+    );
+    assert_eq!(
+        sample(&end, "ethp2p_bytes_in_total{protocol=\"echo\"}"),
+        Some(4.0),
+        "{end}"
+    );
     node.kill().unwrap();
     node.wait().unwrap();
 }
