@@ -13,6 +13,7 @@ echo "== building the go-ethereum interop tools (pinned in tests/interop/geth/go
 bash scripts/install-geth-tools.sh
 
 bash scripts/nat-rig/install.sh # miniupnpd, nftables, ... for cli/tests/nat_rig.rs (Debian)
+bash scripts/install-prometheus.sh # Debian prometheus, pinned, for cli/tests/metrics.rs
 
 echo "== cargo test"
 cargo test --workspace --all-targets
