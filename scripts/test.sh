@@ -14,6 +14,7 @@ bash scripts/install-geth-tools.sh
 
 bash scripts/install-dns-tools.sh # dnsmasq for the DNS discovery tests (Debian)
 bash scripts/nat-rig/install.sh # miniupnpd, nftables, ... for cli/tests/nat_rig.rs (Debian)
+bash scripts/install-prometheus.sh # Debian prometheus, pinned, for cli/tests/metrics.rs
 
 echo "== cargo test"
 cargo test --workspace --all-targets

@@ -5,8 +5,17 @@
 //!   ([rlpx.md](https://github.com/ethereum/devp2p/blob/master/rlpx.md)), sans-IO, plus a thin
 //!   tokio stream driver;
 //! - [`p2p`]: the base protocol carried over RLPx (Hello, Disconnect, Ping/Pong, snappy
-//!   message compression, capability matching).
+//!   message compression, capability matching);
+//! - [`peer`]: one session per connected peer (read, write and ping loops, one task per
+//!   matched protocol);
+//! - [`server`]: listener, dialer, peer table, limits, events, discovery;
+//! - [`Protocol`]: what you implement.
+//!
+//! Start with the [`manual`]: a quick start, the concepts, every default, the errors and
+//! disconnect reasons, discovery and NAT.
 
+pub mod manual;
+pub mod metrics;
 pub mod nodekey;
 pub mod p2p;
 pub mod peer;

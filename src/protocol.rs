@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::metrics::Traffic;
 use crate::p2p::{P2pError, ProtocolSpec, SharedCapability, encode_message};
 use crate::rlpx::{HEADER_LEN, PeerId};
 
@@ -142,6 +143,7 @@ pub struct MessageSender {
     capability: SharedCapability,
     snappy: bool,
     outbox: mpsc::Sender<Vec<u8>>,
+    traffic: Traffic,
 }
 
 impl MessageSender {
@@ -151,6 +153,7 @@ impl MessageSender {
         outbox: mpsc::Sender<Vec<u8>>,
     ) -> Self {
         MessageSender {
+            traffic: Traffic::outbound(&capability.name),
             capability,
             snappy,
             outbox,
@@ -172,7 +175,9 @@ impl MessageSender {
         self.outbox
             .send(frame)
             .await
-            .map_err(|_| SendError::PeerGone)
+            .map_err(|_| SendError::PeerGone)?;
+        self.traffic.record(payload.len());
+        Ok(())
     }
 }
 

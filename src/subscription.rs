@@ -97,6 +97,7 @@ impl Subscriptions {
             .is_err()
         {
             route.dropped.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::subscription_drop(protocol, code);
             if !route.logged_drop.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     protocol,

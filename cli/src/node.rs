@@ -69,6 +69,8 @@ pub struct NodeArgs {
     json: bool,
     #[command(flatten)]
     nat: super::nat::NatArgs,
+    #[command(flatten)]
+    metrics: super::metrics_http::MetricsArgs,
 }
 
 /// Key from the flags, or a fresh one.
@@ -87,6 +89,9 @@ pub fn key_from(
 
 pub async fn run(args: NodeArgs) -> Result<(), String> {
     let key = key_from(args.nodekey.as_deref(), args.nodekeyhex.as_deref())?;
+    if let Some(addr) = args.metrics.start().await? {
+        eprintln!("metrics: http://{addr}/metrics");
+    }
     let mut config = ServerConfig::new(key);
     config.listen_addr = Some(args.addr);
     config.max_peers = args.maxpeers;

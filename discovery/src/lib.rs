@@ -5,6 +5,7 @@ pub mod dns;
 mod enode;
 pub mod enr;
 pub mod local_record;
+pub mod metrics;
 pub mod netutil;
 mod node_id;
 mod peer_id;

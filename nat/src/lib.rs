@@ -39,6 +39,7 @@ mod event;
 mod gateway;
 pub mod lease;
 mod mapper;
+pub mod metrics;
 mod mode;
 pub mod pmp;
 pub mod route;

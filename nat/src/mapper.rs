@@ -134,6 +134,7 @@ impl Output {
     /// Logs `event` (the one log line per event) and sends it on.
     fn emit(&self, event: NatEvent) {
         log(&event);
+        crate::metrics::event(&event);
         match &event {
             NatEvent::Mapped { endpoint, .. } => {
                 self.endpoint.send_replace(Some(*endpoint));

@@ -10,7 +10,7 @@
 //!   wait for a slow peer), sends a Ping every `ping_interval`, and gives up on a peer that does
 //!   not take our data within `write_timeout`.
 //! - Whatever ends the session first (read error, remote Disconnect, a handler returning, a
-//!   request from the server) is recorded once in the [`EndSignal`]; the write loop then sends
+//!   request from the server) is recorded once in the `EndSignal`; the write loop then sends
 //!   our Disconnect when there is a reason to send.
 
 mod end;
@@ -25,6 +25,7 @@ use tokio::time::{Instant, interval_at, timeout};
 
 pub use end::{EndCause, PeerEnd};
 
+use crate::metrics::Traffic;
 use crate::p2p::{
     BASE_PROTOCOL_LENGTH, DISCONNECT, DisconnectReason, HELLO, MAX_MESSAGE_SIZE, PING,
     PING_PAYLOAD, PONG, PONG_PAYLOAD, SharedCapability, decode_disconnect_message,
@@ -126,6 +127,11 @@ where
     let (outbox, mut outbox_rx) = mpsc::channel::<Vec<u8>>(config.outbox_capacity);
 
     let mut inboxes = Vec::with_capacity(protocols.len());
+    let traffic: Vec<_> = info
+        .capabilities
+        .iter()
+        .map(|c| Traffic::inbound(&c.name))
+        .collect();
     let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(protocols.len());
     for (protocol, capability) in protocols.iter().zip(&info.capabilities) {
         let (inbox, inbox_rx) = mpsc::channel(config.inbox_capacity);
@@ -150,6 +156,7 @@ where
         let read = ReadLoop {
             capabilities: &info.capabilities,
             inboxes: &inboxes,
+            traffic: &traffic,
             outbox: &outbox,
             snappy,
             config,
@@ -208,6 +215,8 @@ where
 struct ReadLoop<'a> {
     capabilities: &'a [SharedCapability],
     inboxes: &'a [mpsc::Sender<Message>],
+    /// Received-message metrics, one per entry of `capabilities`.
+    traffic: &'a [Traffic],
     outbox: &'a mpsc::Sender<Vec<u8>>,
     snappy: bool,
     config: &'a PeerConfig,
@@ -256,6 +265,7 @@ impl ReadLoop<'_> {
                         return EndCause::BadMessage(error);
                     }
                     Counters::bump(&self.counters.messages_in, 1);
+                    self.traffic[index].record(payload.len());
                     let message = Message {
                         code: relative,
                         payload,

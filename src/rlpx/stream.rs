@@ -1,5 +1,5 @@
 //! A thin tokio driver for the sans-IO core: runs the handshake over an async byte stream, then
-//! reads and writes whole frames through the [`FrameCodec`].
+//! reads and writes whole frames through the [`FrameCodec`](super::FrameCodec).
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -136,7 +136,7 @@ async fn fill<S: AsyncRead + Unpin>(
     Ok(())
 }
 
-/// How long a closing connection keeps reading after our Disconnect (see [`drain`]).
+/// How long a closing connection keeps reading after our Disconnect (see `drain`).
 pub const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Reads and discards until the remote closes, at most [`LINGER`]. Closing a socket that still

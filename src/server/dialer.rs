@@ -80,6 +80,7 @@ fn dial_candidate(inner: &Arc<Inner>, enode: Enode) {
 }
 
 async fn dial(inner: Arc<Inner>, enode: Enode) {
+    crate::metrics::dial();
     let addr = enode.tcp_addr();
     let tcp = match timeout(inner.config.dial_timeout, TcpStream::connect(addr)).await {
         Ok(Ok(tcp)) => tcp,

@@ -28,7 +28,10 @@ pub(crate) async fn run(inner: Arc<Inner>, listener: TcpListener) {
             _ = shutdown.wait_for(|stopped| *stopped) => return,
         };
         let (tcp, remote_addr) = match accepted {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                crate::metrics::accept();
+                accepted
+            }
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;

@@ -108,6 +108,10 @@ pub(crate) struct Inner {
 
 impl Inner {
     fn emit(&self, event: PeerEvent) {
+        crate::metrics::event(&event);
+        if matches!(event, PeerEvent::Added(_) | PeerEvent::Removed { .. }) {
+            crate::metrics::peers(self.state.lock().peers.entries().map(|e| e.info.direction));
+        }
         // No receiver is fine: events are for whoever listens.
         let _ = self.events.send(event);
     }
@@ -140,6 +144,7 @@ impl Server {
     /// handle. Static peers are dialed right away.
     pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
         let local_id = PeerId::from_secret_key(&config.key);
+        crate::metrics::peers(std::iter::empty());
         let listener = match config.listen_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)

@@ -146,6 +146,7 @@ async fn run(
         while let Some(event) = discv4.poll_event() {
             let _ = events.send(event);
         }
+        crate::metrics::table_nodes(discv4.table().len());
         let wake = tokio::time::Instant::from_std(discv4.poll_timeout());
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {

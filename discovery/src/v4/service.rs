@@ -631,6 +631,7 @@ impl Discv4 {
                 return;
             }
         };
+        crate::metrics::packet_in(packet.message.packet_type());
         // Replays matter for requests that make us send more than we got (FINDNODE,
         // ENRREQUEST). They are recognised by sender and signed content, not the packet hash,
         // which a malleated signature changes. PINGs are not filtered: an identical PING within the
@@ -652,6 +653,7 @@ impl Discv4 {
         let sender_id = NodeId::from_peer_id(&packet.sender);
         if sender_id == self.local_node_id {
             self.stats.dropped_self += 1;
+            crate::metrics::dropped("self");
             return;
         }
         if let Some(expiration) = packet.message.expiration() {
@@ -701,6 +703,7 @@ impl Discv4 {
             .last_log
             .get(reason)
             .is_none_or(|at| now.duration_since(*at) >= LOG_INTERVAL);
+        crate::metrics::dropped(reason);
         if due {
             self.last_log.insert(reason, now);
             tracing::debug!(%from, reason, ?detail, "discv4 packet dropped (further drops of this kind counted, logged at most every 10 s)");

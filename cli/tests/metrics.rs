@@ -1,0 +1,268 @@
+//! `ethp2p node --metrics`: the node serves Prometheus text, and the peer gauge counts a peer
+//! that connected.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use ethp2p::{Protocol, Server, ServerConfig, ServerHandle};
+
+/// Kills the node if the test has not finished by then, so a broken node fails the test
+/// instead of hanging it.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+fn scrape(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics server");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The value of the sample named exactly `series` (name with labels).
+fn sample(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// The value of a sample of `name` whose labels include all of `labels` (in any order).
+fn labelled(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    body.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let inner = series
+            .strip_prefix(name)?
+            .strip_prefix('{')?
+            .strip_suffix('}')?;
+        let present: Vec<&str> = inner.split(',').collect();
+        labels
+            .iter()
+            .all(|label| present.contains(label))
+            .then(|| value.parse().ok())?
+    })
+}
+
+/// An `ethp2p node --metrics` child process, killed on drop.
+struct MetricsNode {
+    child: Child,
+    stdout: std::io::Lines<BufReader<ChildStdout>>,
+    metrics_addr: SocketAddr,
+    enode: String,
+}
+
+impl MetricsNode {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
+            .args([
+                "node",
+                "--addr",
+                "127.0.0.1:0",
+                "--nodiscover",
+                "--nat",
+                "none",
+            ])
+            .args(["--caps", "echo/1", "--metrics", "--metrics.port", "0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ethp2p node");
+        watchdog(child.id());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Keep reading stderr after the address line: a closed pipe would fail the node's
+        // later writes.
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (address, found) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let url = line.strip_prefix("metrics: http://");
+                if let Some(addr) = url.and_then(|u| u.strip_suffix("/metrics")) {
+                    let _ = address.send(addr.parse::<SocketAddr>());
+                }
+            }
+        });
+        let metrics_addr = found
+            .recv()
+            .expect("the node prints its metrics address")
+            .expect("a socket address");
+        let enode = stdout.next().expect("the node prints its enode").unwrap();
+        MetricsNode {
+            child,
+            stdout,
+            metrics_addr,
+            enode,
+        }
+    }
+
+    /// Waits for the node's next output line starting with `prefix`.
+    fn wait_line(&mut self, prefix: &str) {
+        self.stdout
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("the node never printed {prefix:?}"));
+    }
+}
+
+impl Drop for MetricsNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kills process `pid` if the test has not finished by [`WATCHDOG`].
+fn watchdog(pid: u32) {
+    std::thread::spawn(move || {
+        std::thread::sleep(WATCHDOG);
+        // SAFETY: signals a child this test started; at worst it has already exited.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    });
+}
+
+/// A dial-only peer sharing `echo/1` with the node: sends one 4-byte message, then listens.
+fn echo_peer(runtime: &tokio::runtime::Runtime, enode: &str) -> ServerHandle {
+    let key = ethp2p::rlpx::random_secret_key(&mut rand::make_rng::<rand::rngs::StdRng>());
+    let mut config = ServerConfig::new(key);
+    config.listen_addr = None;
+    config.protocols = vec![Protocol::new("echo", 1, 1, |mut peer| async move {
+        peer.send(0, b"ping").await?;
+        while peer.recv().await.is_some() {}
+        Ok(())
+    })];
+    let peer = runtime.block_on(Server::start(config)).unwrap();
+    peer.add_peer(enode.parse().unwrap());
+    peer
+}
+
+const INBOUND_PEERS: &str = "ethp2p_peers{direction=\"inbound\"}";
+
+#[test]
+fn metrics_endpoint_reports_a_connected_peer() {
+    let mut node = MetricsNode::start();
+    let before = scrape(node.metrics_addr);
+    assert_eq!(sample(&before, INBOUND_PEERS), Some(0.0), "{before}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let peer = echo_peer(&runtime, &node.enode);
+    // The node prints the event after recording it, so the gauge is set once this line shows.
+    node.wait_line("peer added");
+    let after = scrape(node.metrics_addr);
+    assert_eq!(sample(&after, INBOUND_PEERS), Some(1.0), "{after}");
+    assert_eq!(sample(&after, "ethp2p_accepts_total"), Some(1.0), "{after}");
+    assert_eq!(
+        sample(&after, "ethp2p_handshakes_total{direction=\"inbound\"}"),
+        Some(1.0),
+        "{after}"
+    );
+
+    // Our shutdown sends "client quitting"; the node reads our message before it, and records
+    // both before it prints the removal.
+    runtime.block_on(peer.shutdown());
+    node.wait_line("peer removed");
+    let end = scrape(node.metrics_addr);
+    assert_eq!(sample(&end, INBOUND_PEERS), Some(0.0), "{end}");
+    let received = ["reason=\"client quitting\"", "side=\"received\""];
+    assert_eq!(
+        labelled(&end, "ethp2p_disconnects_total", &received),
+        Some(1.0),
+        "{end}"
+    );
+    assert_eq!(
+        sample(&end, "ethp2p_messages_in_total{protocol=\"echo\"}"),
+        Some(1.0),
+        "{end}"
+    );
+    assert_eq!(
+        sample(&end, "ethp2p_bytes_in_total{protocol=\"echo\"}"),
+        Some(4.0),
+        "{end}"
+    );
+}
+
+/// How long Prometheus gets to scrape the node (every 200 ms) and report the peer.
+const PROMETHEUS_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Debian's `prometheus` (installed by scripts/test.sh) scrapes the node; its query API then
+/// reports the peer count the node has. Skipped where Prometheus is not installed, except
+/// under CI.
+#[test]
+fn prometheus_scrapes_the_peer_count() {
+    let Some(prometheus) = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+    else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !ci,
+            "prometheus is not installed (scripts/test.sh installs it)"
+        );
+        eprintln!("SKIPPED: prometheus_scrapes_the_peer_count: prometheus not installed");
+        return;
+    };
+    let mut node = MetricsNode::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _peer = echo_peer(&runtime, &node.enode);
+    node.wait_line("peer added");
+
+    let dir = std::env::temp_dir().join(format!("ethp2p-prometheus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\nscrape_configs:\n  - job_name: ethp2p\n    static_configs:\n      - targets: ['{}']\n",
+            node.metrics_addr
+        ),
+    )
+    .unwrap();
+    // Prometheus cannot report a port it picked itself: take a free one and hand it over.
+    let web = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    watchdog(server.id());
+
+    let query = "/api/v1/query?query=ethp2p_peers%7Bdirection%3D%22inbound%22%7D";
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    let reported = loop {
+        if let Ok(mut stream) = TcpStream::connect(web) {
+            let request =
+                format!("GET {query} HTTP/1.1\r\nHost: {web}\r\nConnection: close\r\n\r\n");
+            let mut response = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut response).is_ok()
+            {
+                last = response;
+                // One series whose value is "1": `"value":[<time>,"1"]`.
+                if last.contains("\"status\":\"success\"") && last.contains(",\"1\"]") {
+                    break true;
+                }
+            }
+        }
+        if started.elapsed() > PROMETHEUS_DEADLINE {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(reported, "Prometheus never reported 1 inbound peer: {last}");
+}
