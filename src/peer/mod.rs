@@ -14,6 +14,7 @@
 //!   our Disconnect when there is a reason to send.
 
 mod end;
+mod message_counts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, interval_at, timeout};
 
 pub use end::{EndCause, PeerEnd};
+pub(crate) use message_counts::MessageCounts;
 
 use crate::metrics::Traffic;
 use crate::p2p::{
@@ -33,7 +35,6 @@ use crate::p2p::{
 };
 use crate::protocol::{Message, MessageSender, PeerInfo, Protocol, ProtocolPeer};
 use crate::rlpx::{HEADER_LEN, RlpxReader, RlpxWriter};
-use crate::server::Counters;
 use crate::subscription::Subscriptions;
 
 /// Timing and queue limits of a peer session.
@@ -112,7 +113,7 @@ pub(crate) async fn run<R, W>(
     config: &PeerConfig,
     end: EndSignal,
     subscriptions: Arc<Subscriptions>,
-    counters: Arc<Counters>,
+    counts: Arc<MessageCounts>,
 ) -> PeerEnd
 where
     R: AsyncRead + Unpin,
@@ -162,7 +163,7 @@ where
             config,
             subscriptions: &subscriptions,
             info: &info,
-            counters: &counters,
+            counts: &counts,
         }
         .run(&mut reader);
         let write = write_loop(
@@ -171,7 +172,7 @@ where
             end.watch(),
             snappy,
             config,
-            &counters,
+            &counts,
         );
         tokio::pin!(read, write);
         tokio::select! {
@@ -222,7 +223,7 @@ struct ReadLoop<'a> {
     config: &'a PeerConfig,
     subscriptions: &'a Subscriptions,
     info: &'a PeerInfo,
-    counters: &'a Counters,
+    counts: &'a MessageCounts,
 }
 
 impl ReadLoop<'_> {
@@ -264,7 +265,7 @@ impl ReadLoop<'_> {
                     if let Err(error) = decode_payload_into(raw, self.snappy, max, &mut payload) {
                         return EndCause::BadMessage(error);
                     }
-                    Counters::bump(&self.counters.messages_in, 1);
+                    self.counts.received();
                     self.traffic[index].record(payload.len());
                     let message = Message {
                         code: relative,
@@ -299,7 +300,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut end: watch::Receiver<Option<EndCause>>,
     snappy: bool,
     config: &PeerConfig,
-    counters: &Counters,
+    counts: &MessageCounts,
 ) -> (EndCause, bool) {
     let mut ping = interval_at(Instant::now() + config.ping_interval, config.ping_interval);
     let mut batch: Vec<Vec<u8>> = Vec::new();
@@ -336,7 +337,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             Err(_) => return (EndCause::WriteTimeout, false),
             Ok(Err(error)) => return (EndCause::Transport(error), false),
             Ok(Ok(())) => {
-                Counters::bump(&counters.messages_out, batch.len() as u64);
+                counts.sent(batch.len() as u64);
                 batch.clear();
             }
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::setup::SetupError;
 use crate::p2p::DisconnectReason;
-use crate::peer::PeerEnd;
+use crate::peer::{MessageCounts, PeerEnd};
 use crate::protocol::{Direction, PeerInfo};
 use crate::rlpx::PeerId;
 
@@ -77,9 +77,9 @@ pub(crate) struct Counters {
     pub(crate) handshakes: AtomicU64,
     pub(crate) handshake_failures: AtomicU64,
     pub(crate) duplicates: AtomicU64,
-    pub(crate) messages_in: AtomicU64,
-    pub(crate) messages_out: AtomicU64,
     pub(crate) peer_errors: AtomicU64,
+    /// What the peer sessions count themselves.
+    pub(crate) messages: Arc<MessageCounts>,
 }
 
 impl Counters {
@@ -89,13 +89,14 @@ impl Counters {
 
     pub(crate) fn snapshot(&self, peers: usize) -> Stats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (messages_in, messages_out) = self.messages.totals();
         Stats {
             peers,
             handshakes: get(&self.handshakes),
             handshake_failures: get(&self.handshake_failures),
             duplicates: get(&self.duplicates),
-            messages_in: get(&self.messages_in),
-            messages_out: get(&self.messages_out),
+            messages_in,
+            messages_out,
             peer_errors: get(&self.peer_errors),
         }
     }

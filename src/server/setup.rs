@@ -365,7 +365,7 @@ async fn run_peer(inner: Arc<Inner>, ready: Ready, info: Arc<PeerInfo>) {
         &inner.config.peer,
         ready.end,
         inner.subscriptions.clone(),
-        inner.counters.clone(),
+        inner.counters.messages.clone(),
     )
     .await;
 
