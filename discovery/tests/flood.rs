@@ -1300,11 +1300,12 @@ async fn flood_over_udp_driver() {
     );
     assert_eq!(b_stats.received, stats.sent, "and B got every answer");
     assert!(from_b <= b_stats.sent);
-    // The kernel drops what does not fit A's receive buffer: most garbage must still arrive.
+    // The kernel drops what does not fit A's receive buffer, as much as it likes on a busy
+    // machine (it once dropped 90%): no share is asserted, only that garbage did reach A, and
+    // (above) that every datagram A read was counted and B's were all answered.
     assert!(
-        stats.dropped_malformed >= DATAGRAMS as u64 / 10,
-        "A read {} of {DATAGRAMS} garbage datagrams",
-        stats.dropped_malformed
+        stats.dropped_malformed > 0,
+        "A read none of the {DATAGRAMS} garbage datagrams"
     );
     assert!(stats.dropped_malformed <= DATAGRAMS as u64);
     // One log line per reason per 10 s.
