@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ethp2p::rlpx::random_secret_key;
@@ -44,13 +44,16 @@ pub enum Discv4Command {
     },
 }
 
-/// A discovery instance on an ephemeral port, on loopback when the targets are.
+/// A discovery instance on an ephemeral port: IPv6 when every target is, loopback when every
+/// target is.
 async fn start(targets: &[Enode]) -> Result<Discv4Handle, String> {
     let loopback = targets.iter().all(|e| e.ip.is_loopback());
-    let ip: IpAddr = if loopback {
-        Ipv4Addr::LOCALHOST.into()
-    } else {
-        Ipv4Addr::UNSPECIFIED.into()
+    let ipv6 = !targets.is_empty() && targets.iter().all(|e| e.ip.is_ipv6());
+    let ip: IpAddr = match (ipv6, loopback) {
+        (true, true) => Ipv6Addr::LOCALHOST.into(),
+        (true, false) => Ipv6Addr::UNSPECIFIED.into(),
+        (false, true) => Ipv4Addr::LOCALHOST.into(),
+        (false, false) => Ipv4Addr::UNSPECIFIED.into(),
     };
     let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
         .await
@@ -59,9 +62,10 @@ async fn start(targets: &[Enode]) -> Result<Discv4Handle, String> {
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let key = random_secret_key(&mut rng);
     let mut builder = Enr::builder();
-    if let IpAddr::V4(v4) = ip {
-        builder.ip4(v4).udp4(port);
-    }
+    match ip {
+        IpAddr::V4(v4) => builder.ip4(v4).udp4(port),
+        IpAddr::V6(v6) => builder.ip6(v6).udp6(port),
+    };
     let enr = builder.build(&key).map_err(|e| e.to_string())?;
     let config = Config {
         bootnodes: Vec::new(),
