@@ -160,8 +160,19 @@ fn metrics_endpoint_reports_a_connected_peer() {
         "{after}"
     );
 
-    // Our shutdown sends "client quitting"; the node reads our message before it, and records
-    // both before it prints the removal.
+    // Our message may still be on its way (the peer's protocol task sends it once the session
+    // is up): wait until the node has counted it, then end the session. The node has no event
+    // line per message, so the endpoint is read again until it shows (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let counted = "ethp2p_messages_in_total{protocol=\"echo\"}";
+    while sample(&scrape(node.metrics_addr), counted) != Some(1.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never counted our message"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Our shutdown sends "client quitting"; the node records it before it prints the removal.
     runtime.block_on(peer.shutdown());
     node.wait_line("peer removed");
     let end = scrape(node.metrics_addr);
