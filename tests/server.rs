@@ -195,6 +195,39 @@ async fn handler_return_and_error_map_to_reasons() {
     }
 }
 
+/// A handler that sends its last messages and returns: every one of them reaches the remote
+/// before our Disconnect (they were queued when the session ended, and are written first).
+#[tokio::test]
+async fn messages_queued_before_a_handler_returns_are_delivered() {
+    const LAST_WORDS: u64 = 50;
+    let mut rng = StdRng::seed_from_u64(7);
+    let sender = Protocol::new("foo", 1, 1, |peer| async move {
+        for i in 0..LAST_WORDS {
+            peer.send(0, &i.to_be_bytes()).await?;
+        }
+        Ok(())
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (a, b, mut a_events, mut b_events) = start_pair(
+        &mut rng,
+        vec![sender],
+        vec![recorder("foo", 1, 1, None, tx)],
+    )
+    .await;
+    let a_end = wait_removed(&mut a_events).await;
+    assert_eq!(a_end.sent, Some(DisconnectReason::ClientQuitting));
+    let b_end = wait_removed(&mut b_events).await;
+    assert_eq!(b_end.received, Some(DisconnectReason::ClientQuitting));
+    // B's recorder saw everything it read before the Disconnect, in order.
+    let mut received = Vec::new();
+    while let Ok((_, _, payload)) = rx.try_recv() {
+        received.push(u64::from_be_bytes(payload.try_into().unwrap()));
+    }
+    assert_eq!(received, (0..LAST_WORDS).collect::<Vec<_>>());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 #[tokio::test]
 async fn no_shared_capability_is_a_useless_peer() {
     let mut rng = StdRng::seed_from_u64(4);

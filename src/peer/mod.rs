@@ -102,6 +102,9 @@ pub(crate) struct Session<R, W> {
 
 /// How long our own Disconnect may take to write when the session ends.
 const DISCONNECT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long protocol handlers may take, once the session ended, to take the messages read before
+/// the end and return; then they are stopped.
+const HANDLER_GRACE: Duration = Duration::from_secs(1);
 /// A write batch stops growing at this many bytes.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 
@@ -184,8 +187,13 @@ where
         }
     };
 
-    // Protocol handlers see their inbox close, then are stopped.
+    // Protocol handlers see their inbox close: they get what was read before the end, then
+    // `recv` returns `None`. Those that do not return within the grace period are stopped.
     drop(inboxes);
+    let grace = Instant::now() + HANDLER_GRACE;
+    for task in &mut tasks {
+        let _ = tokio::time::timeout_at(grace, task).await;
+    }
     for task in &tasks {
         task.abort();
     }
@@ -284,6 +292,44 @@ impl ReadLoop<'_> {
     }
 }
 
+/// Whether we chose to end the session (not the remote, the connection, or bad input), so what is
+/// queued should still go out.
+fn ended_by_us(cause: &EndCause) -> bool {
+    matches!(
+        cause,
+        EndCause::Requested(_) | EndCause::ProtocolReturned(_) | EndCause::ProtocolFailed { .. }
+    )
+}
+
+/// Writes the frames queued now (at most one outbox's worth: handlers may still be sending);
+/// returns whether the socket took them.
+async fn flush<W: AsyncWrite + Unpin>(
+    writer: &mut RlpxWriter<W>,
+    outbox: &mut mpsc::Receiver<Vec<u8>>,
+    config: &PeerConfig,
+    counts: &MessageCounts,
+) -> bool {
+    let mut batch = Vec::new();
+    while batch.len() < config.outbox_capacity {
+        match outbox.try_recv() {
+            Ok(frame) => batch.push(frame),
+            Err(_) => break,
+        }
+    }
+    if batch.is_empty() {
+        return true;
+    }
+    for frame in &mut batch {
+        writer.seal(frame);
+    }
+    let written = timeout(config.write_timeout, writer.write_sealed_batch(&batch)).await;
+    let healthy = matches!(written, Ok(Ok(())));
+    if healthy {
+        counts.sent(batch.len() as u64);
+    }
+    healthy
+}
+
 /// An unsealed frame (header room first) carrying a base-protocol message, which is always far
 /// below the message size limit.
 fn base_protocol_frame(code: u64, payload: &[u8], snappy: bool) -> Vec<u8> {
@@ -293,7 +339,9 @@ fn base_protocol_frame(code: u64, payload: &[u8], snappy: bool) -> Vec<u8> {
 }
 
 /// Writes queued frames and Pings until the session ends. Returns the end cause and whether the
-/// socket can still take our Disconnect.
+/// socket can still take our Disconnect. When we end the session ourselves, what the protocol
+/// handlers already queued (their `send` returned `Ok`) is written before the Disconnect: a
+/// handler may send its last messages and return.
 async fn write_loop<W: AsyncWrite + Unpin>(
     writer: &mut RlpxWriter<W>,
     outbox: &mut mpsc::Receiver<Vec<u8>>,
@@ -305,8 +353,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut ping = interval_at(Instant::now() + config.ping_interval, config.ping_interval);
     let mut batch: Vec<Vec<u8>> = Vec::new();
     loop {
-        if let Some(cause) = end.borrow_and_update().clone() {
-            return (cause, true);
+        let ended = end.borrow_and_update().clone();
+        if let Some(cause) = ended {
+            let healthy = !ended_by_us(&cause) || flush(writer, outbox, config, counts).await;
+            return (cause, healthy);
         }
         tokio::select! {
             biased;
