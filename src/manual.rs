@@ -106,9 +106,12 @@ pub mod concepts {
     //!
     //! The handler's return value ends the whole session, not just the protocol: `Ok(())`
     //! disconnects the peer with "client quitting", an error with "subprotocol error" (the
-    //! error text is kept in the [`EndCause`](crate::peer::EndCause)). When the session ends
-    //! for another reason, `recv` returns `None` and `send` fails with
-    //! [`SendError::PeerGone`](crate::SendError::PeerGone).
+    //! error text is kept in the [`EndCause`](crate::peer::EndCause)). Messages a handler
+    //! already sent are written before our Disconnect, so a handler may send its last words
+    //! and return. When the session ends for any reason, `recv` still yields what was read
+    //! before the end, then `None`, and `send` fails with
+    //! [`SendError::PeerGone`](crate::SendError::PeerGone); a handler that has not returned
+    //! 1 s after the end is stopped.
     //!
     //! Each peer also has a read loop (decrypts frames, answers Ping, routes messages to
     //! inboxes or subscriptions), a write loop (seals queued frames) and a ping loop. Message

@@ -207,23 +207,34 @@ async fn messages_queued_before_a_handler_returns_are_delivered() {
         }
         Ok(())
     });
+    // B records what it reads; once `recv` says the session is over, a send must fail (not
+    // queue a frame nobody writes).
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let (a, b, mut a_events, mut b_events) = start_pair(
-        &mut rng,
-        vec![sender],
-        vec![recorder("foo", 1, 1, None, tx)],
-    )
-    .await;
+    let (after_tx, mut after_rx) = mpsc::unbounded_channel();
+    let receiver = Protocol::new("foo", 1, 1, move |mut peer| {
+        let (tx, after_tx) = (tx.clone(), after_tx.clone());
+        async move {
+            while let Some(message) = peer.recv().await {
+                let _ = tx.send(message.payload);
+            }
+            let _ = after_tx.send(peer.send(0, b"too late").await);
+            Ok(())
+        }
+    });
+    let (a, b, mut a_events, mut b_events) =
+        start_pair(&mut rng, vec![sender], vec![receiver]).await;
     let a_end = wait_removed(&mut a_events).await;
     assert_eq!(a_end.sent, Some(DisconnectReason::ClientQuitting));
     let b_end = wait_removed(&mut b_events).await;
     assert_eq!(b_end.received, Some(DisconnectReason::ClientQuitting));
     // B's recorder saw everything it read before the Disconnect, in order.
     let mut received = Vec::new();
-    while let Ok((_, _, payload)) = rx.try_recv() {
+    while let Ok(payload) = rx.try_recv() {
         received.push(u64::from_be_bytes(payload.try_into().unwrap()));
     }
     assert_eq!(received, (0..LAST_WORDS).collect::<Vec<_>>());
+    let late = timeout(DEADLINE, after_rx.recv()).await.unwrap().unwrap();
+    assert_eq!(late, Err(ethp2p::SendError::PeerGone));
     a.shutdown().await;
     b.shutdown().await;
 }

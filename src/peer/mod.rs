@@ -188,8 +188,11 @@ where
     };
 
     // Protocol handlers see their inbox close: they get what was read before the end, then
-    // `recv` returns `None`. Those that do not return within the grace period are stopped.
+    // `recv` returns `None`. Nothing more is written, so their `send` fails from now on rather
+    // than queue a frame no one writes. Those that do not return within the grace period are
+    // stopped.
     drop(inboxes);
+    outbox_rx.close();
     let grace = Instant::now() + HANDLER_GRACE;
     for task in &mut tasks {
         let _ = tokio::time::timeout_at(grace, task).await;
