@@ -1,41 +1,20 @@
 //! The tokio driver of discv5 on real UDP sockets on 127.0.0.1 (ephemeral ports): two and
 //! three nodes ping, ask FINDNODE, TALKREQ, and a lookup finds a node only a third one knows.
 
-use std::net::Ipv4Addr;
+#[path = "support/discv5.rs"]
+mod discv5;
+
+use discv5::our_node;
 
 use ethp2p_discovery::Enr;
 use ethp2p_discovery::v5::{Discv5, Discv5Handle, Event, NodeAddress, ServiceConfig};
 use secp256k1::SecretKey;
 use tokio::net::UdpSocket;
 
-async fn node(seed: u8, bootnodes: Vec<Enr>) -> (Discv5Handle, Enr) {
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let key = SecretKey::from_secret_bytes([seed; 32]).unwrap();
-    let enr = Enr::builder()
-        .ip4(Ipv4Addr::LOCALHOST)
-        .udp4(port)
-        .build(&key)
-        .unwrap();
-    let config = ServiceConfig {
-        bootnodes,
-        ..ServiceConfig::default()
-    };
-    let discv5 = Discv5::new(
-        key,
-        enr.clone(),
-        config,
-        std::time::Instant::now(),
-        u64::from(seed),
-    )
-    .unwrap();
-    (Discv5Handle::spawn(socket, discv5).unwrap(), enr)
-}
-
 #[tokio::test]
 async fn two_nodes_ping_findnode_and_talk() {
-    let (a, _) = node(1, Vec::new()).await;
-    let (b, b_enr) = node(2, Vec::new()).await;
+    let (a, _) = our_node(1, Vec::new()).await;
+    let (b, b_enr) = our_node(2, Vec::new()).await;
     b.register_talk_protocol(
         b"echo".to_vec(),
         Box::new(|_: &NodeAddress, request: &[u8]| request.to_vec()),
@@ -66,8 +45,8 @@ async fn two_nodes_ping_findnode_and_talk() {
 
 #[tokio::test]
 async fn three_nodes_lookup_finds_the_third() {
-    let (b, b_enr) = node(2, Vec::new()).await;
-    let (c, c_enr) = node(3, Vec::new()).await;
+    let (b, b_enr) = our_node(2, Vec::new()).await;
+    let (c, c_enr) = our_node(3, Vec::new()).await;
     // C introduces itself to B; B pings it back, so B's table holds it, checked.
     let mut b_events = b.events();
     c.ping(b_enr.clone()).await.unwrap();
@@ -80,7 +59,7 @@ async fn three_nodes_lookup_finds_the_third() {
     let distance = b_enr.id().log_distance(&c_enr.id()) as u16;
     let listed = c.find_node(b_enr.clone(), vec![distance]).await.unwrap();
     assert_eq!(listed, vec![c_enr.clone()]);
-    let (a, _) = node(1, vec![b_enr.clone()]).await;
+    let (a, _) = our_node(1, vec![b_enr.clone()]).await;
     let found = a.lookup(c_enr.id()).await.unwrap();
     assert_eq!(found.first(), Some(&c_enr), "{found:?}");
     let table = a.table_nodes().await.unwrap();

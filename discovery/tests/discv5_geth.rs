@@ -8,16 +8,17 @@
 //!
 //! `scripts/install-geth-tools.sh` (run by `scripts/test.sh`) builds the tool into `.tools/bin`.
 
-use std::net::Ipv4Addr;
+#[path = "support/discv5.rs"]
+mod discv5;
+
+use discv5::our_node;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ethp2p_discovery::Enr;
-use ethp2p_discovery::v5::{Discv5, Discv5Handle, ServiceConfig};
 use secp256k1::SecretKey;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::UdpSocket;
 
 fn devp2p() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/devp2p");
@@ -27,24 +28,6 @@ fn devp2p() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Our node on 127.0.0.1, with a fresh table.
-async fn our_node(seed: u8, bootnodes: Vec<Enr>) -> (Discv5Handle, Enr) {
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let key = SecretKey::from_secret_bytes([seed; 32]).unwrap();
-    let enr = Enr::builder()
-        .ip4(Ipv4Addr::LOCALHOST)
-        .udp4(port)
-        .build(&key)
-        .unwrap();
-    let config = ServiceConfig {
-        bootnodes,
-        ..ServiceConfig::default()
-    };
-    let discv5 = Discv5::new(key, enr.clone(), config, Instant::now(), u64::from(seed)).unwrap();
-    (Discv5Handle::spawn(socket, discv5).unwrap(), enr)
 }
 
 #[tokio::test]

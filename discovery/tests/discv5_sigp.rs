@@ -2,35 +2,20 @@
 //! 127.0.0.1, both ways: PING, FINDNODE and TALKREQ from each side, and a lookup of ours that
 //! finds a node only the sigp node knows.
 
+#[path = "support/discv5.rs"]
+mod discv5;
+
+use discv5::our_node;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use discv5_sigp::{ConfigBuilder, IpMode, ListenConfig, NodeContact};
 use enr_sigp::CombinedKey;
 use ethp2p_discovery::Enr;
-use ethp2p_discovery::v5::{Discv5, Discv5Handle, NodeAddress, ServiceConfig};
-use secp256k1::SecretKey;
-use tokio::net::UdpSocket;
+use ethp2p_discovery::v5::NodeAddress;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn our_node(seed: u8, bootnodes: Vec<Enr>) -> (Discv5Handle, Enr) {
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let key = SecretKey::from_secret_bytes([seed; 32]).unwrap();
-    let enr = Enr::builder()
-        .ip4(Ipv4Addr::LOCALHOST)
-        .udp4(port)
-        .build(&key)
-        .unwrap();
-    let config = ServiceConfig {
-        bootnodes,
-        ..ServiceConfig::default()
-    };
-    let discv5 = Discv5::new(key, enr.clone(), config, Instant::now(), u64::from(seed)).unwrap();
-    (Discv5Handle::spawn(socket, discv5).unwrap(), enr)
-}
 
 /// A started sigp node on 127.0.0.1. Its record must name the port it listens on, so a free
 /// port is found first by binding port 0 and releasing it.
