@@ -17,14 +17,8 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-created_policy=""
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\n# installed by scripts/install-prometheus.sh for the duration of an install\nexit 101\n' \
-    >/usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  created_policy=1
-fi
-trap '[ -z "$created_policy" ] || rm -f /usr/sbin/policy-rc.d' EXIT
+. "$(dirname "$0")/lib/no-service-starts.sh"
+forbid_service_starts scripts/install-prometheus.sh
 install() {
   apt-get install -y -q --no-install-recommends "prometheus=$VERSION"
 }

@@ -44,17 +44,8 @@ miniupnpd miniupnpd/ip6script boolean false
 EOF
 fi
 
-created_policy=""
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\n# installed by scripts/nat-rig/install.sh for the duration of an install\nexit 101\n' \
-    >/usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  created_policy=1
-fi
-cleanup() {
-  if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
-}
-trap cleanup EXIT
+. "$(dirname "$0")/../lib/no-service-starts.sh"
+forbid_service_starts scripts/nat-rig/install.sh
 
 apt_install() {
   apt-get install -y -q --no-install-recommends \
