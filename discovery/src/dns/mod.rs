@@ -29,7 +29,7 @@ pub use client::{Action, Client, ClientConfig};
 pub use download::{SyncStep, TreeSync};
 pub use entry::{
     BranchEntry, Entry, EntryError, EntryHash, LinkEntry, RootEntry, Subtree,
-    join_character_strings, split_character_strings,
+    join_character_strings, parse_signature_text, split_character_strings,
 };
 #[cfg(feature = "dns-resolver")]
 pub use hickory::HickoryResolver;
