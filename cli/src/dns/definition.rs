@@ -206,7 +206,7 @@ mod tests {
         };
         write(record.id().to_string(), 4);
         let loaded = TreeDefinition::load(&dir).unwrap();
-        assert_eq!(loaded.nodes, [record.clone()]);
+        assert_eq!(loaded.nodes, std::slice::from_ref(&record));
         assert_eq!(loaded.info.seq, 0, "no info file: an unsigned tree");
 
         write(record.id().to_string(), 3);
