@@ -124,7 +124,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     // Before anything is dialed from the DNS lists: their first peers must be reported too.
     let mut events = server.events();
     if !args.nodiscover && !args.discovery_dns.is_empty() {
-        let resolver = super::dns::resolver(args.dns_server)?;
+        let resolver = super::dns::resolver(args.dns_server).await?;
         server.add_dns_discovery(resolver, &args.discovery_dns, ClientConfig::default());
     }
     println!("{}", server.local_enode());

@@ -188,6 +188,22 @@ async fn go_ethereum_tree_through_dnsmasq_syncs_and_tampering_is_refused() {
         .map(|l| l.to_string())
         .collect();
     assert_eq!(links, [LINK]);
+    // Our command line syncs the same tree into a directory that exports it byte for byte.
+    let printed = ethp2p(
+        &dir,
+        &[
+            "dns",
+            "sync",
+            &url.to_string(),
+            "synced",
+            "--rate-limit=1000",
+            "--server",
+            &server.addr.to_string(),
+        ],
+        "",
+    );
+    assert!(printed.starts_with("seq 3\n"), "{printed}");
+    assert_eq!(ethp2p(&dir, &["dns", "to-txt", "synced"], ""), txt_json);
     drop(server);
 
     // One of go-ethereum's ENR entries replaced by another valid record.

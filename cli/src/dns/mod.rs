@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use ethp2p_discovery::dns::driver::sync_tree;
 use ethp2p_discovery::dns::{
-    ClientConfig, HickoryResolver, LinkEntry, SignedTree, Tree, ZoneOptions, parse_signature_text,
+    ClientConfig, HickoryResolver, LinkEntry, ResolveError, Resolver, SignedTree, Tree,
+    UdpResolver, ZoneOptions, parse_signature_text,
 };
 use secp256k1::SecretKey;
 
@@ -38,6 +39,10 @@ pub enum DnsCommand {
         /// Seconds to wait for each lookup.
         #[arg(long, default_value_t = 5)]
         timeout: u64,
+        /// Lookups per second (after a burst of 10), go-ethereum's limit by default; raise it
+        /// for a server of your own.
+        #[arg(long = "rate-limit", default_value_t = 3.0)]
+        rate_limit: f64,
     },
     /// Builds and signs the tree of a definition directory (`nodes.json`, and
     /// `enrtree-info.json` for links and the last seq), writing url, seq and signature to
@@ -70,13 +75,37 @@ pub enum DnsCommand {
     },
 }
 
-/// The resolver for `--server` / `--discovery.dns.server`: that server, or the system's.
-pub fn resolver(server: Option<SocketAddr>) -> Result<HickoryResolver, String> {
-    match server {
-        Some(addr) => HickoryResolver::with_server(addr),
-        None => HickoryResolver::system(),
+/// The resolver of `--server` / `--discovery.dns.server`: that server, asked over one UDP
+/// socket ([`UdpResolver`]); without one, the system's configuration (`/etc/resolv.conf`:
+/// several servers, options) through hickory-resolver.
+#[derive(Clone, Debug)]
+pub enum DnsResolver {
+    /// A server given on the command line.
+    Server(UdpResolver),
+    /// The system's resolver configuration (boxed: hickory's resolver is a large struct).
+    System(Box<HickoryResolver>),
+}
+
+impl Resolver for DnsResolver {
+    async fn lookup_txt(&self, name: &str) -> Result<Vec<String>, ResolveError> {
+        match self {
+            DnsResolver::Server(resolver) => resolver.lookup_txt(name).await,
+            DnsResolver::System(resolver) => resolver.lookup_txt(name).await,
+        }
     }
-    .map_err(|e| format!("DNS resolver: {e}"))
+}
+
+/// The [`DnsResolver`] for an optional server address.
+pub async fn resolver(server: Option<SocketAddr>) -> Result<DnsResolver, String> {
+    match server {
+        Some(addr) => UdpResolver::with_server(addr)
+            .await
+            .map(DnsResolver::Server)
+            .map_err(|e| format!("DNS resolver for {addr}: {e}")),
+        None => HickoryResolver::system()
+            .map(|resolver| DnsResolver::System(Box::new(resolver)))
+            .map_err(|e| format!("system DNS resolver: {e}")),
+    }
 }
 
 pub async fn run(command: DnsCommand) -> Result<(), String> {
@@ -86,7 +115,18 @@ pub async fn run(command: DnsCommand) -> Result<(), String> {
             dir,
             server,
             timeout,
-        } => sync(url, dir, server, timeout).await,
+            rate_limit,
+        } => {
+            if rate_limit.is_nan() || rate_limit <= 0.0 {
+                return Err("--rate-limit must be above 0".into());
+            }
+            let config = ClientConfig {
+                timeout: Duration::from_secs(timeout),
+                rate_limit,
+                ..ClientConfig::default()
+            };
+            sync(url, dir, server, &config).await
+        }
         DnsCommand::Sign {
             dir,
             key_file,
@@ -101,16 +141,12 @@ async fn sync(
     url: LinkEntry,
     dir: Option<PathBuf>,
     server: Option<SocketAddr>,
-    timeout: u64,
+    config: &ClientConfig,
 ) -> Result<(), String> {
-    let resolver = resolver(server)?;
-    let config = ClientConfig {
-        timeout: Duration::from_secs(timeout),
-        ..ClientConfig::default()
-    };
+    let resolver = resolver(server).await?;
     // Progress on a terminal only: a log or a pipe gets the result alone.
     let terminal = std::io::stderr().is_terminal();
-    let tree = sync_tree(&resolver, &url, &config, |done, missing| {
+    let tree = sync_tree(&resolver, &url, config, |done, missing| {
         if terminal {
             eprint!("\r{done} entries, {missing} to go ");
         }

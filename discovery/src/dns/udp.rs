@@ -81,9 +81,9 @@ impl UdpResolver {
         self.inner.server
     }
 
-    /// Registers a lookup under a free random id.
-    fn register(&self) -> (Registration<'_>, AnswerReceiver) {
-        let (sender, receiver) = oneshot::channel();
+    /// Registers a lookup under a random id no waiting lookup has.
+    fn register(&self) -> Registration<'_> {
+        let (sender, answer) = oneshot::channel();
         let mut waiters = lock(&self.inner.waiters);
         let id = loop {
             let id = rand::random::<u16>();
@@ -92,11 +92,11 @@ impl UdpResolver {
             }
         };
         waiters.insert(id, sender);
-        let registration = Registration {
+        Registration {
             waiters: &self.inner.waiters,
             id,
-        };
-        (registration, receiver)
+            answer,
+        }
     }
 
     async fn lookup(&self, name: &str) -> Result<Vec<String>, ResolveError> {
@@ -104,14 +104,16 @@ impl UdpResolver {
             // The socket failed for good (see `route_answers`): say so rather than time out.
             return Err(ResolveError::ServerFailure);
         }
-        let (registration, answer) = self.register();
+        let mut registration = self.register();
         let query = encode_query(registration.id, name)?;
         self.inner
             .socket
             .send(&query)
             .await
             .map_err(|_| ResolveError::ServerFailure)?;
-        let message = answer.await.map_err(|_| ResolveError::ServerFailure)??;
+        let message = (&mut registration.answer)
+            .await
+            .map_err(|_| ResolveError::ServerFailure)??;
         match decode_answer(&message, registration.id, name)? {
             Answer::Texts(texts) => found(texts),
             Answer::Truncated => {
@@ -145,11 +147,19 @@ fn found(texts: Vec<String>) -> Result<Vec<String>, ResolveError> {
 struct Registration<'a> {
     waiters: &'a Waiters,
     id: u16,
+    answer: AnswerReceiver,
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        lock(self.waiters).remove(&self.id);
+        // The id may already belong to a newer lookup: the router removes an entry when it
+        // answers it, and the id is then free again. Only an entry whose receiver is this
+        // one (closed now) is ours to remove.
+        self.answer.close();
+        let mut waiters = lock(self.waiters);
+        if waiters.get(&self.id).is_some_and(AnswerSender::is_closed) {
+            waiters.remove(&self.id);
+        }
     }
 }
 
@@ -201,4 +211,37 @@ async fn ask_over_tcp(server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, Resol
     let mut message = vec![0u8; len];
     stream.read_exact(&mut message).await.map_err(failure)?;
     Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finished lookup whose id was answered, freed and taken by a newer lookup must not
+    /// remove the newer one's entry when it ends (the newer lookup would then fail).
+    #[test]
+    fn an_ended_lookup_leaves_a_newer_lookup_with_its_id_alone() {
+        let waiters = Waiters::default();
+        let (_, old_answer) = oneshot::channel::<Result<Vec<u8>, ResolveError>>();
+        let (newer, mut newer_answer) = oneshot::channel();
+        lock(&waiters).insert(7, newer);
+        drop(Registration {
+            waiters: &waiters,
+            id: 7,
+            answer: old_answer,
+        });
+        let sender = lock(&waiters).remove(&7).expect("the newer lookup's entry");
+        sender.send(Ok(vec![1])).unwrap();
+        assert_eq!(newer_answer.try_recv().unwrap(), Ok(vec![1]));
+
+        // Its own entry, still unanswered (a timeout), it does remove.
+        let (own, own_answer) = oneshot::channel();
+        lock(&waiters).insert(8, own);
+        drop(Registration {
+            waiters: &waiters,
+            id: 8,
+            answer: own_answer,
+        });
+        assert!(lock(&waiters).is_empty());
+    }
 }
