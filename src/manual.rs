@@ -305,6 +305,21 @@ pub mod discovery_and_nat {
     //! enough recent voters agree, the node's enode and record advertise it, unless a NAT
     //! mapping already set the endpoint.
     //!
+    //! ## DNS node lists (EIP-1459)
+    //!
+    //! [`ServerHandle::add_dns_discovery`](crate::ServerHandle::add_dns_discovery) adds the
+    //! nodes of signed DNS trees (`enrtree://KEY@domain`, such as go-ethereum's
+    //! `all.mainnet.ethdisco.net` lists) as a node source, walked only as fast as the dialer
+    //! takes candidates. It takes any
+    //! [`dns::Resolver`](ethp2p_discovery::dns::Resolver):
+    //! [`UdpResolver`](ethp2p_discovery::dns::UdpResolver) asks one server you name, with no
+    //! extra dependency; `HickoryResolver` (feature `dns-resolver`) follows the system's
+    //! configuration. Defaults ([`dns::ClientConfig`](ethp2p_discovery::dns::ClientConfig)):
+    //! 3 lookups/s after a burst of 10, 5 s per lookup, roots rechecked every 30 min, 1000
+    //! verified entries cached. Every entry is checked against its hash and every root
+    //! against the tree's key before it is used; a root whose sequence number goes backwards
+    //! is refused. Lookup failures are logged and retried, never fatal.
+    //!
     //! ## NAT
     //!
     //! The server does not map ports itself. With the default feature `nat`,
