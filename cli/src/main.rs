@@ -14,6 +14,7 @@ mod metrics_http;
 mod nat;
 mod node;
 mod rlpx_ping;
+mod rpc;
 
 use std::path::PathBuf;
 
