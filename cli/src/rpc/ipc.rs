@@ -503,3 +503,76 @@ async fn answer_one(module: &RpcModule<Arc<Client>>, text: &str) -> Option<Strin
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    const DEADLINE: Duration = Duration::from_secs(20);
+
+    async fn node() -> ServerHandle {
+        let key = ethp2p::rlpx::random_secret_key(&mut rand::make_rng::<rand::rngs::StdRng>());
+        let mut config = ethp2p::ServerConfig::new(key);
+        config.listen_addr = None;
+        ethp2p::Server::start(config).await.unwrap()
+    }
+
+    async fn ask(stream: &mut BufReader<UnixStream>, request: &str) -> Value {
+        stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap();
+        let mut line = String::new();
+        timeout(DEADLINE, stream.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// A client that began a request and stalls is dropped after the request timeout; one that
+    /// sat idle between requests for longer is still served.
+    #[tokio::test]
+    async fn a_stalled_request_is_dropped_and_an_idle_client_is_not() {
+        let dir = std::env::temp_dir().join(format!("ethp2p-ipc-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("test.ipc");
+        let server = node().await;
+        let methods: Methods = api::methods(api::Api {
+            server: server.clone(),
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+        })
+        .into();
+        let config = IpcConfig {
+            request_timeout: Duration::from_millis(200),
+            ..IpcConfig::default()
+        };
+        let ipc = IpcServer::start(&path, methods, server.clone(), config).unwrap();
+        // A second server on a live socket is refused; the first keeps its file.
+        let methods: Methods = RpcModule::new(()).into();
+        let busy = IpcServer::start(&path, methods, server.clone(), IpcConfig::default());
+        assert_eq!(busy.err().map(|e| e.kind()), Some(io::ErrorKind::AddrInUse));
+
+        let mut idle = BufReader::new(UnixStream::connect(&path).await.unwrap());
+        let request = r#"{"jsonrpc":"2.0","id":1,"method":"rpc_modules"}"#;
+        assert_eq!(ask(&mut idle, request).await["result"]["rpc"], "1.0");
+
+        let mut stalled = UnixStream::connect(&path).await.unwrap();
+        stalled.write_all(br#"{"jsonrpc":"2.0","#).await.unwrap();
+        let mut rest = Vec::new();
+        let read = timeout(DEADLINE, stalled.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(read, Ok(Ok(0))),
+            "closed without an answer: {read:?}"
+        );
+
+        // Idle since before the stalled client connected, longer than the request timeout.
+        assert_eq!(ask(&mut idle, request).await["id"], 1);
+        ipc.stop().await;
+        assert!(!path.exists(), "the socket file is removed");
+        server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
