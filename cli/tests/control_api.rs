@@ -195,10 +195,14 @@ fn error_code(response: &Value) -> i64 {
 
 /// POSTs `body` to the node's HTTP endpoint; returns the status line and the body.
 fn http_post(addr: SocketAddr, body: &[u8]) -> (String, String) {
+    http_post_to_host(addr, "localhost", body)
+}
+
+fn http_post_to_host(addr: SocketAddr, host: &str, body: &[u8]) -> (String, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
@@ -414,6 +418,14 @@ fn http_errors_and_limits() {
         format!(r#"{{"jsonrpc":"2.0","id":1,"method":"rpc_modules","params":["{padding}"]}}"#);
     let (status, _) = http_post(node.http, body.as_bytes());
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    // Only the names in --http.vhosts (localhost) and IP literals of ours: a page on a DNS
+    // name that resolves to 127.0.0.1 is refused.
+    let request = br#"{"jsonrpc":"2.0","id":1,"method":"rpc_modules"}"#;
+    let (status, _) = http_post_to_host(node.http, "rebind.example:8545", request);
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    let (status, _) = http_post_to_host(node.http, &node.http.to_string(), request);
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     drop(stalled);
 }
 

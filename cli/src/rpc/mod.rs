@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ethp2p::ServerHandle;
+use jsonrpsee::server::middleware::http::HostFilterLayer;
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::{Methods, RpcModule};
 
@@ -38,6 +39,15 @@ pub struct RpcArgs {
     /// Port of the HTTP control API; 0 picks a free one (printed at start).
     #[arg(long = "http.port", default_value_t = 8545)]
     http_port: u16,
+    /// Host names accepted in the HTTP Host header, comma separated, besides the listen IP and
+    /// the loopback addresses ("*" accepts any): a web page cannot reach the API through a
+    /// DNS name it controls (DNS rebinding).
+    #[arg(
+        long = "http.vhosts",
+        value_delimiter = ',',
+        default_value = "localhost"
+    )]
+    http_vhosts: Vec<String>,
 }
 
 impl RpcArgs {
@@ -86,7 +96,7 @@ impl Rpc {
         let ipc_path = ipc.as_ref().map(|s| s.path().to_owned());
         let (http, http_addr) = if args.http {
             let addr = SocketAddr::new(args.http_addr, args.http_port);
-            let (handle, bound) = start_http(addr, methods).await?;
+            let (handle, bound) = start_http(addr, &args.http_vhosts, methods).await?;
             (Some(handle), Some(bound))
         } else {
             (None, None)
@@ -110,8 +120,22 @@ impl Rpc {
 /// `admin_subscribe` answers go-ethereum's "notifications not supported".
 async fn start_http(
     addr: SocketAddr,
+    vhosts: &[String],
     methods: Methods,
 ) -> Result<(jsonrpsee::server::ServerHandle, SocketAddr), String> {
+    let hosts = if vhosts.iter().any(|host| host == "*") {
+        HostFilterLayer::disable()
+    } else {
+        let ip = match addr.ip() {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let names = vhosts.iter().map(String::as_str);
+        let names = names.chain([ip.as_str(), "127.0.0.1", "[::1]"]);
+        // Each name with or without a port.
+        let patterns = names.flat_map(|name| [name.to_owned(), format!("{name}:*")]);
+        HostFilterLayer::new(patterns).map_err(|e| format!("--http.vhosts: {e}"))?
+    };
     let limit = IpcConfig::default().max_request as u32;
     let config = jsonrpsee::server::ServerConfig::builder()
         .http_only()
@@ -120,6 +144,7 @@ async fn start_http(
         .build();
     let http = jsonrpsee::server::Server::builder()
         .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(hosts))
         .build(addr)
         .await
         .map_err(|e| format!("cannot serve HTTP on {addr}: {e}"))?;
