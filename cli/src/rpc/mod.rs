@@ -21,6 +21,7 @@ pub const IPC_FILE: &str = "ethp2p.ipc";
 
 /// Control API options of `ethp2p node` (go-ethereum's flag names).
 #[derive(clap::Args)]
+#[command(next_help_heading = "Control API (go-ethereum's admin JSON-RPC)")]
 pub struct RpcArgs {
     /// Do not serve the control API on a Unix socket (it is on whenever there is a --datadir or
     /// an --ipcpath).
