@@ -180,6 +180,60 @@ mod tests {
         assert_eq!(framer.next_value().unwrap().map(|v| v.len()), Some(16));
     }
 
+    /// Arbitrary bytes in arbitrary chunks: no panic, and every value it yields is within the
+    /// limit and bracketed; and JSON documents sent back to back come out exactly as sent.
+    #[test]
+    fn arbitrary_input_in_arbitrary_chunks() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const ALPHABET: &[u8] = b"{}[]\"\\ a:,\n";
+        for _ in 0..2000 {
+            let len = (next() % 200) as usize;
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect();
+            bytes.insert(0, b'{');
+            let mut framer = Framer::new(64);
+            let mut rest = &bytes[..];
+            'feed: while !rest.is_empty() {
+                let take = 1 + (next() % 17) as usize;
+                let (chunk, tail) = rest.split_at(take.min(rest.len()));
+                rest = tail;
+                framer.push(chunk);
+                loop {
+                    match framer.next_value() {
+                        Ok(Some(value)) => {
+                            assert!(value.len() <= 64);
+                            assert!(matches!(value[0], b'{' | b'['));
+                            assert!(matches!(value[value.len() - 1], b'}' | b']'));
+                        }
+                        Ok(None) => break,
+                        Err(_) => break 'feed,
+                    }
+                }
+            }
+        }
+        let documents: Vec<String> = (0..50)
+            .map(|i| {
+                let value = serde_json::json!({"id": i, "s": "}{\"\\", "a": [[i], {"k": []}]});
+                value.to_string()
+            })
+            .collect();
+        let stream = documents.join(" \n");
+        let mut framer = Framer::new(1024);
+        let mut got = Vec::new();
+        for chunk in stream.as_bytes().chunks(7) {
+            framer.push(chunk);
+            got.extend(all(&mut framer));
+        }
+        assert_eq!(got, documents);
+    }
+
     #[test]
     fn refuses_top_level_scalars_and_junk() {
         for junk in [&b"42"[..], b"\"str\"", b"true", b"\x00"] {
