@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use ethp2p::peer::EndCause;
 use ethp2p::{PeerEvent, PeerInfo, ServerHandle};
 use ethp2p_discovery::{Enode, Enr, NodeId};
 use jsonrpsee::RpcModule;
@@ -91,7 +92,7 @@ impl PeerEventJson {
     pub fn from_event(event: &PeerEvent) -> Option<Self> {
         let (kind, info, error) = match event {
             PeerEvent::Added(info) => ("add", info, None),
-            PeerEvent::Removed { info, end } => ("drop", info, Some(end.cause.to_string())),
+            PeerEvent::Removed { info, end } => ("drop", info, Some(drop_error(&end.cause))),
             PeerEvent::HandshakeFailed { .. } | PeerEvent::DuplicateClosed { .. } => return None,
         };
         Some(PeerEventJson {
@@ -101,6 +102,17 @@ impl PeerEventJson {
             local: info.local_addr.map(|a| a.to_string()),
             remote: Some(info.remote_addr.to_string()),
         })
+    }
+}
+
+/// A drop's `error` as go-ethereum words it: the Disconnect reason alone when one side asked,
+/// what went wrong otherwise.
+fn drop_error(cause: &EndCause) -> String {
+    match cause {
+        EndCause::Requested(reason) | EndCause::RemoteDisconnect(Some(reason)) => {
+            reason.to_string()
+        }
+        other => other.to_string(),
     }
 }
 
