@@ -133,6 +133,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     if let Some(enr) = server.local_enr() {
         eprintln!("node record: {enr}");
     }
+    let mut nat = args.nat.start(server.local_enode(), Some(args.addr))?;
     let (rpc, ipc_path, http_addr) = match super::rpc::Rpc::start(
         &args.rpc,
         &server,
@@ -143,6 +144,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     {
         Ok(started) => started,
         Err(error) => {
+            nat.shutdown().await;
             server.shutdown().await;
             return Err(error);
         }
@@ -153,7 +155,6 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     if let Some(addr) = http_addr {
         eprintln!("control http: http://{addr}");
     }
-    let mut nat = args.nat.start(server.local_enode(), Some(args.addr))?;
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);

@@ -52,8 +52,8 @@ impl Default for IpcConfig {
     }
 }
 
-/// Requests in one batch at most (go-ethereum's default batch limit).
-const MAX_BATCH: usize = 1000;
+/// Requests in one batch at most (go-ethereum's default batch limit); HTTP too.
+pub const MAX_BATCH: usize = 1000;
 /// Subscriptions one client may hold.
 const MAX_SUBSCRIPTIONS: usize = 64;
 /// Responses and notifications queued for one client before its reader waits.
@@ -549,7 +549,20 @@ mod tests {
             request_timeout: Duration::from_millis(200),
             ..IpcConfig::default()
         };
+        // A socket file left by a node that is gone is replaced; a file that is not a socket
+        // is not.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
         let ipc = IpcServer::start(&path, methods, server.clone(), config).unwrap();
+        let plain = dir.join("plain");
+        std::fs::write(&plain, b"keep").unwrap();
+        let methods: Methods = RpcModule::new(()).into();
+        let refused = IpcServer::start(&plain, methods, server.clone(), IpcConfig::default());
+        assert_eq!(
+            refused.err().map(|e| e.kind()),
+            Some(io::ErrorKind::AlreadyExists)
+        );
+        assert_eq!(std::fs::read(&plain).unwrap(), b"keep");
         // A second server on a live socket is refused; the first keeps its file.
         let methods: Methods = RpcModule::new(()).into();
         let busy = IpcServer::start(&path, methods, server.clone(), IpcConfig::default());

@@ -142,6 +142,9 @@ async fn start_http(
         .http_only()
         .max_request_body_size(limit)
         .max_response_body_size(u32::MAX)
+        .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+            ipc::MAX_BATCH as u32,
+        ))
         .build();
     let http = jsonrpsee::server::Server::builder()
         .set_config(config)
@@ -163,4 +166,37 @@ async fn start_http(
         .expect(register);
     module.merge(methods).expect(register);
     Ok((http.start(module), bound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        rpc: RpcArgs,
+    }
+
+    fn ipc_path(flags: &[&str], datadir: Option<&str>) -> Option<PathBuf> {
+        let flags =
+            Flags::try_parse_from(std::iter::once("node").chain(flags.iter().copied())).unwrap();
+        flags.rpc.ipc_path(datadir.map(Path::new))
+    }
+
+    #[test]
+    fn where_the_socket_goes() {
+        let dir = Some("/data");
+        assert_eq!(ipc_path(&[], dir), Some("/data/ethp2p.ipc".into()));
+        assert_eq!(ipc_path(&[], None), None, "no datadir, no socket");
+        assert_eq!(ipc_path(&["--ipcdisable"], dir), None);
+        let bare = ["--ipcpath", "my.ipc"];
+        assert_eq!(ipc_path(&bare, dir), Some("/data/my.ipc".into()));
+        assert_eq!(ipc_path(&bare, None), Some("my.ipc".into()));
+        let absolute = ["--ipcpath", "/run/x.ipc"];
+        assert_eq!(ipc_path(&absolute, dir), Some("/run/x.ipc".into()));
+        let relative = ["--ipcpath", "./x.ipc"];
+        assert_eq!(ipc_path(&relative, dir), Some("./x.ipc".into()));
+    }
 }
