@@ -432,7 +432,7 @@ fn http_errors_and_limits() {
 #[test]
 fn add_peer_connects_two_nodes_and_peer_events_report_it() {
     let mut a = Node::start();
-    let b = Node::start();
+    let mut b = Node::start();
     let b_id = NodeId::from_peer_id(&b.enode.id).to_string();
     let mut events = a.client();
     let subscription = events.result("admin_subscribe", json!(["peerEvents"]));
@@ -454,6 +454,13 @@ fn add_peer_connects_two_nodes_and_peer_events_report_it() {
         format!("{}:{}", b.enode.ip, b.enode.tcp_port)
     );
     a.wait_line("peer added");
+    // B sees the same connection from its side.
+    b.wait_line("peer added");
+    let on_b = b.client().result("admin_peers", json!([]));
+    assert_eq!(on_b[0]["id"], NodeId::from_peer_id(&a.enode.id).to_string());
+    assert_eq!(on_b[0]["network"]["inbound"], true);
+    assert_eq!(on_b[0]["network"]["static"], false);
+    assert_eq!(on_b[0]["network"]["localAddress"], event["remote"]);
 
     let peers = control.result("admin_peers", json!([]));
     assert_eq!(peers[0]["id"], b_id);
