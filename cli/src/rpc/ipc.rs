@@ -532,6 +532,56 @@ mod tests {
         serde_json::from_str(&line).unwrap()
     }
 
+    /// Past the client limit a connection is closed at once; the clients served are not
+    /// disturbed, and a slot freed is taken again.
+    #[tokio::test]
+    async fn clients_past_the_limit_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ethp2p-ipc-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("test.ipc");
+        let server = node().await;
+        let methods: Methods = api::methods(api::Api {
+            server: server.clone(),
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+        })
+        .into();
+        let config = IpcConfig {
+            max_clients: 1,
+            ..IpcConfig::default()
+        };
+        let ipc = IpcServer::start(&path, methods, server.clone(), config).unwrap();
+        let request = r#"{"jsonrpc":"2.0","id":1,"method":"rpc_modules"}"#;
+        let mut first = BufReader::new(UnixStream::connect(&path).await.unwrap());
+        assert_eq!(ask(&mut first, request).await["id"], 1);
+        let mut second = UnixStream::connect(&path).await.unwrap();
+        let mut rest = Vec::new();
+        let read = timeout(DEADLINE, second.read_to_end(&mut rest)).await;
+        assert!(matches!(read, Ok(Ok(0))), "refused: {read:?}");
+        assert_eq!(ask(&mut first, request).await["id"], 1);
+        drop(first);
+        // The slot comes back once the first client's task ends; until then a connection may
+        // still be refused, so try until one is served.
+        let served = timeout(DEADLINE, async {
+            loop {
+                let mut third = BufReader::new(UnixStream::connect(&path).await.unwrap());
+                // A refused connection may be closed before the request is written.
+                if third.get_mut().write_all(request.as_bytes()).await.is_ok() {
+                    let mut line = String::new();
+                    if third.read_line(&mut line).await.unwrap_or(0) > 0 {
+                        return line;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("a slot again");
+        assert!(served.contains("\"rpc\":\"1.0\""), "{served}");
+        ipc.stop().await;
+        server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A client that began a request and stalls is dropped after the request timeout; one that
     /// sat idle between requests for longer is still served.
     #[tokio::test]
