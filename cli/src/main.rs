@@ -10,6 +10,7 @@ mod enr;
 mod json;
 mod key;
 mod keys;
+mod keystore;
 mod metrics_http;
 mod nat;
 mod node;

@@ -1,7 +1,12 @@
-//! go-ethereum -> us, DNS discovery: go-ethereum's own `devp2p dns sign` and `dns to-txt`
-//! (v1.17.5, built by `scripts/install-geth-tools.sh`) publish a tree of 60 nodes with a link,
-//! dnsmasq serves it on 127.0.0.1, and our client syncs it whole and refuses it once one entry
-//! is tampered with.
+//! DNS discovery between go-ethereum's `devp2p dns` (v1.17.5, built by
+//! `scripts/install-geth-tools.sh`) and ours, both ways, through dnsmasq on 127.0.0.1:
+//!
+//! - go-ethereum signs and exports a tree of 60 nodes with a link; our client syncs it whole and
+//!   refuses it once one entry is tampered with; our `dns sign` and `dns to-txt` give the same
+//!   root and the same records from the same directory and keystore;
+//! - our `dns sign` (with a nodekey file) and `dns to-txt` publish 20 nodes; go-ethereum exports
+//!   the same records from our directory and syncs our tree from DNS, and we read back the
+//!   directory it wrote.
 
 #[path = "../../discovery/tests/support/dnsmasq.rs"]
 mod dnsmasq;
@@ -41,7 +46,7 @@ fn run(command: &mut Command, stdin: &str) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start a go-ethereum tool");
+        .expect("start a tool");
     child
         .stdin
         .take()
@@ -56,6 +61,16 @@ fn run(command: &mut Command, stdin: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs our command line in `dir` with `stdin`; its standard output.
+fn ethp2p(dir: &Path, args: &[&str], stdin: &str) -> String {
+    run(
+        Command::new(env!("CARGO_BIN_EXE_ethp2p"))
+            .current_dir(dir)
+            .args(args),
+        stdin,
+    )
 }
 
 fn node(i: u64) -> Enr {
@@ -123,6 +138,29 @@ async fn go_ethereum_tree_through_dnsmasq_syncs_and_tampering_is_refused() {
         "",
     );
     let records: BTreeMap<String, String> = serde_json::from_str(&txt_json).unwrap();
+
+    // Our tool reads go-ethereum's signed directory and exports the same records...
+    assert_eq!(ethp2p(&dir, &["dns", "to-txt", "tree"], ""), txt_json);
+    // ...and, signing a copy of the unsigned directory with the same keystore, the same root.
+    let ours = dir.join("ours");
+    std::fs::create_dir_all(&ours).unwrap();
+    write_tree_dir(&ours, &nodes);
+    ethp2p(
+        &dir,
+        &[
+            "dns", "sign", "--domain", DOMAIN, "--seq", "3", "ours", "key.json",
+        ],
+        "test password\n",
+    );
+    let signed = |tree: &str| -> serde_json::Value {
+        let path = dir.join(tree).join("enrtree-info.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for field in ["url", "seq", "signature", "links"] {
+        assert_eq!(signed("ours")[field], signed("tree")[field], "{field}");
+    }
+    assert_eq!(ethp2p(&dir, &["dns", "to-txt", "ours", "-"], ""), txt_json);
+
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tree_dir.join("enrtree-info.json")).unwrap())
             .unwrap();
@@ -185,7 +223,7 @@ fn namespaces_available(test: &str) -> bool {
     false
 }
 
-/// us -> go-ethereum: `ethp2p dns to-txt` builds and signs a tree of 20 nodes with a link;
+/// us -> go-ethereum: `ethp2p dns sign` and `to-txt` publish a tree of 20 nodes with a link;
 /// go-ethereum's `devp2p dns sync` reads it back from dnsmasq. go-ethereum's resolver always
 /// asks port 53 of the servers in /etc/resolv.conf, so both run in a network and mount
 /// namespace of their own, with a resolv.conf pointing at 127.0.0.1 bind-mounted over it.
@@ -196,31 +234,37 @@ fn go_ethereum_syncs_our_tree() {
     }
     let dir = dnsmasq::TempDir::new();
     let nodes: Vec<Enr> = (0..20).map(node).collect();
-    let records_file = dir.path().join("records.txt");
-    let lines: Vec<String> = nodes.iter().map(|n| n.to_string()).collect();
-    std::fs::write(&records_file, lines.join("\n")).unwrap();
-    let key_file = dir.path().join("nodekey");
+    let tree_dir = dir.path().join("tree");
+    std::fs::create_dir_all(&tree_dir).unwrap();
+    write_tree_dir(&tree_dir, &nodes);
     std::fs::write(
-        &key_file,
+        dir.path().join("nodekey"),
         "b71c71a67e1177ad4e901695e1b4b9ee17ae16c6668d313eac2f96dbcda3f291",
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
+    let signed = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
+        .current_dir(dir.path())
         .args([
-            "dns", "to-txt", "--domain", DOMAIN, "--seq", "9", "--links", LINK,
+            "dns", "sign", "--domain", DOMAIN, "--seq", "9", "tree", "nodekey",
         ])
-        .arg("--key")
-        .arg(&key_file)
-        .arg(&records_file)
         .output()
         .unwrap();
     assert!(
-        output.status.success(),
+        signed.status.success(),
         "{}",
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&signed.stderr)
     );
-    let url = String::from_utf8(output.stderr).unwrap().trim().to_owned();
-    let records: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
+    let url = String::from_utf8(signed.stderr).unwrap().trim().to_owned();
+    let txt_json = ethp2p(dir.path(), &["dns", "to-txt", "tree"], "");
+    // go-ethereum reads our signed directory and exports the same records.
+    let geth_txt = run(
+        Command::new(tool("devp2p"))
+            .current_dir(dir.path())
+            .args(["dns", "to-txt", "tree", "-"]),
+        "",
+    );
+    assert_eq!(geth_txt, txt_json);
+    let records: BTreeMap<String, String> = serde_json::from_str(&txt_json).unwrap();
     std::fs::write(dir.path().join("tree.conf"), dnsmasq::conf(&records)).unwrap();
     std::fs::write(dir.path().join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
 
@@ -265,5 +309,11 @@ fn go_ethereum_syncs_our_tree() {
         .values()
         .map(|entry| entry["record"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(synced, lines.into_iter().collect::<HashSet<_>>());
+    let ours: HashSet<String> = nodes.iter().map(|n| n.to_string()).collect();
+    assert_eq!(synced, ours);
+    // And the directory go-ethereum wrote is one we export the same tree from.
+    assert_eq!(
+        ethp2p(dir.path(), &["dns", "to-txt", "synced"], ""),
+        txt_json
+    );
 }

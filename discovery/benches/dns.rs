@@ -29,17 +29,20 @@
 //! `cargo bench -p ethp2p-discovery --bench dns`. Without `--bench` (as `cargo test --benches`
 //! runs it), a 300-record smoke run.
 
-#[cfg(feature = "dns-resolver")]
 #[path = "../tests/support/dnsmasq.rs"]
 mod dnsmasq;
+#[path = "../tests/support/nsd.rs"]
+mod nsd;
 
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ethp2p_discovery::Enr;
+use ethp2p_discovery::dns::driver::sync_tree;
 use ethp2p_discovery::dns::{
-    Action, Client, ClientConfig, EntryHash, MemoryResolver, SyncStep, Tree, TreeSync,
+    Action, Client, ClientConfig, EntryHash, LinkEntry, MemoryResolver, Resolver, SignedTree,
+    SyncStep, Tree, TreeSync, UdpResolver, ZoneOptions,
 };
 use secp256k1::SecretKey;
 
@@ -99,7 +102,6 @@ fn main() {
     let zone = MemoryResolver::new();
     let txt = tree.to_txt(domain);
     let entries = txt.len();
-    let txt_for_server = txt.clone();
     zone.insert_all(txt);
     let texts: Vec<String> = nodes.iter().map(Enr::to_string).collect();
     println!("tree: {records} records, {entries} TXT records");
@@ -123,8 +125,10 @@ fn main() {
                     SyncStep::Sleep(_) => panic!("rate limit not lifted"),
                     SyncStep::Resolve(name) => {
                         lookups += 1;
-                        sync.handle_answer(zone.lookup(&name)).unwrap();
+                        let answer = zone.lookup(&name);
+                        sync.handle_answer(&name, answer).unwrap();
                     }
+                    SyncStep::Wait => panic!("in-memory answers are given at once"),
                 }
             }
             assert_eq!(sync.finish().unwrap().tree().nodes().len(), records);
@@ -147,11 +151,11 @@ fn main() {
             }
         });
 
-        let served = served_sync(&txt_for_server, &url, records);
         let rate = |seconds: f64| records as f64 / seconds;
-        if let Some((wall, cpu)) = served {
+        for (source, (wall, cpu)) in served_sync(&tree, domain, records) {
             println!(
-                "round {round}: from dnsmasq {:.0}/s ({:.0}/CPU-s), ratio {:.2} (CPU {:.2})",
+                "round {round}: from {source}: {:.0}/s ({:.0}/CPU-s), ratio \
+                 {:.2} (CPU {:.2})",
                 rate(wall),
                 rate(cpu),
                 bound_wall / wall,
@@ -175,41 +179,72 @@ fn main() {
     }
 }
 
-/// Wall and CPU seconds of a whole-tree sync from dnsmasq serving `txt`; `None` (and a line
-/// saying why) without dnsmasq or the `dns-resolver` feature.
-fn served_sync(
-    txt: &std::collections::BTreeMap<String, String>,
-    url: &ethp2p_discovery::dns::LinkEntry,
-    records: usize,
-) -> Option<(f64, f64)> {
-    #[cfg(feature = "dns-resolver")]
-    {
-        if !dnsmasq::dnsmasq_binary().exists() {
-            println!("from dnsmasq: skipped, dnsmasq is not installed");
-            return None;
+/// Wall and CPU seconds of a whole-tree sync from a local server, by server and resolver:
+/// nsd and dnsmasq, each through [`UdpResolver`] and (with the `dns-resolver` feature)
+/// hickory-resolver. A server that is not installed is skipped with a line saying so.
+fn served_sync(tree: &SignedTree, domain: &str, records: usize) -> Vec<(String, (f64, f64))> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = tree.url(domain).unwrap();
+    let mut servers = Vec::new();
+    if nsd::nsd_binary().exists() {
+        let zone = tree.to_zone_file(domain, &ZoneOptions::default());
+        servers.push(("nsd", Server::Nsd(nsd::Nsd::serve(domain, &zone))));
+    } else {
+        println!("nsd: skipped, not installed (scripts/install-dns-tools.sh)");
+    }
+    if dnsmasq::dnsmasq_binary().exists() {
+        let dnsmasq = dnsmasq::Dnsmasq::serve(&tree.to_txt(domain));
+        servers.push(("dnsmasq", Server::Dnsmasq(dnsmasq)));
+    } else {
+        println!("dnsmasq: skipped, not installed (scripts/install-dns-tools.sh)");
+    }
+    let mut figures = Vec::new();
+    for (name, server) in &servers {
+        let addr = server.addr();
+        let udp = runtime.block_on(UdpResolver::with_server(addr)).unwrap();
+        let label = format!("{name} through UdpResolver");
+        let times = timed_sync(&runtime, &udp, &url, records, &label);
+        figures.push((label, times));
+        #[cfg(feature = "dns-resolver")]
+        {
+            let hickory = ethp2p_discovery::dns::HickoryResolver::with_server(addr).unwrap();
+            let label = format!("{name} through hickory");
+            let times = timed_sync(&runtime, &hickory, &url, records, &label);
+            figures.push((label, times));
         }
-        let server = dnsmasq::Dnsmasq::serve(txt);
-        let resolver = ethp2p_discovery::dns::HickoryResolver::with_server(server.addr).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Some(timed(|| {
-            let synced = runtime
-                .block_on(ethp2p_discovery::dns::driver::sync_tree(
-                    &resolver,
-                    url,
-                    &unlimited(),
-                    |_, _| {},
-                ))
-                .unwrap();
-            assert_eq!(synced.tree().nodes().len(), records);
-        }))
     }
-    #[cfg(not(feature = "dns-resolver"))]
-    {
-        let _ = (txt, url, records);
-        println!("from dnsmasq: skipped, built without the dns-resolver feature");
-        None
+    figures
+}
+
+/// A running local DNS server.
+enum Server {
+    Nsd(nsd::Nsd),
+    Dnsmasq(dnsmasq::Dnsmasq),
+}
+
+impl Server {
+    fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            Server::Nsd(server) => server.addr,
+            Server::Dnsmasq(server) => server.addr,
+        }
     }
+}
+
+fn timed_sync(
+    runtime: &tokio::runtime::Runtime,
+    resolver: &(impl Resolver + Sync),
+    url: &LinkEntry,
+    records: usize,
+    label: &str,
+) -> (f64, f64) {
+    timed(|| {
+        let synced = runtime
+            .block_on(sync_tree(resolver, url, &unlimited(), |_, _| {}))
+            .unwrap_or_else(|e| panic!("sync from {label}: {e}"));
+        assert_eq!(synced.tree().nodes().len(), records);
+    })
 }

@@ -1,22 +1,24 @@
 //! DNS discovery through a real DNS server: our publisher's trees served by dnsmasq (Debian's
 //! `dnsmasq-base`, installed by `scripts/install-dns-tools.sh`) on 127.0.0.1, read back with
-//! our client over hickory-resolver. A tree of 60 nodes links to a second tree of 5; the client
-//! syncs the first whole, walks both through the link, and refuses a tampered entry.
-
-#![cfg(feature = "dns-resolver")]
+//! our client over each real-DNS resolver (`UdpResolver`, and hickory-resolver with the
+//! `dns-resolver` feature). A tree of 60 nodes links to a second tree of 5; the client syncs the
+//! first whole, walks both through the link, and refuses a tampered entry.
 
 #[path = "support/dnsmasq.rs"]
 mod dnsmasq;
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::Ipv4Addr;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use dnsmasq::Dnsmasq;
 
 use ethp2p_discovery::Enr;
 use ethp2p_discovery::dns::driver::{NodeIterator, sync_tree};
-use ethp2p_discovery::dns::{ClientConfig, HickoryResolver, LinkEntry, SyncError, Tree};
+use ethp2p_discovery::dns::{
+    ClientConfig, LinkEntry, ResolveError, Resolver, SyncError, Tree, UdpResolver,
+};
 use secp256k1::SecretKey;
 
 const DOMAIN: &str = "nodes.example.org";
@@ -65,10 +67,58 @@ fn ids(nodes: &[Enr]) -> HashSet<String> {
 }
 
 #[tokio::test]
-async fn our_tree_through_dnsmasq_syncs_follows_its_link_and_tampering_is_refused() {
+async fn udp_resolver_syncs_follows_links_and_refuses_tampering() {
+    sync_follow_and_tamper(|addr| async move { UdpResolver::with_server(addr).await.unwrap() })
+        .await;
+}
+
+#[cfg(feature = "dns-resolver")]
+#[tokio::test]
+async fn hickory_resolver_syncs_follows_links_and_refuses_tampering() {
+    sync_follow_and_tamper(|addr| async move {
+        ethp2p_discovery::dns::HickoryResolver::with_server(addr).unwrap()
+    })
+    .await;
+}
+
+/// An answer too long for a datagram (eight 250-byte TXT records at one name, over the 1232
+/// bytes we offer in EDNS): dnsmasq truncates it over UDP, and the resolver asks again over
+/// TCP. Also: a name that does not exist, and a server that is not there.
+#[tokio::test]
+async fn udp_resolver_falls_back_to_tcp_and_reports_missing_names_and_servers() {
+    let texts: Vec<String> = (0..8)
+        .map(|i| format!("enr:{}", char::from(b'a' + i).to_string().repeat(246)))
+        .collect();
+    let mut conf = String::from("local=/example.org/\n");
+    for text in &texts {
+        conf.push_str(&format!("txt-record=big.example.org,\"{text}\"\n"));
+    }
+    let server = Dnsmasq::serve_conf(&conf);
+    let resolver = UdpResolver::with_server(server.addr).await.unwrap();
+    let mut answer = resolver.lookup_txt("big.example.org").await.unwrap();
+    answer.sort();
+    assert_eq!(answer, texts);
+    assert_eq!(
+        resolver.lookup_txt("missing.example.org").await,
+        Err(ResolveError::NotFound)
+    );
+    drop(server);
+
+    // Nobody at the port any more: the ICMP error fails the lookup instead of a timeout.
+    let gone = tokio::time::timeout(DEADLINE, resolver.lookup_txt("big.example.org"))
+        .await
+        .expect("an answer, not a hang");
+    assert_eq!(gone, Err(ResolveError::ServerFailure));
+}
+
+async fn sync_follow_and_tamper<R, F>(connect: impl Fn(SocketAddr) -> F)
+where
+    R: Resolver + Clone + Sync,
+    F: Future<Output = R>,
+{
     let (nodes, linked_nodes, records, url) = published();
     let server = Dnsmasq::serve(&records);
-    let resolver = HickoryResolver::with_server(server.addr).unwrap();
+    let resolver = connect(server.addr).await;
 
     // The whole first tree, as go-ethereum's `devp2p dns sync` reads it.
     let synced = tokio::time::timeout(
@@ -110,7 +160,7 @@ async fn our_tree_through_dnsmasq_syncs_follows_its_link_and_tampering_is_refuse
     *text = node(999).to_string();
     let name = name.clone();
     let server = Dnsmasq::serve(&tampered);
-    let resolver = HickoryResolver::with_server(server.addr).unwrap();
+    let resolver = connect(server.addr).await;
     let refused = tokio::time::timeout(
         DEADLINE,
         sync_tree(&resolver, &url, &unlimited(), |_, _| {}),

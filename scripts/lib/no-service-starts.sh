@@ -1,4 +1,5 @@
-# Sourced by the Debian installers (scripts/nat-rig/install.sh, scripts/install-prometheus.sh):
+# Sourced by the Debian installers (scripts/nat-rig/install.sh, scripts/install-prometheus.sh,
+# scripts/install-dns-tools.sh):
 # a package's own service must not start on the host during an install, so a policy-rc.d that
 # answers 101 is in place until the script exits (removed then, unless it was there before).
 # Sets the script's EXIT trap.

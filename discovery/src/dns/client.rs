@@ -56,6 +56,10 @@ pub struct ClientConfig {
     pub rate_limit: f64,
     /// Lookups allowed at once before the rate applies (default 10).
     pub rate_burst: u32,
+    /// How many lookups a whole-tree download ([`TreeSync`](super::TreeSync)) keeps in flight
+    /// (default 8), within the rate limit. The iterator asks one name at a time, as
+    /// go-ethereum's does: it hands out nodes as they are wanted.
+    pub parallel_lookups: usize,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +70,7 @@ impl Default for ClientConfig {
             cache_limit: 1000,
             rate_limit: 3.0,
             rate_burst: 10,
+            parallel_lookups: 8,
         }
     }
 }

@@ -199,9 +199,57 @@ fn download(zone: &MemoryResolver, url: &str) -> Result<SignedTree, SyncError> {
         match sync.poll(now) {
             SyncStep::Done => return Ok(sync.finish().unwrap()),
             SyncStep::Sleep(until) => now = until,
-            SyncStep::Resolve(name) => sync.handle_answer(zone.lookup(&name))?,
+            SyncStep::Resolve(name) => {
+                let answer = zone.lookup(&name);
+                sync.handle_answer(&name, answer)?;
+            }
+            SyncStep::Wait => unreachable!("every lookup is answered at once"),
         }
     }
+}
+
+/// Lookups in flight at once, answered in reverse order, one of them failing once: the
+/// download completes with the same tree, never more than `parallel_lookups` asked at once.
+#[test]
+fn parallel_lookups_answered_out_of_order() {
+    let zone = eip_zone_at_n();
+    let config = ClientConfig {
+        parallel_lookups: 2,
+        ..ClientConfig::default()
+    };
+    let mut sync = TreeSync::new(TREE_N.parse().unwrap(), &config);
+    let mut now = Instant::now();
+    let mut failed_once = false;
+    let mut most_in_flight = 0;
+    loop {
+        let mut asked = Vec::new();
+        loop {
+            match sync.poll(now) {
+                SyncStep::Resolve(name) => asked.push(name),
+                SyncStep::Sleep(until) if asked.is_empty() => now = until,
+                SyncStep::Sleep(_) | SyncStep::Wait => break,
+                SyncStep::Done => break,
+            }
+        }
+        if asked.is_empty() {
+            break;
+        }
+        most_in_flight = most_in_flight.max(asked.len());
+        for name in asked.into_iter().rev() {
+            if !failed_once && name != "n" {
+                failed_once = true;
+                let error = sync.handle_answer(&name, Err(ResolveError::Timeout));
+                assert!(error.is_err());
+                continue;
+            }
+            let answer = zone.lookup(&name);
+            sync.handle_answer(&name, answer).unwrap();
+        }
+    }
+    assert_eq!(most_in_flight, 2);
+    assert!(failed_once);
+    let tree = sync.finish().expect("downloaded");
+    assert_eq!(tree, download(&zone, TREE_N).unwrap());
 }
 
 // go-ethereum TestClientSyncTree.

@@ -2,11 +2,13 @@
 //! root, then every entry of both subtrees. Links are recorded, not followed.
 //!
 //! Sans-IO like [`Client`](super::Client): [`TreeSync::poll`] names the next lookup, and
-//! [`TreeSync::handle_answer`] takes its answer. A failed answer changes nothing, so polling
-//! again retries the same name; the caller decides when to give up
-//! ([`super::driver::sync_tree`] gives up at the first error, as go-ethereum does).
+//! [`TreeSync::handle_answer`] takes its answer. Once the root is known, up to
+//! [`ClientConfig::parallel_lookups`] entries are looked up at once, so a download is not one
+//! round trip per entry. A failed answer puts its entry back, so polling again retries it; the
+//! caller decides when to give up ([`super::driver::sync_tree`] gives up at the first error,
+//! as go-ethereum does).
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use super::client::ClientConfig;
@@ -23,6 +25,8 @@ pub enum SyncStep {
     Resolve(String),
     /// Wait for the rate limiter.
     Sleep(Instant),
+    /// Nothing more to ask until an answer to a lookup already handed out arrives.
+    Wait,
     /// Everything is downloaded: take it with [`TreeSync::finish`].
     Done,
 }
@@ -32,51 +36,71 @@ pub enum SyncStep {
 pub struct TreeSync {
     link: LinkEntry,
     limiter: RateLimiter,
+    parallel: usize,
     root: Option<RootEntry>,
+    root_in_flight: bool,
+    /// Entries to look up, breadth first.
     missing: VecDeque<(Subtree, EntryHash)>,
+    /// Entries looked up and not answered yet, by the name asked.
+    in_flight: HashMap<String, (Subtree, EntryHash)>,
     queued: HashSet<EntryHash>,
     entries: BTreeMap<EntryHash, Entry>,
-    in_flight: bool,
 }
 
 impl TreeSync {
-    /// Starts downloading the tree at `url`, at the rate `config` allows.
+    /// Starts downloading the tree at `url`, at the rate and parallelism `config` allows.
     pub fn new(url: LinkEntry, config: &ClientConfig) -> Self {
         TreeSync {
             link: url,
             limiter: RateLimiter::new(config.rate_limit, config.rate_burst),
+            parallel: config.parallel_lookups.max(1),
             root: None,
+            root_in_flight: false,
             missing: VecDeque::new(),
+            in_flight: HashMap::new(),
             queued: HashSet::new(),
             entries: BTreeMap::new(),
-            in_flight: false,
         }
     }
 
     /// The next lookup to make.
     pub fn poll(&mut self, now: Instant) -> SyncStep {
-        if self.root.is_some() && self.missing.is_empty() {
+        if self.root.is_some() && self.missing.is_empty() && self.in_flight.is_empty() {
             return SyncStep::Done;
         }
-        if !self.in_flight {
-            if let Err(at) = self.limiter.try_acquire(now) {
-                return SyncStep::Sleep(at);
-            }
-            self.in_flight = true;
+        let can_ask = match self.root {
+            None => !self.root_in_flight,
+            Some(_) => !self.missing.is_empty() && self.in_flight.len() < self.parallel,
+        };
+        if !can_ask {
+            return SyncStep::Wait;
         }
-        match (&self.root, self.missing.front()) {
-            (Some(_), Some((_, hash))) => SyncStep::Resolve(entry_name(hash, &self.link.domain)),
-            _ => SyncStep::Resolve(self.link.domain.clone()),
+        if let Err(at) = self.limiter.try_acquire(now) {
+            return SyncStep::Sleep(at);
         }
+        if self.root.is_none() {
+            self.root_in_flight = true;
+            return SyncStep::Resolve(self.link.domain.clone());
+        }
+        let (subtree, hash) = self.missing.pop_front().expect("checked above");
+        let name = entry_name(&hash, &self.link.domain);
+        self.in_flight.insert(name.clone(), (subtree, hash));
+        SyncStep::Resolve(name)
     }
 
-    /// Takes the answer to the name [`poll`](Self::poll) returned.
+    /// Takes the answer to `name`, one of the names [`poll`](Self::poll) returned (answers to
+    /// names not asked are ignored). On an error the lookup is given back: polling again asks
+    /// it again.
     pub fn handle_answer(
         &mut self,
+        name: &str,
         answer: Result<Vec<String>, ResolveError>,
     ) -> Result<(), SyncError> {
-        self.in_flight = false;
         let Some(_) = &self.root else {
+            if !self.root_in_flight || name != self.link.domain {
+                return Ok(());
+            }
+            self.root_in_flight = false;
             let root = read_root(&self.link, answer)?;
             for (subtree, hash) in [
                 (Subtree::Link, root.link_root.clone()),
@@ -89,12 +113,16 @@ impl TreeSync {
             self.root = Some(root);
             return Ok(());
         };
-        let Some((subtree, hash)) = self.missing.front().cloned() else {
+        let Some((subtree, hash)) = self.in_flight.remove(name) else {
             return Ok(());
         };
-        let name = entry_name(&hash, &self.link.domain);
-        let entry = read_entry(&name, &hash, subtree, answer)?;
-        self.missing.pop_front();
+        let entry = match read_entry(name, &hash, subtree, answer) {
+            Ok(entry) => entry,
+            Err(error) => {
+                self.missing.push_front((subtree, hash));
+                return Err(error);
+            }
+        };
         if let Entry::Branch(branch) = &entry {
             for child in &branch.children {
                 if self.queued.insert(child.clone()) {
@@ -106,15 +134,18 @@ impl TreeSync {
         Ok(())
     }
 
-    /// Entries downloaded and entries known to be missing, for progress reports.
+    /// Entries downloaded and entries known to be missing (asked or not), for progress reports.
     pub fn progress(&self) -> (usize, usize) {
-        (self.entries.len(), self.missing.len())
+        (
+            self.entries.len(),
+            self.missing.len() + self.in_flight.len(),
+        )
     }
 
     /// The downloaded tree, once [`poll`](Self::poll) said [`SyncStep::Done`].
     pub fn finish(self) -> Option<SignedTree> {
         let root = self.root?;
-        if !self.missing.is_empty() {
+        if !self.missing.is_empty() || !self.in_flight.is_empty() {
             return None;
         }
         Some(SignedTree::from_parts(

@@ -1,6 +1,9 @@
 //! Async drivers: the sans-IO [`Client`] and [`TreeSync`] run against a [`Resolver`] on tokio's
 //! clock (which tests can pause and advance).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use super::client::{Action, Client, ClientConfig};
@@ -68,28 +71,66 @@ impl<R: Resolver> NodeIterator<R> {
 }
 
 /// Downloads the whole tree at `url` (without following its links), failing at the first
-/// lookup that fails, as go-ethereum's `SyncTree` does. `progress` is told (entries done,
+/// lookup that fails, as go-ethereum's `SyncTree` does. Up to
+/// [`ClientConfig::parallel_lookups`] lookups run at once. `progress` is told (entries done,
 /// entries known missing) after every entry.
-pub async fn sync_tree<R: Resolver>(
+pub async fn sync_tree<R: Resolver + Sync>(
     resolver: &R,
     url: &LinkEntry,
     config: &ClientConfig,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<SignedTree, SyncError> {
+    type Answer = (String, Result<Vec<String>, ResolveError>);
     let mut sync = TreeSync::new(url.clone(), config);
+    let mut pending: Vec<Pin<Box<dyn Future<Output = Answer> + Send + '_>>> = Vec::new();
     loop {
-        match sync.poll(now()) {
-            SyncStep::Done => break,
-            SyncStep::Sleep(until) => tokio::time::sleep_until(until.into()).await,
-            SyncStep::Resolve(name) => {
-                let answer = lookup(resolver, &name, config.timeout).await;
-                sync.handle_answer(answer)?;
-                let (done, missing) = sync.progress();
-                progress(done, missing);
+        // Ask everything the sync allows now, then wait for an answer (or the rate limiter).
+        let wake = loop {
+            match sync.poll(now()) {
+                SyncStep::Done => {
+                    return Ok(sync.finish().expect("poll said the download is done"));
+                }
+                SyncStep::Resolve(name) => pending.push(Box::pin(async move {
+                    let answer = lookup(resolver, &name, config.timeout).await;
+                    (name, answer)
+                })),
+                SyncStep::Sleep(until) => break Some(until),
+                SyncStep::Wait => break None,
+            }
+        };
+        let (name, answer) = match wake {
+            Some(until) if pending.is_empty() => {
+                tokio::time::sleep_until(until.into()).await;
+                continue;
+            }
+            Some(until) => {
+                tokio::select! {
+                    answer = next_answer(&mut pending) => answer,
+                    () = tokio::time::sleep_until(until.into()) => continue,
+                }
+            }
+            None => next_answer(&mut pending).await,
+        };
+        sync.handle_answer(&name, answer)?;
+        let (done, missing) = sync.progress();
+        progress(done, missing);
+    }
+}
+
+/// The first of `pending` to finish, removed from it. `pending` holds at most
+/// `parallel_lookups` futures, so polling each on every wake costs little.
+fn next_answer<'a, T>(
+    pending: &'a mut Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>,
+) -> impl Future<Output = T> + 'a {
+    std::future::poll_fn(move |cx| {
+        for i in 0..pending.len() {
+            if let Poll::Ready(answer) = pending[i].as_mut().poll(cx) {
+                drop(pending.swap_remove(i));
+                return Poll::Ready(answer);
             }
         }
-    }
-    Ok(sync.finish().expect("poll said the download is done"))
+        Poll::Pending
+    })
 }
 
 #[cfg(test)]

@@ -227,6 +227,14 @@ impl RootEntry {
     }
 }
 
+/// Reads a root signature in its text form (unpadded base64url of 65 bytes, as after `sig=` and
+/// in the `signature` of go-ethereum's `enrtree-info.json`).
+pub fn parse_signature_text(text: &str) -> Result<[u8; SIGNATURE_SIZE], EntryError> {
+    base64::decode(text)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(EntryError::InvalidSignature)
+}
+
 /// The text a root signature covers: the root without ` sig=...`.
 pub fn signed_content(enr_root: &EntryHash, link_root: &EntryHash, seq: u64) -> String {
     format!("{ROOT_PREFIX} e={enr_root} l={link_root} seq={seq}")
@@ -262,11 +270,11 @@ impl FromStr for RootEntry {
             return Err(EntryError::RootSyntax);
         }
         let seq = seq.parse().map_err(|_| EntryError::RootSyntax)?;
-        let signature: [u8; SIGNATURE_SIZE] = base64::decode(sig)
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(EntryError::InvalidSignature)?;
         Ok(RootEntry::with_signature(
-            enr_root, link_root, seq, signature,
+            enr_root,
+            link_root,
+            seq,
+            parse_signature_text(sig)?,
         ))
     }
 }

@@ -27,6 +27,10 @@ pub enum ResolveError {
     /// an entry).
     #[error("malformed DNS answer")]
     InvalidAnswer,
+    /// The name cannot be asked: an empty label, a label over 63 bytes or a name over 255
+    /// (RFC 1035 §2.3.4). A link to such a domain can never resolve.
+    #[error("invalid DNS name")]
+    InvalidName,
 }
 
 /// Looks up TXT records.

@@ -17,8 +17,13 @@ pub struct Dnsmasq {
 
 impl Dnsmasq {
     pub fn serve(records: &BTreeMap<String, String>) -> Dnsmasq {
+        Dnsmasq::serve_conf(&conf(records))
+    }
+
+    /// dnsmasq with these configuration lines (see [`conf`]).
+    #[allow(dead_code)] // not every test crate including this module serves a raw conf
+    pub fn serve_conf(conf: &str) -> Dnsmasq {
         let dir = TempDir::new();
-        let conf = conf(records);
         let conf_path = dir.path().join("tree.conf");
         std::fs::write(&conf_path, conf).unwrap();
         // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over. The
