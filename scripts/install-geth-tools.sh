@@ -4,6 +4,7 @@
 #   .tools/bin/gethpeer  our test peer, from tests/interop/geth (go-ethereum pinned in its go.mod)
 #   .tools/bin/devp2p    go-ethereum's devp2p tool, same go-ethereum release
 #   .tools/bin/ethkey    go-ethereum's keystore tool (the DNS interop test signs with it)
+#   .tools/bin/geth      go-ethereum itself; the control API test drives our node with `geth attach`
 #
 # Needs Go >= 1.24 (on PATH, or in /usr/local/go/bin) and the Go module proxy. The first
 # run compiles go-ethereum and takes minutes on a small machine; later runs reuse Go's
@@ -38,8 +39,9 @@ echo "== building gethpeer"
 
 # go install relinks every time; skip it when the binary already has the pinned version.
 built_version() { go version -m "$1" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/ethereum/go-ethereum" { print $3 }'; }
-# devp2p: the discovery suites and `dns sign/to-txt/sync`; ethkey: the keystore `dns sign` reads.
-for tool in devp2p ethkey; do
+# devp2p: the discovery suites and `dns sign/to-txt/sync`; ethkey: the keystore `dns sign` reads;
+# geth: its console (`geth attach`) is the client of our JSON-RPC control socket.
+for tool in devp2p ethkey geth; do
   if [ -x "$bin/$tool" ] && [ "$(built_version "$bin/$tool")" = "$geth_version" ]; then
     echo "== $tool $geth_version already installed"
   else
@@ -52,3 +54,4 @@ done
 echo "== installed"
 echo "gethpeer: $("$bin/gethpeer" version)"
 echo "devp2p:   $(built_version "$bin/devp2p") ($("$bin/devp2p" --version 2>/dev/null | head -n1 || true))"
+echo "geth:     $(built_version "$bin/geth")"

@@ -183,7 +183,7 @@ pub mod configuration {
     //! | `dial_timeout` | 15 s | TCP connect of a dial |
     //! | `inbound_throttle` | 30 s | per non-LAN IP |
     //! | `static_peers` | none | dialed and redialed with backoff; also [`ServerHandle::add_peer`](crate::ServerHandle::add_peer) |
-    //! | `trusted_peers` | none | admitted above every limit; also [`ServerHandle::add_trusted_peer`](crate::ServerHandle::add_trusted_peer) |
+    //! | `trusted_peers` | none | admitted above every limit; also [`ServerHandle::add_trusted_peer`](crate::ServerHandle::add_trusted_peer), undone by [`remove_trusted_peer`](crate::ServerHandle::remove_trusted_peer) |
     //! | `net_restrict` | `None` | if set, only these CIDR ranges connect or are dialed |
     //! | `max_frame_size` | [`MAX_FRAME_SIZE`](crate::rlpx::MAX_FRAME_SIZE) (2^24 - 1) | largest frame read |
     //! | `peer.ping_interval` | 15 s | how often we Ping |

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::metrics::Traffic;
-use crate::p2p::{P2pError, ProtocolSpec, SharedCapability, encode_message};
+use crate::p2p::{Capability, P2pError, ProtocolSpec, SharedCapability, encode_message};
 use crate::rlpx::{HEADER_LEN, PeerId};
 
 /// A message of a subprotocol. `code` is relative to the protocol: `0..length`.
@@ -107,12 +107,17 @@ pub struct PeerInfo {
     pub id: PeerId,
     /// The remote socket address.
     pub remote_addr: SocketAddr,
+    /// Our end of the TCP connection (what go-ethereum's `admin_peers` reports as
+    /// `localAddress`), when the OS could tell it.
+    pub local_addr: Option<SocketAddr>,
     /// Who dialed.
     pub direction: Direction,
     /// The client id from its Hello.
     pub client_id: String,
     /// The capabilities both sides share, with their wire offsets.
     pub capabilities: Vec<SharedCapability>,
+    /// Every capability the remote announced in its Hello, shared or not.
+    pub remote_capabilities: Vec<Capability>,
 }
 
 /// Why a message could not be sent.

@@ -277,3 +277,53 @@ async fn shutdown_tells_every_peer_client_quitting() {
     assert_eq!(a_end.received, Some(DisconnectReason::ClientQuitting));
     a.shutdown().await;
 }
+
+/// What the control API reports per peer: our end of the connection, every capability the
+/// remote announced, and the static and trusted flags as they are added and removed.
+#[tokio::test]
+async fn peer_info_and_static_and_trusted_flags() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let (a, b, mut a_events, mut b_events) = start_pair(
+        &mut rng,
+        vec![recorder("foo", 1, 1, None, tx.clone())],
+        vec![
+            recorder("foo", 1, 1, None, tx.clone()),
+            recorder("zzz", 3, 1, None, tx),
+        ],
+    )
+    .await;
+    let on_a = wait_added(&mut a_events).await;
+    let on_b = wait_added(&mut b_events).await;
+    // One TCP connection seen from both ends.
+    assert_eq!(on_a.local_addr, Some(on_b.remote_addr));
+    assert_eq!(on_b.local_addr, Some(on_a.remote_addr));
+    let announced: Vec<String> = on_a
+        .remote_capabilities
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(announced, ["foo/1", "zzz/3"]);
+    assert_eq!(on_a.capabilities.len(), 1, "only foo/1 is shared");
+
+    let served: Vec<String> = b.capabilities().iter().map(|c| c.to_string()).collect();
+    assert_eq!(served, ["foo/1", "zzz/3"]);
+    assert_eq!(b.client_id(), on_a.client_id);
+
+    // A lists B as static (it dialed it); B lists nobody.
+    assert!(a.is_static(&b.local_id()));
+    assert!(!b.is_static(&a.local_id()));
+    assert!(!a.is_trusted(&b.local_id()));
+    a.add_trusted_peer(b.local_id());
+    assert!(a.is_trusted(&b.local_id()));
+    a.remove_trusted_peer(b.local_id());
+    assert!(!a.is_trusted(&b.local_id()));
+    assert_eq!(a.peer_count(), 1, "removing trust does not disconnect");
+
+    // remove_peer forgets the static entry too, so B is not redialed.
+    a.remove_peer(b.local_id());
+    assert!(!a.is_static(&b.local_id()));
+    wait_removed(&mut a_events).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}

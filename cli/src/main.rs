@@ -15,6 +15,7 @@ mod metrics_http;
 mod nat;
 mod node;
 mod rlpx_ping;
+mod rpc;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,12 @@ enum Command {
         command: KeyCommand,
     },
     /// Run a node until SIGINT/SIGTERM. The first line on stdout is its enode URL.
+    ///
+    /// With --datadir it serves go-ethereum's control API on <datadir>/ethp2p.ipc (and over
+    /// HTTP with --http): admin_nodeInfo, admin_peers, admin_addPeer, admin_removePeer,
+    /// admin_addTrustedPeer, admin_removeTrustedPeer, admin_subscribe("peerEvents") (socket
+    /// only) and rpc_modules. go-ethereum's console works on it:
+    /// `geth attach --exec admin.peers <datadir>/ethp2p.ipc`.
     Node(node::NodeArgs),
     /// RLPx tools.
     Rlpx {

@@ -71,6 +71,8 @@ pub struct NodeArgs {
     nat: super::nat::NatArgs,
     #[command(flatten)]
     metrics: super::metrics_http::MetricsArgs,
+    #[command(flatten)]
+    rpc: super::rpc::RpcArgs,
 }
 
 /// Key from the flags, or a fresh one.
@@ -111,7 +113,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    config.data_dir = args.datadir;
+    config.data_dir = args.datadir.clone();
     config.protocols.push(demo_protocol(Duration::from_secs(1)));
     let received = Arc::new(AtomicU64::new(0));
     for text in &args.caps {
@@ -132,6 +134,27 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         eprintln!("node record: {enr}");
     }
     let mut nat = args.nat.start(server.local_enode(), Some(args.addr))?;
+    let (rpc, ipc_path, http_addr) = match super::rpc::Rpc::start(
+        &args.rpc,
+        &server,
+        args.addr,
+        args.datadir.as_deref(),
+    )
+    .await
+    {
+        Ok(started) => started,
+        Err(error) => {
+            nat.shutdown().await;
+            server.shutdown().await;
+            return Err(error);
+        }
+    };
+    if let Some(path) = ipc_path {
+        eprintln!("control socket: {}", path.display());
+    }
+    if let Some(addr) = http_addr {
+        eprintln!("control http: http://{addr}");
+    }
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -151,6 +174,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             }
         }
     }
+    rpc.stop().await;
     nat.shutdown().await;
     server.shutdown().await;
     Ok(())

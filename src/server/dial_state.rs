@@ -92,6 +92,11 @@ impl DialState {
         self.static_peers.remove(id);
     }
 
+    /// Whether `id` is listed as a static peer.
+    pub(crate) fn is_static(&self, id: &PeerId) -> bool {
+        self.static_peers.contains_key(id)
+    }
+
     fn used_slots(&self, peers: &PeerTable) -> usize {
         peers.dialed() + self.dialing.len()
     }

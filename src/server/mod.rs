@@ -268,6 +268,16 @@ impl ServerHandle {
         self.inner.local_id
     }
 
+    /// The client id we send in Hello (go-ethereum's node "name").
+    pub fn client_id(&self) -> &str {
+        &self.inner.local_hello.client_id
+    }
+
+    /// The capabilities we announce in Hello, one per served protocol, in configuration order.
+    pub fn capabilities(&self) -> &[Capability] {
+        &self.inner.local_hello.capabilities
+    }
+
     /// The connected peers.
     pub fn peers(&self) -> Vec<Arc<PeerInfo>> {
         self.inner
@@ -324,9 +334,40 @@ impl ServerHandle {
         }
     }
 
-    /// Lets `id` in above every limit.
+    /// Lets `id` in above every limit; if it is connected now, it stops counting against the
+    /// peer limit at once (as go-ethereum's `admin_addTrustedPeer` does).
     pub fn add_trusted_peer(&self, id: PeerId) {
-        self.inner.state.lock().trusted.insert(id);
+        self.set_trusted(id, true);
+    }
+
+    /// Undoes [`add_trusted_peer`](Self::add_trusted_peer) (or a configured trusted peer): `id`
+    /// is admitted under the limits again, and counts against them if connected now. Does not
+    /// disconnect it.
+    pub fn remove_trusted_peer(&self, id: PeerId) {
+        self.set_trusted(id, false);
+    }
+
+    fn set_trusted(&self, id: PeerId, trusted: bool) {
+        let mut state = self.inner.state.lock();
+        if trusted {
+            state.trusted.insert(id);
+        } else {
+            state.trusted.remove(&id);
+        }
+        if let Some(entry) = state.peers.get_mut(&id) {
+            entry.trusted = trusted;
+        }
+    }
+
+    /// Whether `id` is a trusted peer now (configured or added, not removed since).
+    pub fn is_trusted(&self, id: &PeerId) -> bool {
+        self.inner.is_trusted(id)
+    }
+
+    /// Whether `id` is a static peer now (configured or added with
+    /// [`add_peer`](Self::add_peer), not removed since): the dialer keeps it connected.
+    pub fn is_static(&self, id: &PeerId) -> bool {
+        self.inner.state.lock().dials.is_static(id)
     }
 
     /// Subscribes to messages of `(protocol, code)` from every peer, through a queue of

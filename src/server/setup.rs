@@ -131,6 +131,7 @@ pub(crate) async fn run(
     mut origin: Origin,
 ) {
     let _ = tcp.set_nodelay(true);
+    let local_addr = tcp.local_addr().ok();
     let direction = origin.direction();
     let expected = match &origin {
         Origin::Outbound(enode) => Some(enode.id),
@@ -162,7 +163,7 @@ pub(crate) async fn run(
         Origin::Outbound(_) => handshake.await,
     };
     let error = match result.unwrap_or(Err(SetupError::Timeout)) {
-        Ok(ready) => match admit_and_insert(&inner, &ready, remote_addr, direction) {
+        Ok(ready) => match admit_and_insert(&inner, &ready, (remote_addr, local_addr), direction) {
             Ok(info) => {
                 handshake_done(&inner, &origin, DialOutcome::Connected);
                 return run_peer(inner, ready, info).await;
@@ -304,7 +305,7 @@ fn protocol_for<'a>(protocols: &'a [Protocol], capability: &SharedCapability) ->
 fn admit_and_insert(
     inner: &Inner,
     ready: &Ready,
-    remote_addr: SocketAddr,
+    (remote_addr, local_addr): (SocketAddr, Option<SocketAddr>),
     direction: Direction,
 ) -> Result<Arc<PeerInfo>, DisconnectReason> {
     let mut state = inner.state.lock();
@@ -321,9 +322,11 @@ fn admit_and_insert(
     let info = Arc::new(PeerInfo {
         id: ready.id,
         remote_addr,
+        local_addr,
         direction,
         client_id: ready.connection.remote_hello().client_id.clone(),
         capabilities: ready.capabilities.clone(),
+        remote_capabilities: ready.connection.remote_hello().capabilities.clone(),
     });
     let entry = Entry {
         info: info.clone(),

@@ -99,6 +99,10 @@ impl PeerTable {
         self.peers.get(id)
     }
 
+    pub(crate) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Entry> {
+        self.peers.get_mut(id)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.peers.len()
     }
