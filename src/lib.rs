@@ -9,6 +9,7 @@
 //! - [`peer`]: one session per connected peer (read, write and ping loops, one task per
 //!   matched protocol);
 //! - [`server`]: listener, dialer, peer table, limits, events, discovery;
+//! - [`streams`]: ordered, flow-controlled byte streams multiplexed over a peer connection;
 //! - [`Protocol`]: what you implement.
 //!
 //! Start with the [`manual`]: a quick start, the concepts, every default, the errors and
@@ -21,6 +22,7 @@ pub mod p2p;
 pub mod peer;
 pub mod protocol;
 pub mod rlpx;
+pub mod streams;
 mod subscription;
 
 pub use protocol::{

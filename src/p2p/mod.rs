@@ -13,7 +13,7 @@ pub mod disconnect;
 pub mod error;
 pub mod hello;
 pub mod message;
-mod rlp_reader;
+pub(crate) mod rlp_reader;
 
 pub use capability::{
     Capability, MAX_CAPABILITY_NAME_LEN, ProtocolSpec, SharedCapability, match_capabilities, route,

@@ -9,6 +9,7 @@ use secp256k1::SecretKey;
 use crate::peer::PeerConfig;
 use crate::protocol::Protocol;
 use crate::rlpx::MAX_FRAME_SIZE;
+use crate::streams::StreamConfig;
 use ethp2p_discovery::Enode;
 use ethp2p_discovery::netutil::Cidr;
 
@@ -55,6 +56,10 @@ pub struct ServerConfig {
     /// Where the node keeps its record (`enr`, so its sequence number survives restarts) and
     /// its node database (`nodes`). `None` keeps nothing on disk.
     pub data_dir: Option<PathBuf>,
+    /// Byte streams over peers ([`crate::streams`]): when set, the node serves `stream/1`
+    /// beside `protocols`, and [`open_stream`](super::ServerHandle::open_stream) and
+    /// [`accept_streams`](super::ServerHandle::accept_streams) work. Off by default.
+    pub streams: Option<StreamConfig>,
 }
 
 /// Settings of node discovery.
@@ -90,6 +95,7 @@ impl ServerConfig {
             event_capacity: 1024,
             discovery: None,
             data_dir: None,
+            streams: None,
         }
     }
 

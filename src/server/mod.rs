@@ -33,6 +33,7 @@ use crate::p2p::{Capability, DisconnectReason, Hello, PROTOCOL_VERSION, Protocol
 use crate::peer::EndCause;
 use crate::protocol::PeerInfo;
 use crate::rlpx::PeerId;
+use crate::streams::{self, Allow, Stream, StreamError, StreamListener};
 use crate::subscription::{Subscription, Subscriptions};
 use dial_state::{DialLimits, DialState};
 use ethp2p_discovery::Enode;
@@ -104,6 +105,8 @@ pub(crate) struct Inner {
     pending_released: Notify,
     /// Becomes true on shutdown; the listener and dialer stop.
     shutdown: watch::Sender<bool>,
+    /// The byte stream registry, when streams are on.
+    streams: Option<Arc<streams::Hub>>,
 }
 
 impl Inner {
@@ -142,7 +145,11 @@ pub struct Server;
 impl Server {
     /// Binds the listen address (if any), starts the listener and the dialer, and returns the
     /// handle. Static peers are dialed right away.
-    pub async fn start(config: ServerConfig) -> Result<ServerHandle, StartError> {
+    pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, StartError> {
+        let streams = config.streams.clone().map(streams::Hub::new);
+        if let Some(hub) = &streams {
+            config.protocols.push(hub.protocol());
+        }
         let local_id = PeerId::from_secret_key(&config.key);
         crate::metrics::peers(std::iter::empty());
         let listener = match config.listen_addr {
@@ -211,6 +218,7 @@ impl Server {
             new_sources,
             pending_released: Notify::new(),
             shutdown: watch::channel(false).0,
+            streams,
         });
         if let Some(listener) = listener {
             inner
@@ -375,6 +383,43 @@ impl ServerHandle {
     /// handler while the subscription lives.
     pub fn subscribe(&self, protocol: &str, code: u64, capacity: usize) -> Subscription {
         self.inner.subscriptions.subscribe(protocol, code, capacity)
+    }
+
+    /// Opens a byte stream to `name` on a connected peer and waits until the peer accepts it
+    /// (see [`crate::streams`]). Fails with [`StreamError::Refused`] when the peer has no
+    /// listener for `name` or does not allow us, [`StreamError::NotConnected`] when it is not
+    /// connected (dial it first with [`add_peer`](Self::add_peer)).
+    pub async fn open_stream(&self, peer: PeerId, name: &str) -> Result<Stream, StreamError> {
+        let hub = self.inner.streams.as_ref().ok_or(StreamError::Disabled)?;
+        loop {
+            if let Some(link) = hub.link(&peer) {
+                return hub.open(link, name).await;
+            }
+            let info = self
+                .peers()
+                .into_iter()
+                .find(|info| info.id == peer)
+                .ok_or(StreamError::NotConnected(peer))?;
+            if !info
+                .capabilities
+                .iter()
+                .any(|c| c.name == streams::PROTOCOL_NAME)
+            {
+                return Err(StreamError::Unsupported(peer));
+            }
+            // Connected a moment ago: its stream handler is starting. Check again once a
+            // handler attaches (or after a while, in case the peer left meanwhile).
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_millis(500), hub.wait_link(&peer))
+                    .await;
+        }
+    }
+
+    /// Listens for streams peers open to `name`; `allow` says which peers may. One listener
+    /// per name at a time; dropping it stops listening.
+    pub fn accept_streams(&self, name: &str, allow: Allow) -> Result<StreamListener, StreamError> {
+        let hub = self.inner.streams.as_ref().ok_or(StreamError::Disabled)?;
+        hub.listen(name, allow)
     }
 
     /// Disconnects every peer with "client quitting", stops listening and dialing, and waits
