@@ -14,6 +14,7 @@ mod keystore;
 mod metrics_http;
 mod nat;
 mod node;
+mod p2p;
 mod rlpx_ping;
 mod rpc;
 
@@ -75,6 +76,12 @@ enum Command {
         #[command(subcommand)]
         command: enr::EnrCommand,
     },
+    /// Services over peers, as `ipfs p2p`: expose a local TCP service to peers under a name,
+    /// or reach a peer's through a local port (talks to `ethp2p node --datadir DIR`).
+    P2p {
+        #[command(subcommand)]
+        command: p2p::P2pCommand,
+    },
     /// Port mapping (UPnP, NAT-PMP) tools.
     Nat {
         #[command(subcommand)]
@@ -124,6 +131,7 @@ impl Cli {
             Command::Discv5 { command } => discv5::run(command).await,
             Command::Dns { command } => dns::run(command).await,
             Command::Enr { command } => enr::run(command),
+            Command::P2p { command } => p2p::run(command),
         }
     }
 

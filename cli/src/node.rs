@@ -115,6 +115,8 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     }
     config.data_dir = args.datadir.clone();
     config.protocols.push(demo_protocol(Duration::from_secs(1)));
+    // Byte streams for `ethp2p p2p` (served as `stream/1`).
+    config.streams = Some(ethp2p::streams::StreamConfig::default());
     let received = Arc::new(AtomicU64::new(0));
     for text in &args.caps {
         let (capability, length) = parse_capability(text)?;

@@ -289,7 +289,7 @@ fn geth_console_reads_node_info_and_lists_a_peer_it_added() {
     assert_eq!(peer["enode"], b.enode.to_string());
     assert_eq!(peer["network"]["static"], true);
     assert_eq!(peer["network"]["inbound"], false);
-    assert_eq!(peer["caps"], json!(["demo/1"]));
+    assert_eq!(peer["caps"], json!(["demo/1", "stream/1"]));
 
     // A bad URL is the console's error, as go-ethereum gives it.
     let output = Command::new(&geth)
@@ -312,7 +312,7 @@ fn socket_errors_and_limits() {
 
     let mut client = node.client();
     let modules = client.result("rpc_modules", json!([]));
-    assert_eq!(modules, json!({"admin": "1.0", "rpc": "1.0"}));
+    assert_eq!(modules, json!({"admin": "1.0", "p2p": "1.0", "rpc": "1.0"}));
     let unknown = client.call("admin_noSuchMethod", json!([]));
     assert_eq!(error_code(&unknown), -32601);
     let wrong_type = client.call("admin_addPeer", json!([5]));
@@ -382,7 +382,10 @@ fn http_errors_and_limits() {
         node.http,
         json!({"jsonrpc": "2.0", "id": 1, "method": "rpc_modules"}),
     );
-    assert_eq!(modules["result"], json!({"admin": "1.0", "rpc": "1.0"}));
+    assert_eq!(
+        modules["result"],
+        json!({"admin": "1.0", "p2p": "1.0", "rpc": "1.0"})
+    );
     let info = http_call(
         node.http,
         json!({"jsonrpc": "2.0", "id": 1, "method": "admin_nodeInfo"}),

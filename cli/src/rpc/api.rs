@@ -25,6 +25,8 @@ pub struct Api {
     /// The configured TCP listen address (go-ethereum's `listenAddr`); its port is replaced by
     /// the bound one when it was 0.
     pub listen_addr: SocketAddr,
+    /// `ethp2p p2p`'s listeners and forwards.
+    pub p2p: std::sync::Arc<crate::p2p::Registry>,
 }
 
 /// `admin_nodeInfo`.
@@ -210,7 +212,11 @@ pub fn methods(api: Api) -> RpcModule<Api> {
     let register = "distinct method names";
     module
         .register_method("rpc_modules", |_, _, _| {
-            Ok::<_, ErrorObjectOwned>(BTreeMap::from([("admin", "1.0"), ("rpc", "1.0")]))
+            Ok::<_, ErrorObjectOwned>(BTreeMap::from([
+                ("admin", "1.0"),
+                ("p2p", "1.0"),
+                ("rpc", "1.0"),
+            ]))
         })
         .expect(register);
     module
@@ -245,7 +251,58 @@ pub fn methods(api: Api) -> RpcModule<Api> {
             Ok::<_, ErrorObjectOwned>(true)
         })
         .expect(register);
+    register_p2p(&mut module);
     module
+}
+
+fn server_error(message: String) -> ErrorObjectOwned {
+    ErrorObject::owned(SERVER_ERROR, message, None::<()>)
+}
+
+/// `ethp2p p2p`'s methods: listen, forward, ls, close (the registry is in the node).
+fn register_p2p(module: &mut RpcModule<Api>) {
+    let register = "distinct method names";
+    module
+        .register_method("p2p_listen", |params, api, _| {
+            let (name, target, allow): (String, SocketAddr, Option<Vec<String>>) =
+                params.parse()?;
+            let allow = allow
+                .unwrap_or_default()
+                .iter()
+                .map(|url| url.parse::<Enode>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| server_error(format!("invalid enode in the allow list: {e}")))?;
+            api.p2p
+                .listen(&name, target, &allow)
+                .map_err(server_error)?;
+            Ok::<_, ErrorObjectOwned>(true)
+        })
+        .expect(register);
+    module
+        .register_async_method("p2p_forward", |params, api, _| async move {
+            let (name, listen, enode): (String, SocketAddr, String) = params.parse()?;
+            let enode: Enode = enode
+                .parse()
+                .map_err(|e| server_error(format!("invalid enode: {e}")))?;
+            let bound = api
+                .p2p
+                .forward(&name, listen, enode)
+                .await
+                .map_err(server_error)?;
+            Ok::<_, ErrorObjectOwned>(bound.to_string())
+        })
+        .expect(register);
+    module
+        .register_method("p2p_ls", |_, api, _| {
+            Ok::<_, ErrorObjectOwned>(api.p2p.list())
+        })
+        .expect(register);
+    module
+        .register_method("p2p_close", |params, api, _| {
+            let filter: crate::p2p::CloseFilter = params.one()?;
+            Ok::<_, ErrorObjectOwned>(api.p2p.close(&filter))
+        })
+        .expect(register);
 }
 
 /// The one subscription the `admin` namespace has, by go-ethereum's name.

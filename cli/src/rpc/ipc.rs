@@ -543,6 +543,7 @@ mod tests {
         let methods: Methods = api::methods(api::Api {
             server: server.clone(),
             listen_addr: "127.0.0.1:0".parse().unwrap(),
+            p2p: crate::p2p::Registry::new(server.clone()),
         })
         .into();
         let config = IpcConfig {
@@ -593,6 +594,7 @@ mod tests {
         let methods: Methods = api::methods(api::Api {
             server: server.clone(),
             listen_addr: "127.0.0.1:0".parse().unwrap(),
+            p2p: crate::p2p::Registry::new(server.clone()),
         })
         .into();
         let config = IpcConfig {

@@ -83,6 +83,7 @@ impl Rpc {
         let methods: Methods = api::methods(api::Api {
             server: server.clone(),
             listen_addr,
+            p2p: crate::p2p::Registry::new(server.clone()),
         })
         .into();
         let ipc = match args.ipc_path(datadir) {
