@@ -9,6 +9,7 @@
 //! 4. [`errors`]: why a connection or a session ends, and the Disconnect reason each sends.
 //! 5. [`discovery_and_nat`]: finding peers and being found.
 //! 6. [`observability`]: logs, counters, metrics.
+//! 7. [`streams`]: byte streams over a peer, each opened with a protocol name.
 
 pub mod quick_start {
     //! # Quick start
@@ -195,6 +196,10 @@ pub mod configuration {
     //! | `event_capacity` | 1024 | events buffered per receiver |
     //! | `discovery` | `None` (off) | see [`discovery_and_nat`](super::discovery_and_nat) |
     //! | `data_dir` | `None` | where the node record and node database are kept |
+    //! | `streams` | `None` (off) | byte streams over peers, see [`streams`](super::streams) |
+    //! | `streams.window` | 1 MiB | receive window per stream: what a writer may have unread |
+    //! | `streams.max_streams` | 256 | streams with one peer, both directions |
+    //! | `streams.backlog` | 64 | incoming streams waiting in a listener |
     //!
     //! The base protocol version is 5: after Hello, messages are snappy-compressed when both
     //! sides announce 5 or more.
@@ -344,4 +349,29 @@ pub mod observability {
     //!   per-protocol counters are registered when a peer's session starts. Every name and
     //!   label is listed in [`crate::metrics`], `ethp2p_discovery::metrics` and (feature `nat`)
     //!   `ethp2p_nat::metrics`. `ethp2p node --metrics` serves them in Prometheus text format.
+}
+
+pub mod streams {
+    //! # Byte streams over a peer
+    //!
+    //! With [`ServerConfig::streams`](crate::ServerConfig::streams) set, the node serves the
+    //! `stream/1` subprotocol beside yours. [`ServerHandle::open_stream`](crate::ServerHandle::open_stream)
+    //! opens a stream to a protocol name on a connected peer and returns once the peer accepted
+    //! it; [`ServerHandle::accept_streams`](crate::ServerHandle::accept_streams) listens for a
+    //! name, for all peers or a list of node ids ([`Allow`](crate::streams::Allow)). A
+    //! [`Stream`](crate::streams::Stream) is tokio's `AsyncRead + AsyncWrite`.
+    //!
+    //! | event | this side | the other side |
+    //! |---|---|---|
+    //! | open to a name nobody listens for | `Refused(NoListener)` | logged at debug |
+    //! | open from a peer not allowed | `Refused(NotAllowed)` | logged at debug |
+    //! | `shutdown()` | writes fail (`WriteAfterShutdown`) | reads end (EOF) after the data |
+    //! | `reset()`, or drop before the remote closed | `LocalReset` | `Reset(Cancelled)` |
+    //! | the peer disconnects or the node shuts down | reads (after buffered bytes) and writes fail with `PeerGone` | the same |
+    //! | more data than the credit granted | | the peer is disconnected (subprotocol error) |
+    //!
+    //! Flow control is per stream: a writer holds at most one window of bytes the remote has
+    //! not read, so a stalled reader stops only its own writer. Messages are size-checked
+    //! before use: Data at most 64 KiB, windows at most 16 MiB, names at most 128 bytes. See
+    //! [`crate::streams`] for the wire format and the reasons for it.
 }

@@ -68,9 +68,9 @@ const MAX_QUEUED_CONTROL: usize = 4096;
 pub struct StreamConfig {
     /// Receive window per stream: bytes a remote writer may send before we grant more, and so
     /// the most a stream buffers on either side (default 1 MiB, at most [`wire::MAX_WINDOW`]).
-    /// Throughput grows with it (benches/streams.rs: 256 KiB gave 0.37 of raw RLPx, 1 MiB
-    /// 0.48, 4 MiB 0.57 on a shared 2-core machine); so does the worst-case memory, window
-    /// times `max_streams` per peer.
+    /// Throughput grows with it (benches/streams.rs, 64 KiB writes: 0.59 of raw RLPx at
+    /// 256 KiB, 0.75 at 512 KiB, 0.89 at 1 MiB); so does the worst-case memory, window times
+    /// `max_streams` per peer.
     pub window: u32,
     /// Streams open with one peer at most, both directions counted (default 256).
     pub max_streams: usize,
