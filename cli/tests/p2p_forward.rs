@@ -210,3 +210,29 @@ fn two_nodes_forward_a_service_both_ways() {
     let (ok, _, err) = b.p2p(&["close"]);
     assert!(!ok && err.contains("say what to close"), "{err}");
 }
+
+/// Killing the node behind a forward (no Disconnect, just a dead socket) ends the forwarded
+/// connection on the other side instead of leaving it hanging.
+#[test]
+fn killing_the_remote_node_ends_forwarded_connections() {
+    let mut a = Node::start("kill-a");
+    let b = Node::start("kill-b");
+    let service_a = service(b"A:");
+    a.ok(&["listen", "svc", &service_a.to_string()]);
+    let forward = b.ok(&["forward", "svc", "127.0.0.1:0", &a.enode]);
+    let mut conn = TcpStream::connect(forward.trim()).unwrap();
+    conn.write_all(b"ping").unwrap();
+    let mut got = [0; 6];
+    conn.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"A:ping");
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    // The connection ends (EOF or reset), within the watchdog's bound rather than never.
+    conn.set_read_timeout(Some(WATCHDOG)).unwrap();
+    let mut rest = Vec::new();
+    match conn.read_to_end(&mut rest) {
+        Ok(_) => assert!(rest.is_empty(), "{rest:?}"),
+        Err(error) => assert_ne!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}"),
+    }
+    assert!(ls_has(&b, &["forward", "svc"]), "the forward itself stays");
+}

@@ -254,6 +254,7 @@ pub(crate) struct Link {
     /// Parity of the ids we pick: odd if we dialed, even if they did.
     our_parity: u64,
     out: mpsc::UnboundedSender<Outgoing>,
+    /// Control messages (all but Data, which credit bounds) waiting for the writer.
     queued: AtomicUsize,
     state: Mutex<LinkState>,
 }
@@ -262,7 +263,9 @@ impl Link {
     /// Queues a message; false once the peer's writer is gone.
     fn send(&self, message: StreamMessage<'_>) -> bool {
         let (code, payload) = message.encode();
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        if code != wire::DATA {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
         self.out.send(Outgoing { code, payload }).is_ok()
     }
 
@@ -433,7 +436,9 @@ impl Hub {
         let sender = peer.sender();
         let writer = async {
             while let Some(message) = queue.recv().await {
-                link.queued.fetch_sub(1, Ordering::Relaxed);
+                if message.code != wire::DATA {
+                    link.queued.fetch_sub(1, Ordering::Relaxed);
+                }
                 if sender.send(message.code, &message.payload).await.is_err() {
                     break;
                 }
