@@ -114,6 +114,49 @@ fn service(tag: &'static [u8]) -> SocketAddr {
     addr
 }
 
+/// A TCP service that reads each connection to the end and answers with its SHA-256.
+fn sink() -> SocketAddr {
+    use sha2::Digest;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            std::thread::spawn(move || {
+                let mut digest = sha2::Sha256::new();
+                let mut buf = vec![0; 64 * 1024];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => digest.update(&buf[..n]),
+                    }
+                }
+                let _ = conn.write_all(&digest.finalize());
+            });
+        }
+    });
+    addr
+}
+
+/// Uploads `size` bytes through `addr` to a [`sink`] and checks the digest it answers.
+fn upload(addr: &str, seed: u8, size: usize) {
+    use sha2::Digest;
+    let mut conn = TcpStream::connect(addr).expect("connect to the forwarded port");
+    let mut digest = sha2::Sha256::new();
+    let block = pattern(seed, 1 << 20);
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len());
+        conn.write_all(&block[..n]).unwrap();
+        digest.update(&block[..n]);
+        left -= n;
+    }
+    conn.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap();
+    assert_eq!(answer, digest.finalize().to_vec(), "{size} bytes changed on the way");
+}
+
 fn pattern(seed: u8, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ seed)
@@ -209,6 +252,24 @@ fn two_nodes_forward_a_service_both_ways() {
     assert!(!ls_has(&a, &["listen"]));
     let (ok, _, err) = b.p2p(&["close"]);
     assert!(!ok && err.contains("say what to close"), "{err}");
+}
+
+/// 256 MiB through a forwarded port in each direction at once (B's forward carries B -> A,
+/// A's carries A -> B), each checked by the SHA-256 the far service computes.
+#[test]
+fn two_hundred_fifty_six_mib_each_way_through_forwards() {
+    let a = Node::start("bulk-a");
+    let b = Node::start("bulk-b");
+    a.ok(&["listen", "sink", &sink().to_string()]);
+    b.ok(&["listen", "sink", &sink().to_string()]);
+    let to_a = b.ok(&["forward", "sink", "127.0.0.1:0", &a.enode]);
+    let to_b = a.ok(&["forward", "sink", "127.0.0.1:0", &b.enode]);
+    let size = 256 << 20;
+    let one = std::thread::spawn(move || upload(to_a.trim(), 1, size));
+    let two = std::thread::spawn(move || upload(to_b.trim(), 2, size));
+    one.join().unwrap();
+    two.join().unwrap();
+    assert!(ls_has(&b, &["forward", "sink", &size.to_string()]));
 }
 
 /// Killing the node behind a forward (no Disconnect, just a dead socket) ends the forwarded
