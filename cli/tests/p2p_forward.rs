@@ -154,7 +154,11 @@ fn upload(addr: &str, seed: u8, size: usize) {
     conn.shutdown(Shutdown::Write).unwrap();
     let mut answer = Vec::new();
     conn.read_to_end(&mut answer).unwrap();
-    assert_eq!(answer, digest.finalize().to_vec(), "{size} bytes changed on the way");
+    assert_eq!(
+        answer,
+        digest.finalize().to_vec(),
+        "{size} bytes changed on the way"
+    );
 }
 
 fn pattern(seed: u8, len: usize) -> Vec<u8> {
