@@ -293,6 +293,10 @@ async fn node_going_away_ends_streams(which: usize) {
     assert_eq!(error.to_string(), "peer disconnected");
     let error = survivor.write_all(b"after").await.unwrap_err();
     assert_eq!(stream_error(&error), Some(&StreamError::PeerGone));
+    if which == 0 {
+        // The acceptor's node is gone: its listener ends too.
+        assert!(listener.accept().await.is_none());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,4 +371,64 @@ async fn sixty_four_mib_both_ways() {
 #[ignore = "256 MiB each way: run with --ignored, preferably --release"]
 async fn two_hundred_fifty_six_mib_both_ways() {
     transfer_both_ways(256 << 20).await;
+}
+
+/// A peer that ignores flow control: it opens a stream with a hand-written `stream/1` handler
+/// and sends more Data than the window it was granted. The receiving node drops it with a
+/// subprotocol error instead of buffering the excess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_beyond_its_credit_is_disconnected() {
+    use ethp2p::peer::EndCause;
+    use ethp2p::streams::StreamMessage;
+    const WINDOW: u32 = 64 * 1024;
+    let mut rng = StdRng::seed_from_u64(11);
+    let a = node(&mut rng, WINDOW).await;
+    let _listener = a.accept_streams("victim", Allow::All).expect("listen");
+    let rogue = ethp2p::Protocol::new("stream", 1, 6, |mut peer| async move {
+        // We dialed, so our ids are odd.
+        let (code, payload) = StreamMessage::Open {
+            id: 3,
+            name: "victim",
+            window: 1024,
+        }
+        .encode();
+        peer.send(code, &payload).await?;
+        let accept = peer.recv().await.ok_or("no answer")?;
+        assert_eq!(accept.code, ethp2p::streams::wire::ACCEPT);
+        let chunk = vec![0u8; ethp2p::streams::wire::MAX_DATA];
+        // Twice the window, never waiting for credit.
+        for _ in 0..2 * WINDOW as usize / chunk.len() {
+            let (code, payload) = StreamMessage::Data {
+                id: 3,
+                bytes: &chunk,
+            }
+            .encode();
+            peer.send(code, &payload).await?;
+        }
+        while peer.recv().await.is_some() {}
+        Ok(())
+    });
+    let mut config = ServerConfig::new(random_secret_key(&mut rng));
+    config.listen_addr = None;
+    config.protocols = vec![rogue];
+    let b = Server::start(config).await.expect("start");
+    let mut events = a.events();
+    b.add_peer(a.local_enode());
+    let end = timeout(DEADLINE, async {
+        loop {
+            if let PeerEvent::Removed { end, .. } = events.recv().await.expect("events") {
+                return end;
+            }
+        }
+    })
+    .await
+    .expect("the rogue peer is dropped");
+    match end.cause {
+        EndCause::ProtocolFailed { protocol, error } => {
+            assert_eq!(protocol.name, "stream");
+            assert!(error.contains("bytes of credit"), "{error}");
+        }
+        other => panic!("unexpected end {other:?}"),
+    }
+    b.shutdown().await;
 }

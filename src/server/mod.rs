@@ -438,6 +438,9 @@ impl ServerHandle {
             }
         }
         self.inner.shutdown.send_replace(true);
+        if let Some(streams) = &self.inner.streams {
+            streams.stop_listening();
+        }
         self.inner.tasks.idle().await;
         tracing::info!("server stopped");
     }

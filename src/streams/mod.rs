@@ -329,6 +329,11 @@ impl Hub {
         self.links.lock().get(peer).cloned()
     }
 
+    /// Drops every listener, so their `accept` returns `None` (the node is shutting down).
+    pub(crate) fn stop_listening(&self) {
+        self.listeners.lock().clear();
+    }
+
     pub(crate) fn link(&self, peer: &PeerId) -> Option<Arc<Link>> {
         self.links.lock().get(peer).cloned()
     }
@@ -629,7 +634,7 @@ impl std::fmt::Debug for StreamListener {
 }
 
 impl StreamListener {
-    /// The next stream a peer opened, with the peer's id. Never ends while the node runs.
+    /// The next stream a peer opened, with the peer's id; `None` once the node shut down.
     pub async fn accept(&mut self) -> Option<(PeerId, Stream)> {
         self.receiver.recv().await
     }
