@@ -370,6 +370,9 @@ pub mod streams {
     //! | the peer disconnects or the node shuts down | reads (after buffered bytes) and writes fail with `PeerGone` | the same |
     //! | more data than the credit granted | | the peer is disconnected (subprotocol error) |
     //!
+    //! [`ServerHandle::probe_stream`](crate::ServerHandle::probe_stream) asks the same question
+    //! as an open without opening anything (the remote's listener never sees it).
+    //!
     //! Flow control is per stream: a writer holds at most one window of bytes the remote has
     //! not read, so a stalled reader stops only its own writer. Messages are size-checked
     //! before use: Data at most 64 KiB, windows at most 16 MiB, names at most 128 bytes. See

@@ -199,6 +199,16 @@ async fn allow_list_and_missing_listener_refuse_with_a_reason() {
     connect(&c, &a).await;
     spawn_echo(&a, "only-c", Allow::Only(HashSet::from([c.local_id()])));
 
+    // A probe gets the same answers without opening anything.
+    assert_eq!(
+        b.probe_stream(a.local_id(), "only-c").await,
+        Err(StreamError::Refused(ResetReason::NotAllowed))
+    );
+    assert_eq!(
+        b.probe_stream(a.local_id(), "nobody").await,
+        Err(StreamError::Refused(ResetReason::NoListener))
+    );
+    assert_eq!(c.probe_stream(a.local_id(), "only-c").await, Ok(()));
     let refused = b.open_stream(a.local_id(), "only-c").await.unwrap_err();
     assert_eq!(refused, StreamError::Refused(ResetReason::NotAllowed));
     let missing = b.open_stream(a.local_id(), "nobody").await.unwrap_err();
@@ -226,10 +236,14 @@ async fn half_close_and_reset() {
     let (a, b) = pair(4, 64 * 1024).await;
     let mut listener = a.accept_streams("chat", Allow::All).expect("listen");
 
+    // A probe is answered without reaching the listener: the first stream it yields is the
+    // one opened after it.
+    b.probe_stream(a.local_id(), "chat").await.expect("probe");
     // Half-close: the opener says all it has to say, then reads the answer.
     let mut stream = b.open_stream(a.local_id(), "chat").await.expect("open");
     let (peer, mut incoming) = listener.accept().await.expect("accept");
     assert_eq!(peer, b.local_id());
+    assert_eq!(incoming.id(), stream.id());
     stream.write_all(b"question").await.expect("write");
     stream.shutdown().await.expect("shutdown");
     let mut question = Vec::new();
@@ -384,30 +398,35 @@ async fn a_peer_sending_beyond_its_credit_is_disconnected() {
     let mut rng = StdRng::seed_from_u64(11);
     let a = node(&mut rng, WINDOW).await;
     let _listener = a.accept_streams("victim", Allow::All).expect("listen");
-    let rogue = ethp2p::Protocol::new("stream", 1, 6, |mut peer| async move {
-        // We dialed, so our ids are odd.
-        let (code, payload) = StreamMessage::Open {
-            id: 3,
-            name: "victim",
-            window: 1024,
-        }
-        .encode();
-        peer.send(code, &payload).await?;
-        let accept = peer.recv().await.ok_or("no answer")?;
-        assert_eq!(accept.code, ethp2p::streams::wire::ACCEPT);
-        let chunk = vec![0u8; ethp2p::streams::wire::MAX_DATA];
-        // Twice the window, never waiting for credit.
-        for _ in 0..2 * WINDOW as usize / chunk.len() {
-            let (code, payload) = StreamMessage::Data {
+    let rogue = ethp2p::Protocol::new(
+        "stream",
+        1,
+        ethp2p::streams::wire::LENGTH,
+        |mut peer| async move {
+            // We dialed, so our ids are odd.
+            let (code, payload) = StreamMessage::Open {
                 id: 3,
-                bytes: &chunk,
+                name: "victim",
+                window: 1024,
             }
             .encode();
             peer.send(code, &payload).await?;
-        }
-        while peer.recv().await.is_some() {}
-        Ok(())
-    });
+            let accept = peer.recv().await.ok_or("no answer")?;
+            assert_eq!(accept.code, ethp2p::streams::wire::ACCEPT);
+            let chunk = vec![0u8; ethp2p::streams::wire::MAX_DATA];
+            // Twice the window, never waiting for credit.
+            for _ in 0..2 * WINDOW as usize / chunk.len() {
+                let (code, payload) = StreamMessage::Data {
+                    id: 3,
+                    bytes: &chunk,
+                }
+                .encode();
+                peer.send(code, &payload).await?;
+            }
+            while peer.recv().await.is_some() {}
+            Ok(())
+        },
+    );
     let mut config = ServerConfig::new(random_secret_key(&mut rng));
     config.listen_addr = None;
     config.protocols = vec![rogue];

@@ -120,8 +120,8 @@ impl Registry {
     }
 
     /// Accepts local connections on `listen` and carries each over a stream to `name` on
-    /// `peer`, dialing it first if needed; checks once that the peer takes such streams from
-    /// us. Returns the bound address.
+    /// `peer`, dialing it first if needed; asks once (a probe) that the peer takes such streams
+    /// from us. Returns the bound address.
     pub async fn forward(
         &self,
         name: &str,
@@ -129,14 +129,12 @@ impl Registry {
         peer: Enode,
     ) -> Result<SocketAddr, String> {
         connect(&self.server, peer).await?;
-        // A first stream, closed right away, turns "no listener" or "not allowed" into an
-        // answer now rather than a dropped connection later.
-        let probe = self
-            .server
-            .open_stream(peer.id, name)
+        // Turns "no listener" or "not allowed" into an answer now rather than a dropped
+        // connection later; the remote's service sees nothing.
+        self.server
+            .probe_stream(peer.id, name)
             .await
             .map_err(|e| explain(e, name))?;
-        drop(probe);
         let tcp = TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -228,9 +228,10 @@ fn two_nodes_forward_a_service_both_ways() {
         "{}",
         b.ok(&["ls"])
     );
+    // Five connections: the forward's up-front probe reached no service.
     assert!(ls_has(
         &a,
-        &["listen", "svc-a", &service_a.to_string(), &sent]
+        &["listen", "svc-a", &service_a.to_string(), " 5 ", &sent]
     ));
 
     // Refusals are explained.

@@ -22,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
                     assert!(!name.is_empty() && name.len() <= MAX_NAME_LEN);
                     assert!(window <= MAX_WINDOW);
                 }
+                StreamMessage::Probe { name, .. } => {
+                    assert!(!name.is_empty() && name.len() <= MAX_NAME_LEN);
+                }
                 StreamMessage::Accept { window, .. } => assert!(window <= MAX_WINDOW),
                 StreamMessage::Data { bytes, .. } => assert!(bytes.len() <= MAX_DATA),
                 StreamMessage::Window { credit, .. } => assert!(credit <= MAX_WINDOW),

@@ -391,9 +391,29 @@ impl ServerHandle {
     /// connected (dial it first with [`add_peer`](Self::add_peer)).
     pub async fn open_stream(&self, peer: PeerId, name: &str) -> Result<Stream, StreamError> {
         let hub = self.inner.streams.as_ref().ok_or(StreamError::Disabled)?;
+        let link = self.stream_link(hub, peer).await?;
+        hub.open(link, name).await
+    }
+
+    /// Asks a connected peer whether it would accept a stream to `name` from us, without
+    /// opening one (its listener sees nothing): `Ok`, or the refusal
+    /// [`open_stream`](Self::open_stream) would get. `ethp2p p2p forward` checks this up front.
+    pub async fn probe_stream(&self, peer: PeerId, name: &str) -> Result<(), StreamError> {
+        let hub = self.inner.streams.as_ref().ok_or(StreamError::Disabled)?;
+        let link = self.stream_link(hub, peer).await?;
+        hub.probe(link, name).await
+    }
+
+    /// The stream protocol's state for a connected peer, waiting for its handler to attach
+    /// if it connected a moment ago.
+    async fn stream_link(
+        &self,
+        hub: &streams::Hub,
+        peer: PeerId,
+    ) -> Result<Arc<streams::Link>, StreamError> {
         loop {
             if let Some(link) = hub.link(&peer) {
-                return hub.open(link, name).await;
+                return Ok(link);
             }
             let info = self
                 .peers()

@@ -5,7 +5,7 @@
 //! yields the streams peers open to a name, if [`Allow`] lets them.
 //!
 //! Turn it on with [`ServerConfig::streams`](crate::ServerConfig::streams): the node then
-//! serves the `stream/1` subprotocol (see [`wire`] for its six messages).
+//! serves the `stream/1` subprotocol (see [`wire`] for its seven messages).
 //!
 //! # Why our own framing and not yamux
 //!
@@ -14,7 +14,7 @@
 //! stream id on each message, open/accept/close/reset, and per-stream credit. yamux would
 //! re-frame a byte pipe we would first have to build out of messages (its 12-byte headers inside
 //! our frames, its own keep-alives beside devp2p's pings), bring a futures-io stack beside
-//! tokio's, and its window updates would be opaque to our message limits. Six RLP messages keep
+//! tokio's, and its window updates would be opaque to our message limits. Seven RLP messages keep
 //! one size check per message (the decoder refuses Data above [`wire::MAX_DATA`] and windows
 //! above [`wire::MAX_WINDOW`]), one fuzz target, and no new dependency.
 //!
@@ -369,8 +369,26 @@ impl Hub {
         })
     }
 
+    /// Asks the peer behind `link` whether it would accept a stream to `name` from us.
+    pub(crate) async fn probe(&self, link: Arc<Link>, name: &str) -> Result<(), StreamError> {
+        let question = self.request(link, name, true).await?;
+        // Nothing was opened on the other side: forget the id without a Reset.
+        question.shared.state.lock().error = Some(StreamError::LocalReset);
+        Ok(())
+    }
+
     /// Opens a stream to `name` on the peer behind `link` and waits for its answer.
     pub(crate) async fn open(&self, link: Arc<Link>, name: &str) -> Result<Stream, StreamError> {
+        self.request(link, name, false).await
+    }
+
+    /// Sends Open (or Probe) and waits for Accept or the refusal.
+    async fn request(
+        &self,
+        link: Arc<Link>,
+        name: &str,
+        probe: bool,
+    ) -> Result<Stream, StreamError> {
         check_name(name)?;
         let (done, answer) = oneshot::channel();
         let stream = {
@@ -392,7 +410,12 @@ impl Hub {
                 },
             );
             let window = u64::from(self.config.window);
-            if !link.send(StreamMessage::Open { id, name, window }) {
+            let message = if probe {
+                StreamMessage::Probe { id, name }
+            } else {
+                StreamMessage::Open { id, name, window }
+            };
+            if !link.send(message) {
                 return Err(StreamError::PeerGone);
             }
             // From here, dropping the future drops the stream, which resets it.
@@ -475,8 +498,12 @@ impl Hub {
 
     fn dispatch(&self, link: &Arc<Link>, message: StreamMessage<'_>) -> Result<(), ProtocolError> {
         let id = message.id();
-        if let StreamMessage::Open { name, window, .. } = message {
-            return self.remote_open(link, id, name, window);
+        match message {
+            StreamMessage::Open { name, window, .. } => {
+                return self.remote_open(link, id, name, Some(window));
+            }
+            StreamMessage::Probe { name, .. } => return self.remote_open(link, id, name, None),
+            _ => {}
         }
         let mut state = link.state.lock();
         let Some(entry) = state.streams.get_mut(&id) else {
@@ -484,7 +511,9 @@ impl Hub {
             return Ok(());
         };
         match message {
-            StreamMessage::Open { .. } => unreachable!("handled above"),
+            StreamMessage::Open { .. } | StreamMessage::Probe { .. } => {
+                unreachable!("handled above")
+            }
             StreamMessage::Accept { window, .. } => {
                 let Some(opening) = entry.opening.take() else {
                     return Err("Accept for a stream already open".into());
@@ -553,12 +582,13 @@ impl Hub {
         Ok(())
     }
 
+    /// An Open (`window` set) or a Probe (`None`, answered the same way; nothing is opened).
     fn remote_open(
         &self,
         link: &Arc<Link>,
         id: u64,
         name: &str,
-        window: u64,
+        window: Option<u64>,
     ) -> Result<(), ProtocolError> {
         let mut state = link.state.lock();
         if id % 2 == link.our_parity || id <= state.last_remote_id {
@@ -583,6 +613,13 @@ impl Hub {
         if !listener.allow.allows(&link.peer) {
             return refuse(ResetReason::NotAllowed);
         }
+        let Some(window) = window else {
+            if link.queued.load(Ordering::Relaxed) >= MAX_QUEUED_CONTROL {
+                return Err("peer does not read our answers".into());
+            }
+            link.send(StreamMessage::Accept { id, window: 0 });
+            return Ok(());
+        };
         let Ok(permit) = listener.sender.try_reserve() else {
             return refuse(ResetReason::Backlog);
         };

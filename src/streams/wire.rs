@@ -1,4 +1,4 @@
-//! The six messages of the `stream/1` subprotocol and their RLP codec (pure functions of bytes,
+//! The seven messages of the `stream/1` subprotocol and their RLP codec (pure functions of bytes,
 //! fuzzed by `fuzz/fuzz_targets/stream_message.rs`).
 //!
 //! | code | message | RLP |
@@ -9,6 +9,7 @@
 //! | 3 | Window | `[id, credit]` |
 //! | 4 | Close | `[id]` |
 //! | 5 | Reset | `[id, reason]` |
+//! | 6 | Probe | `[id, name]` |
 //!
 //! Extra list elements are accepted and ignored (devp2p's forward compatibility rule); every
 //! length is checked before anything is kept.
@@ -30,8 +31,11 @@ pub const WINDOW: u64 = 3;
 pub const CLOSE: u64 = 4;
 /// Code of Reset: the stream is abandoned in both directions (or the open is refused).
 pub const RESET: u64 = 5;
+/// Code of Probe: would the listener accept a stream to this name from us? Answered like Open
+/// (Accept with window 0, or Reset with the reason), but nothing is opened.
+pub const PROBE: u64 = 6;
 /// How many message codes the protocol uses.
-pub const LENGTH: u64 = 6;
+pub const LENGTH: u64 = 7;
 
 /// Longest protocol name a stream may be opened with.
 pub const MAX_NAME_LEN: usize = 128;
@@ -143,6 +147,13 @@ pub enum StreamMessage<'a> {
         /// Why.
         reason: ResetReason,
     },
+    /// Asks whether an Open of `name` would be accepted, under id `id`.
+    Probe {
+        /// Id of the question, from the opener's ids.
+        id: u64,
+        /// Protocol name.
+        name: &'a str,
+    },
 }
 
 /// Why a stream message could not be decoded.
@@ -173,6 +184,14 @@ fn window(item: Item<'_>) -> Result<u64, WireError> {
     Ok(value)
 }
 
+fn name(item: Item<'_>) -> Result<&str, WireError> {
+    let name = item.bytes()?;
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(WireError::BadName);
+    }
+    std::str::from_utf8(name).map_err(|_| WireError::BadName)
+}
+
 impl<'a> StreamMessage<'a> {
     /// Decodes the payload of a message with protocol-relative `code`.
     pub fn decode(code: u64, payload: &'a [u8]) -> Result<Self, WireError> {
@@ -187,14 +206,14 @@ impl<'a> StreamMessage<'a> {
         let id = list.required()?.u64()?;
         let message = match code {
             OPEN => {
-                let name = list.required()?.bytes()?;
-                if name.is_empty() || name.len() > MAX_NAME_LEN {
-                    return Err(WireError::BadName);
-                }
-                let name = std::str::from_utf8(name).map_err(|_| WireError::BadName)?;
+                let name = name(list.required()?)?;
                 let window = window(list.required()?)?;
                 StreamMessage::Open { id, name, window }
             }
+            PROBE => StreamMessage::Probe {
+                id,
+                name: name(list.required()?)?,
+            },
             ACCEPT => StreamMessage::Accept {
                 id,
                 window: window(list.required()?)?,
@@ -248,6 +267,10 @@ impl<'a> StreamMessage<'a> {
                 s.begin_list(2).append(&id).append(&reason.code());
                 RESET
             }
+            StreamMessage::Probe { id, name } => {
+                s.begin_list(2).append(&id).append(&name);
+                PROBE
+            }
         };
         (code, s.out().into())
     }
@@ -260,7 +283,8 @@ impl<'a> StreamMessage<'a> {
             | StreamMessage::Data { id, .. }
             | StreamMessage::Window { id, .. }
             | StreamMessage::Close { id }
-            | StreamMessage::Reset { id, .. } => id,
+            | StreamMessage::Reset { id, .. }
+            | StreamMessage::Probe { id, .. } => id,
         }
     }
 }
@@ -325,6 +349,10 @@ mod tests {
             StreamMessage::Reset {
                 id: 9,
                 reason: ResetReason::Other(77),
+            },
+            StreamMessage::Probe {
+                id: 11,
+                name: "ssh",
             },
         ];
         for message in messages {
