@@ -42,6 +42,32 @@ pub const BYTES_OUT: &str = "ethp2p_bytes_out_total";
 /// `code` (see [`Subscription::dropped`](crate::Subscription::dropped)).
 pub const SUBSCRIPTION_DROPS: &str = "ethp2p_subscription_drops_total";
 
+/// Counter: byte streams opened (accepted by the listener), label `side` (`local`: we opened
+/// it, `remote`: the peer did).
+pub const STREAMS_OPENED: &str = "ethp2p_streams_opened_total";
+/// Counter: streams we refused to peers, label `reason` (`no_listener`, `not_allowed`,
+/// `too_many_streams`, `backlog`).
+pub const STREAMS_REFUSED: &str = "ethp2p_streams_refused_total";
+
+/// Records a stream opened by us (`local`) or by the peer.
+pub(crate) fn stream_opened(local: bool) {
+    let side = if local { "local" } else { "remote" };
+    counter!(STREAMS_OPENED, "side" => side).increment(1);
+}
+
+/// Records a refusal we sent.
+pub(crate) fn stream_refused(reason: crate::streams::ResetReason) {
+    use crate::streams::ResetReason;
+    let reason = match reason {
+        ResetReason::NoListener => "no_listener",
+        ResetReason::NotAllowed => "not_allowed",
+        ResetReason::TooManyStreams => "too_many_streams",
+        ResetReason::Backlog => "backlog",
+        ResetReason::Cancelled | ResetReason::Other(_) => "other",
+    };
+    counter!(STREAMS_REFUSED, "reason" => reason).increment(1);
+}
+
 fn direction(direction: Direction) -> &'static str {
     match direction {
         Direction::Inbound => "inbound",

@@ -425,7 +425,12 @@ impl Hub {
             }
         };
         match answer.await {
-            Ok(Ok(())) => Ok(stream),
+            Ok(Ok(())) => {
+                if !probe {
+                    crate::metrics::stream_opened(true);
+                }
+                Ok(stream)
+            }
             Ok(Err(error)) => Err(error),
             Err(_) => Err(StreamError::PeerGone),
         }
@@ -600,6 +605,7 @@ impl Hub {
                 return Err::<(), ProtocolError>("peer does not read our refusals".into());
             }
             link.send(StreamMessage::Reset { id, reason });
+            crate::metrics::stream_refused(reason);
             tracing::debug!(peer = %link.peer, name, %reason, "refused a stream");
             Ok(())
         };
@@ -637,6 +643,7 @@ impl Hub {
             id,
             window: u64::from(self.config.window),
         });
+        crate::metrics::stream_opened(false);
         permit.send((
             link.peer,
             Stream {
