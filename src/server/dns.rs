@@ -11,7 +11,8 @@ use super::sources::NodeSender;
 
 impl ServerHandle {
     /// Dials the nodes listed in the DNS trees at `urls` (and the trees they link to), looked
-    /// up through `resolver` (`ethp2p_discovery::dns::HickoryResolver` for real DNS). The
+    /// up through `resolver` (`ethp2p_discovery::dns::UdpResolver` for a server you name, or
+    /// `HickoryResolver`, feature `dns-resolver`, for the system's configuration). The
     /// trees are walked only as fast as the dialer takes candidates, within `config`'s rate
     /// limit; records without an IP and TCP port are not dialed. Works with or without discv4;
     /// with it, every record with a UDP port is also pinged, which seeds the discovery table
