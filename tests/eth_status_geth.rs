@@ -172,7 +172,7 @@ async fn geth_keeps_the_eth_status_example_as_a_peer() {
     config.protocols = eth::protocols(statuses);
     let node = Server::start(config).await.unwrap();
     let mut events = node.events();
-    node.add_peer(geth.enode.clone());
+    node.add_peer(geth.enode);
 
     let eth::EthEvent::Status(from, status) = tokio::time::timeout(WAIT, learned.recv())
         .await
