@@ -9,12 +9,12 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::packet::MAX_PACKET_SIZE;
-use super::service::{CallId, Discv5, Event, RequestError, Response, Stats, TalkHandler};
+use super::codec::EncodeError;
+use super::service::{CallId, Discv5, Event, RequestError, Response, Stats, TalkHandler, Transmit};
 use crate::v4::{LookupId, Stopped};
 use crate::{Enr, NodeId};
 
-enum Command {
+pub(crate) enum Command {
     Ping(Enr, oneshot::Sender<Result<Response, RequestError>>),
     FindNode(
         Enr,
@@ -30,6 +30,8 @@ enum Command {
     RegisterTalk(Vec<u8>, TalkHandler),
     AddNode(Enr),
     Lookup(NodeId, oneshot::Sender<Vec<Enr>>),
+    RandomLookup(oneshot::Sender<Vec<Enr>>),
+    SetLocalEnr(Enr, oneshot::Sender<Result<(), EncodeError>>),
     LocalEnr(oneshot::Sender<Enr>),
     TableNodes(oneshot::Sender<Vec<Enr>>),
     Stats(oneshot::Sender<Stats>),
@@ -68,17 +70,31 @@ pub struct Discv5Handle {
 }
 
 impl Discv5Handle {
-    /// Runs `discv5` on `socket` in a new task.
+    /// Runs `discv5` on `socket` in a new task (alone; [`crate::spawn_shared`] runs it beside
+    /// discv4 on one port).
     pub fn spawn(socket: UdpSocket, discv5: Discv5) -> std::io::Result<Self> {
-        let local_addr = socket.local_addr()?;
+        let (handle, runner) = Self::new(socket.local_addr()?, discv5);
+        tokio::spawn(crate::udp::run(socket, None, Some(runner)));
+        Ok(handle)
+    }
+
+    /// A handle and the loop's side of it, for a socket bound to `local_addr`.
+    pub(crate) fn new(local_addr: SocketAddr, discv5: Discv5) -> (Self, Runner) {
         let (commands, command_rx) = mpsc::channel(64);
         let (events, _) = broadcast::channel(1024);
-        tokio::spawn(run(socket, discv5, command_rx, events.clone()));
-        Ok(Discv5Handle {
+        let runner = Runner {
+            service: discv5,
+            commands: command_rx,
+            events: events.clone(),
+            calls: HashMap::new(),
+            lookups: HashMap::new(),
+        };
+        let handle = Discv5Handle {
             commands,
             events,
             local_addr,
-        })
+        };
+        (handle, runner)
     }
 
     /// The UDP address the socket is bound to.
@@ -157,6 +173,20 @@ impl Discv5Handle {
         self.ask(|reply| Command::Lookup(target, reply)).await
     }
 
+    /// Runs a lookup of a random target to its end (what refreshes the table and what a
+    /// node source runs when it needs candidates).
+    pub async fn random_lookup(&self) -> Result<Vec<Enr>, Stopped> {
+        self.ask(Command::RandomLookup).await
+    }
+
+    /// Replaces our record (a new endpoint, say); it must be signed by our key and have a
+    /// higher sequence number for peers to take it.
+    pub async fn set_local_enr(&self, enr: Enr) -> Result<(), CallError> {
+        self.ask(|reply| Command::SetLocalEnr(enr, reply))
+            .await?
+            .map_err(|error| CallError::Request(error.into()))
+    }
+
     /// Our record.
     pub async fn local_enr(&self) -> Result<Enr, Stopped> {
         self.ask(Command::LocalEnr).await
@@ -172,7 +202,7 @@ impl Discv5Handle {
         self.ask(Command::Stats).await
     }
 
-    /// Stops the driver and closes the socket.
+    /// Stops discv5 (and closes the socket unless discv4 still runs on it).
     pub async fn shutdown(&self) {
         let _ = self.ask(Command::Shutdown).await;
     }
@@ -180,81 +210,97 @@ impl Discv5Handle {
 
 type Reply = oneshot::Sender<Result<Response, RequestError>>;
 
-async fn run(
-    socket: UdpSocket,
-    mut discv5: Discv5,
-    mut commands: mpsc::Receiver<Command>,
+/// discv5 as the socket loop ([`crate::udp`]) drives it: besides the state machine, the
+/// callers waiting for each request's answer and each lookup's end.
+pub(crate) struct Runner {
+    pub(crate) service: Discv5,
+    commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<Event>,
-) {
-    let mut buf = vec![0u8; MAX_PACKET_SIZE + 1];
-    let mut calls: HashMap<CallId, Reply> = HashMap::new();
-    let mut lookups: HashMap<LookupId, oneshot::Sender<Vec<Enr>>> = HashMap::new();
-    loop {
-        while let Some(transmit) = discv5.poll_transmit() {
-            if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
-                tracing::debug!(to = %transmit.to, %error, "discv5 send failed");
-            }
-        }
-        while let Some(event) = discv5.poll_event() {
+    calls: HashMap<CallId, Reply>,
+    lookups: HashMap<LookupId, oneshot::Sender<Vec<Enr>>>,
+}
+
+impl crate::udp::Side for Runner {
+    type Command = Command;
+    const NAME: &'static str = "discv5";
+
+    fn commands(&mut self) -> &mut mpsc::Receiver<Command> {
+        &mut self.commands
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.service.poll_transmit()
+    }
+
+    fn publish(&mut self) {
+        while let Some(event) = self.service.poll_event() {
             match event {
                 Event::Response { call, result } => {
-                    if let Some(reply) = calls.remove(&call) {
+                    if let Some(reply) = self.calls.remove(&call) {
                         let _ = reply.send(result);
                     }
                 }
-                Event::LookupFinished { id, nodes, .. } if lookups.contains_key(&id) => {
-                    let reply = lookups.remove(&id).expect("checked");
+                Event::LookupFinished { id, nodes, .. } if self.lookups.contains_key(&id) => {
+                    let reply = self.lookups.remove(&id).expect("checked");
                     let _ = reply.send(nodes);
                 }
                 event => {
-                    let _ = events.send(event);
+                    let _ = self.events.send(event);
                 }
             }
         }
-        let wake = tokio::time::Instant::from_std(discv5.poll_timeout());
-        tokio::select! {
-            received = socket.recv_from(&mut buf) => match received {
-                // A datagram longer than a packet can be is not discv5; the codec rejects it.
-                Ok((len, from)) => discv5.handle_datagram(Instant::now(), from, &buf[..len]),
-                Err(error) => tracing::trace!(%error, "discv5 receive error"),
-            },
-            _ = tokio::time::sleep_until(wake) => discv5.handle_timeout(Instant::now()),
-            command = commands.recv() => {
-                let now = Instant::now();
-                match command {
-                    Some(Command::Ping(record, reply)) => {
-                        calls.insert(discv5.ping(now, &record), reply);
-                    }
-                    Some(Command::FindNode(record, distances, reply)) => {
-                        calls.insert(discv5.find_node(now, &record, distances), reply);
-                    }
-                    Some(Command::Talk(record, protocol, request, reply)) => {
-                        calls.insert(discv5.talk_request(now, &record, protocol, request), reply);
-                    }
-                    Some(Command::RegisterTalk(protocol, handler)) => {
-                        discv5.register_talk_protocol(protocol, handler);
-                    }
-                    Some(Command::AddNode(record)) => discv5.add_node(now, record),
-                    Some(Command::Lookup(target, reply)) => {
-                        lookups.insert(discv5.lookup(now, target), reply);
-                    }
-                    Some(Command::LocalEnr(reply)) => {
-                        let _ = reply.send(discv5.local_enr().clone());
-                    }
-                    Some(Command::TableNodes(reply)) => {
-                        let nodes = discv5.table().nodes().map(|n| n.record.record.clone());
-                        let _ = reply.send(nodes.collect());
-                    }
-                    Some(Command::Stats(reply)) => {
-                        let _ = reply.send(discv5.stats());
-                    }
-                    Some(Command::Shutdown(reply)) => {
-                        let _ = reply.send(());
-                        return;
-                    }
-                    None => return,
-                }
+    }
+
+    fn poll_timeout(&self) -> Instant {
+        self.service.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.service.handle_timeout(now);
+    }
+
+    fn apply(&mut self, now: Instant, command: Command) -> bool {
+        let discv5 = &mut self.service;
+        match command {
+            Command::Ping(record, reply) => {
+                self.calls.insert(discv5.ping(now, &record), reply);
+            }
+            Command::FindNode(record, distances, reply) => {
+                self.calls
+                    .insert(discv5.find_node(now, &record, distances), reply);
+            }
+            Command::Talk(record, protocol, request, reply) => {
+                let call = discv5.talk_request(now, &record, protocol, request);
+                self.calls.insert(call, reply);
+            }
+            Command::RegisterTalk(protocol, handler) => {
+                discv5.register_talk_protocol(protocol, handler);
+            }
+            Command::AddNode(record) => discv5.add_node(now, record),
+            Command::Lookup(target, reply) => {
+                self.lookups.insert(discv5.lookup(now, target), reply);
+            }
+            Command::RandomLookup(reply) => {
+                self.lookups.insert(discv5.random_lookup(now), reply);
+            }
+            Command::SetLocalEnr(enr, reply) => {
+                let _ = reply.send(discv5.set_local_enr(enr));
+            }
+            Command::LocalEnr(reply) => {
+                let _ = reply.send(discv5.local_enr().clone());
+            }
+            Command::TableNodes(reply) => {
+                let nodes = discv5.table().nodes().map(|n| n.record.record.clone());
+                let _ = reply.send(nodes.collect());
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(discv5.stats());
+            }
+            Command::Shutdown(reply) => {
+                let _ = reply.send(());
+                return false;
             }
         }
+        true
     }
 }

@@ -48,7 +48,7 @@ pub mod packet;
 pub mod session;
 
 mod codec;
-mod driver;
+pub(crate) mod driver;
 mod service;
 
 pub use codec::{
