@@ -599,7 +599,22 @@ fn discv5_seeds(seeds: &mut Seeds) {
     };
     let findnode = &messages[3].1;
     let talkreq = &messages[5].1;
-    let conversations: [(&str, Vec<u8>); 4] = [
+    let served = |request_id: u8| Message::TalkReq {
+        request_id: id(&[request_id]),
+        protocol: b"served".to_vec(),
+        request: vec![request_id],
+    };
+    let conversations: [(&str, Vec<u8>); 5] = [
+        // A asks B's served protocol six times: four wait, two find no room; B answers one,
+        // the others pass their deadline.
+        (
+            "served_talk.bin",
+            [
+                (1..=6).flat_map(|i| send(&served(i))).collect::<Vec<u8>>(),
+                vec![5 | 8, 1, 2, 3, 4, 5, 6, 7, 8, 2, 30],
+            ]
+            .concat(),
+        ),
         // A pings B: WHOAREYOU, handshake, PONG; B pings A back and A answers.
         ("a_pings_b.bin", send(&messages[0].1)),
         // B asks A everything, A answering with two NODES messages of records.

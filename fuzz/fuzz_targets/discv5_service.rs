@@ -14,13 +14,16 @@
 //!   unknown protocol, or starts a random lookup (tag bits 3-4);
 //! - `4`: how A answers B's requests from now on (one byte: silent, the NODES total announced,
 //!   how many NODES messages and which records, a wrong request id);
-//! - `5`: A drops its session with B (its next message starts a new handshake).
+//! - `5`: A drops its session with B (its next message starts a new handshake), or (tag bit
+//!   3) B answers the oldest TALKREQ of its served protocol `served` (handed out as an event).
+//!
+//! B answers `echo` inline and serves `served` through events, at most 4 waiting.
 //!
 //! After each operation the datagrams between A and B are exchanged (bounded); what B sends
 //! elsewhere is lost. At the end time runs on with nobody answering.
 //!
 //! Checks: every datagram B sends is 63..=1280 bytes; every datagram fed in is counted; the
-//! session cache stays within its bound; every PONG B sends A names A's address; a response
+//! session cache and the TALKREQs waiting stay within their bounds; every PONG B sends A names A's address; a response
 //! B accepts for a FINDNODE holds only records at the distances asked, each once; every
 //! request B started ends exactly once with a response of its kind or an error, and every
 //! lookup ends exactly once.
@@ -35,7 +38,7 @@ use ethp2p_discovery::Enr;
 use ethp2p_discovery::v4::LookupId;
 use ethp2p_discovery::v5::{
     CallId, Codec, Decoded, Discv5, Event, MAX_PACKET_SIZE, MIN_PACKET_SIZE, Message, NodeAddress,
-    RequestId, Response, ServiceConfig, Whoareyou,
+    RequestId, Response, ServiceConfig, TalkId, Whoareyou,
 };
 use ethp2p_fuzz::discv5::{ADDR_A, ADDR_B, address_b, codec_a, key_a, key_b, record_b};
 use libfuzzer_sys::fuzz_target;
@@ -51,6 +54,8 @@ const ADDR_STRANGER: SocketAddr =
 const PUMP_LIMIT: usize = 64;
 /// Rounds of time passing at the end, at most, for every request and lookup to end.
 const DRAIN_ROUNDS: usize = 2000;
+/// TALKREQs of the served protocol waiting at most.
+const MAX_TALK_REQUESTS: usize = 4;
 
 /// A's record with its UDP endpoint (the vectors' record has none, so B could not call it).
 fn record_a() -> Enr {
@@ -113,12 +118,18 @@ struct Harness {
     ended_calls: HashSet<CallId>,
     lookups: HashSet<LookupId>,
     ended_lookups: HashSet<LookupId>,
+    /// TALKREQs of `served` handed out, oldest first.
+    talk_requests: Vec<TalkId>,
 }
 
 impl Harness {
     fn new(now: Instant) -> Self {
-        let config = ServiceConfig::default();
+        let config = ServiceConfig {
+            max_talk_requests: MAX_TALK_REQUESTS,
+            ..ServiceConfig::default()
+        };
         let mut b = Discv5::new(key_b(), record_b().clone(), config, now, 7).unwrap();
+        b.serve_talk_protocol(b"served".to_vec());
         b.register_talk_protocol(
             b"echo".to_vec(),
             Box::new(|_: &NodeAddress, request: &[u8]| request.to_vec()),
@@ -136,6 +147,7 @@ impl Harness {
             ended_calls: HashSet::new(),
             lookups: HashSet::new(),
             ended_lookups: HashSet::new(),
+            talk_requests: Vec::new(),
         }
     }
 
@@ -281,6 +293,11 @@ impl Harness {
                         (kind, Ok(other)) => panic!("{kind:?} answered with {other:?}"),
                     }
                 }
+                Event::TalkRequest(request) => {
+                    assert_eq!(request.protocol, b"served");
+                    assert_eq!(request.node.addr, ADDR_A, "only A speaks over a session");
+                    self.talk_requests.push(request.id);
+                }
                 Event::LookupFinished { id, .. } if self.lookups.contains(&id) => {
                     assert!(self.ended_lookups.insert(id), "{id:?} ended twice");
                 }
@@ -308,10 +325,10 @@ impl Harness {
                 self.calls.insert(call, (CallKind::FindNode, distances));
             }
             2 => {
-                let protocol = if input.byte() & 1 == 0 {
-                    b"echo".to_vec()
-                } else {
-                    b"other".to_vec()
+                let protocol = match input.byte() % 3 {
+                    0 => b"echo".to_vec(),
+                    1 => b"served".to_vec(),
+                    _ => b"other".to_vec(),
                 };
                 let request = input.bytes(16).to_vec();
                 let call = self.b.talk_request(self.now, &record, protocol, request);
@@ -327,6 +344,7 @@ impl Harness {
     fn check(&self) {
         assert_eq!(self.b.stats().received, self.fed, "every datagram counted");
         assert!(self.b.session_count() <= ServiceConfig::default().codec.session_capacity);
+        assert!(self.b.pending_talk_count() <= MAX_TALK_REQUESTS);
     }
 }
 
@@ -356,8 +374,15 @@ fuzz_target!(|data: &[u8]| {
             }
             3 => harness.call(tag, &mut input),
             4 => harness.answer = input.byte(),
-            _ => {
+            _ if tag & 8 == 0 => {
                 harness.a.remove_session(&address_b());
+            }
+            _ => {
+                if !harness.talk_requests.is_empty() {
+                    let id = harness.talk_requests.remove(0);
+                    let response = input.bytes(8).to_vec();
+                    harness.b.respond_talk(id, response);
+                }
             }
         }
         harness.pump(true);

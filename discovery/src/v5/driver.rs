@@ -3,14 +3,21 @@
 //! [`Discv5Handle`] sends it commands. (The same shape as the discv4 driver.)
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::codec::EncodeError;
-use super::service::{CallId, Discv5, Event, RequestError, Response, Stats, TalkHandler, Transmit};
+use super::service::{
+    CallId, Discv5, Event, RequestError, Response, Stats, TalkHandler, TalkId, TalkRequest,
+    Transmit,
+};
+use super::session::NodeAddress;
 use crate::v4::{LookupId, Stopped};
 use crate::{Enr, NodeId};
 
@@ -28,6 +35,8 @@ pub(crate) enum Command {
         oneshot::Sender<Result<Response, RequestError>>,
     ),
     RegisterTalk(Vec<u8>, TalkHandler),
+    ServeTalk(Vec<u8>, AsyncTalkHandler),
+    TalkResponse(TalkId, Vec<u8>),
     AddNode(Enr),
     Lookup(NodeId, oneshot::Sender<Vec<Enr>>),
     RandomLookup(oneshot::Sender<Vec<Enr>>),
@@ -61,6 +70,17 @@ pub struct Pong {
     pub to: SocketAddr,
 }
 
+/// Answers TALKREQ of one protocol in a task of its own: gets the requesting node and the
+/// request, resolves to the response. At most [`ServiceConfig::max_talk_requests`] run at
+/// once (more requests are dropped) and each gets [`ServiceConfig::talk_timeout`] (then it is
+/// cancelled and the request dropped), as go-ethereum bounds its TALKREQ goroutines.
+///
+/// [`ServiceConfig::max_talk_requests`]: super::ServiceConfig::max_talk_requests
+/// [`ServiceConfig::talk_timeout`]: super::ServiceConfig::talk_timeout
+pub type AsyncTalkHandler = Arc<
+    dyn Fn(NodeAddress, Vec<u8>) -> Pin<Box<dyn Future<Output = Vec<u8>> + Send>> + Send + Sync,
+>;
+
 /// Controls a running discv5 driver; cheap to clone. Dropping every handle stops the driver.
 #[derive(Clone)]
 pub struct Discv5Handle {
@@ -88,6 +108,8 @@ impl Discv5Handle {
             events: events.clone(),
             calls: HashMap::new(),
             lookups: HashMap::new(),
+            talk_handlers: HashMap::new(),
+            talk_replies: commands.downgrade(),
         };
         let handle = Discv5Handle {
             commands,
@@ -148,7 +170,22 @@ impl Discv5Handle {
         }
     }
 
-    /// Answers TALKREQ of `protocol` with `handler`.
+    /// Answers TALKREQ of `protocol` with `handler`, in a task per request, bounded in number
+    /// and time (see [`AsyncTalkHandler`]).
+    pub async fn serve_talk_protocol(
+        &self,
+        protocol: Vec<u8>,
+        handler: AsyncTalkHandler,
+    ) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::ServeTalk(protocol, handler))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Answers TALKREQ of `protocol` with `handler`, run inline on the driver's task: for
+    /// quick answers only ([`TalkHandler`]); anything slower belongs in
+    /// [`Discv5Handle::serve_talk_protocol`].
     pub async fn register_talk_protocol(
         &self,
         protocol: Vec<u8>,
@@ -218,6 +255,31 @@ pub(crate) struct Runner {
     events: broadcast::Sender<Event>,
     calls: HashMap<CallId, Reply>,
     lookups: HashMap<LookupId, oneshot::Sender<Vec<Enr>>>,
+    talk_handlers: HashMap<Vec<u8>, AsyncTalkHandler>,
+    /// Where handler tasks send their answers; weak, so that the handles alone keep the
+    /// driver running.
+    talk_replies: mpsc::WeakSender<Command>,
+}
+
+impl Runner {
+    /// Runs the handler of a served TALKREQ in a task, cancelled at the request's deadline.
+    fn spawn_talk(&self, request: TalkRequest) {
+        let Some(handler) = self.talk_handlers.get(&request.protocol).cloned() else {
+            return;
+        };
+        let Some(replies) = self.talk_replies.upgrade() else {
+            return;
+        };
+        let deadline = self.service.talk_timeout();
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(deadline, handler(request.node, request.request));
+            if let Ok(response) = answer.await {
+                let _ = replies
+                    .send(Command::TalkResponse(request.id, response))
+                    .await;
+            }
+        });
+    }
 }
 
 impl crate::udp::Side for Runner {
@@ -244,6 +306,7 @@ impl crate::udp::Side for Runner {
                     let reply = self.lookups.remove(&id).expect("checked");
                     let _ = reply.send(nodes);
                 }
+                Event::TalkRequest(request) => self.spawn_talk(request),
                 event => {
                     let _ = self.events.send(event);
                 }
@@ -274,7 +337,15 @@ impl crate::udp::Side for Runner {
                 self.calls.insert(call, reply);
             }
             Command::RegisterTalk(protocol, handler) => {
+                self.talk_handlers.remove(&protocol);
                 discv5.register_talk_protocol(protocol, handler);
+            }
+            Command::ServeTalk(protocol, handler) => {
+                discv5.serve_talk_protocol(protocol.clone());
+                self.talk_handlers.insert(protocol, handler);
+            }
+            Command::TalkResponse(id, response) => {
+                discv5.respond_talk(id, response);
             }
             Command::AddNode(record) => discv5.add_node(now, record),
             Command::Lookup(target, reply) => {
