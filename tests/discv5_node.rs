@@ -113,3 +113,43 @@ async fn discv5_only_nodes_find_and_connect_through_a_bootnode() {
         node.shutdown().await;
     }
 }
+
+/// A node running both protocols that knows its bootnode only by `enode://` URL: discv5
+/// cannot handshake without the bootnode's signed record, so the record is fetched over
+/// discv4 (ENRREQUEST) and handed to discv5, whose table then holds the bootnode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discv5_bootstraps_from_an_enode_bootnode_through_discv4() {
+    let mut rng = StdRng::seed_from_u64(56);
+    let start = |rng: &mut StdRng, bootnodes| {
+        let mut config = ServerConfig::new(random_secret_key(rng));
+        config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.protocols = vec![idle_protocol()];
+        config.discovery = Some(DiscoveryConfig {
+            v4: true,
+            v5: true,
+            bootnodes,
+            ..DiscoveryConfig::default()
+        });
+        Server::start(config)
+    };
+    let boot = start(&mut rng, Vec::new()).await.unwrap();
+    let node = start(&mut rng, vec![boot.local_enode()]).await.unwrap();
+    let discv5 = node.discv5().unwrap();
+    let mut events = discv5.events();
+    let boot_id = boot.local_enr().unwrap().id();
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let table = discv5.table_nodes().await.unwrap();
+            if table.iter().any(|record| record.id() == boot_id) {
+                return;
+            }
+            // Any event may be the one; the table is the truth.
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("discv5 got the bootnode's record through discv4");
+    for server in [node, boot] {
+        server.shutdown().await;
+    }
+}

@@ -42,8 +42,9 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 50)]
     maxpeers: usize,
     /// Nodes to bootstrap discovery from, comma separated, as go-ethereum's --bootnodes:
-    /// `enr:` records serve discv5 and discv4, `enode://` URLs discv4 only (a discv5
-    /// handshake needs the node's signed record).
+    /// `enr:` records serve discv5 and discv4; for an `enode://` URL discv5 gets the record
+    /// by asking the node over discv4 (a discv5 handshake needs it), so with discv4 off only
+    /// records serve.
     #[arg(long, value_delimiter = ',')]
     bootnodes: Vec<Bootnode>,
     /// Turn node discovery off, discv4, discv5 and DNS lists alike (only static peers and

@@ -64,7 +64,8 @@ pub struct DiscoveryConfig {
     /// UDP address; `None` means the TCP listen address and port.
     pub udp_addr: Option<SocketAddr>,
     /// Nodes to bootstrap discv4 from. An `enode://` URL carries no signed record, which a
-    /// discv5 handshake needs, so discv5 starts from `bootnode_records` only.
+    /// discv5 handshake needs: when both protocols run, each is asked for its record over
+    /// discv4 (ENRREQUEST), which then goes to discv5.
     pub bootnodes: Vec<Enode>,
     /// Nodes to bootstrap from, as records (`enr:` text): discv5 starts from them, and discv4
     /// from their endpoints too (go-ethereum's `--bootnodes` takes both forms for both).

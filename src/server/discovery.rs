@@ -354,6 +354,17 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
     let mut lookup_since: Option<Instant> = None;
     let mut gap = LOOKUP_INTERVAL;
     let mut next_lookup = Instant::now();
+    // discv5 cannot start from an `enode://` bootnode (its handshake needs the node's signed
+    // record, which go-ethereum can do without): ask each for its record over discv4 and hand
+    // that to discv5; one that does not answer is asked again with the next lookup.
+    let mut records_wanted: Vec<NodeRecord> = match (&inner.discv5, &inner.config.discovery) {
+        (Some(_), Some(discovery)) => discovery.bootnodes.iter().map(NodeRecord::from).collect(),
+        _ => Vec::new(),
+    };
+    let record_bootnodes: HashSet<PeerId> = records_wanted.iter().map(|n| n.id).collect();
+    for node in std::mem::take(&mut records_wanted) {
+        let _ = handle.request_enr(node).await;
+    }
     loop {
         if slot.is_some() {
             if let Some(node) = found.pop() {
@@ -385,6 +396,15 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
                     tracing::debug!(learned = learned.len(), novel, "lookup finished");
                 }
                 Ok(Event::ExternalEndpoint(addr)) => predicted_endpoint(&inner, addr).await,
+                Ok(Event::Enr { node, enr }) if record_bootnodes.contains(&node.id) => {
+                    if let Some(discv5) = &inner.discv5 {
+                        tracing::debug!(%enr, "discv5 bootnode record fetched over discv4");
+                        let _ = discv5.add_node(*enr).await;
+                    }
+                }
+                Ok(Event::EnrFailed(node)) if record_bootnodes.contains(&node.id) => {
+                    records_wanted.push(node);
+                }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "discovery events missed; lookups find those nodes again");
@@ -396,6 +416,9 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
                     lookup_since = Some(Instant::now());
                 }
                 next_lookup = Instant::now() + gap;
+                for node in std::mem::take(&mut records_wanted) {
+                    let _ = handle.request_enr(node).await;
+                }
             }
             _ = save.tick() => save_nodes(&inner, &handle).await,
         }
