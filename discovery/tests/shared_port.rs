@@ -233,3 +233,75 @@ async fn discv5_stopping_leaves_discv4_on_the_port() {
     a4.shutdown().await;
     b4.shutdown().await;
 }
+
+/// A flood of random datagrams (random sizes up to 1500 bytes) at the shared port, from
+/// another thread: afterwards both protocols still answer, and every datagram the node read
+/// is counted once, the garbage as discv5 malformed. (The kernel may drop part of the flood;
+/// no share is asserted.)
+#[tokio::test]
+async fn a_flood_of_garbage_leaves_both_protocols_answering() {
+    const DATAGRAMS: usize = 20_000;
+    let (a4, a5, a_enr) = dual(7).await;
+    let a_node = NodeRecord {
+        endpoint: Endpoint::from(a4.local_addr()),
+        id: PeerId::from_secret_key(&key(7)),
+    };
+    let (b4, _) = v4_only(8).await;
+    let (c5, _) = v5_only(9).await;
+    assert!(v4_ping(&b4, a_node).await);
+    c5.ping(a_enr.clone()).await.unwrap();
+
+    let target = a4.local_addr();
+    let sent = tokio::task::spawn_blocking(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut buf = [0u8; 1500];
+        for _ in 0..DATAGRAMS {
+            for byte in buf.iter_mut() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *byte = state as u8;
+            }
+            let len = (state >> 40) as usize % buf.len();
+            let _ = socket.send_to(&buf[..len], target);
+        }
+        DATAGRAMS
+    })
+    .await
+    .unwrap();
+
+    // The first PING may still meet a full receive buffer and be lost; once one is answered,
+    // the flood before it has been read.
+    let mut drained = false;
+    for _ in 0..20 {
+        if v4_ping(&b4, a_node).await {
+            drained = true;
+            break;
+        }
+    }
+    assert!(drained, "discv4 never answered after the flood");
+    for _ in 0..5 {
+        assert!(v4_ping(&b4, a_node).await, "discv4 answers after the flood");
+        let pong = c5.ping(a_enr.clone()).await.unwrap();
+        assert_eq!(pong.to, c5.local_addr(), "discv5 answers after the flood");
+    }
+    let stats4 = a4.stats().await.unwrap();
+    let stats5 = a5.stats().await.unwrap();
+    println!("{sent} datagrams sent\ndiscv4: {stats4:?}\ndiscv5: {stats5:?}");
+    // The garbage went through discv4 to discv5 and was counted there, once each.
+    assert_eq!(stats4.dropped_malformed, 0);
+    assert_eq!(stats4.passed_on, stats5.received);
+    assert!(stats5.dropped_malformed > 0, "none of the flood was read");
+    assert!(stats5.dropped_malformed <= DATAGRAMS as u64);
+    assert_eq!(
+        (stats5.dropped_unsolicited, stats5.dropped_challenges_full),
+        (0, 0)
+    );
+    for handle in [a4, b4] {
+        handle.shutdown().await;
+    }
+    for handle in [a5, c5] {
+        handle.shutdown().await;
+    }
+}
