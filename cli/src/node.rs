@@ -311,3 +311,28 @@ pub fn print_event(event: &PeerEvent, json: bool) {
     };
     println!("{line}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Bootnode;
+
+    #[test]
+    fn bootnodes_take_records_and_enode_urls() {
+        let key = secp256k1::SecretKey::from_secret_bytes([7; 32]).unwrap();
+        let enr = ethp2p_discovery::Enr::builder()
+            .ip4(std::net::Ipv4Addr::LOCALHOST)
+            .udp4(30303)
+            .build(&key)
+            .unwrap();
+        let Ok(Bootnode::Enr(parsed)) = format!(" {enr} ").parse::<Bootnode>() else {
+            panic!("an enr: record is a record");
+        };
+        assert_eq!(*parsed, enr);
+        let enode = enr.to_enode().unwrap().to_string();
+        assert!(
+            matches!(enode.parse::<Bootnode>(), Ok(Bootnode::Enode(e)) if e.id == enr.peer_id())
+        );
+        assert!("enr:-broken".parse::<Bootnode>().is_err());
+        assert!("127.0.0.1:30303".parse::<Bootnode>().is_err());
+    }
+}
