@@ -103,6 +103,12 @@ pub(crate) async fn start(
     let discv4 = discovery
         .v4
         .then(|| new_discv4(config, discovery, &enr, ip, tcp_port, udp_port, now));
+    if discovery.v5 && !discovery.v4 && !discovery.bootnodes.is_empty() {
+        tracing::warn!(
+            count = discovery.bootnodes.len(),
+            "enode:// bootnodes are not used by discv5 without discv4 (their records are fetched over discv4); give enr: records"
+        );
+    }
     let discv5 = if discovery.v5 {
         let mut discv5_config = discovery.discv5.clone();
         discv5_config.bootnodes = discovery.bootnode_records.clone();
