@@ -153,3 +153,71 @@ async fn discv5_bootstraps_from_an_enode_bootnode_through_discv4() {
         server.shutdown().await;
     }
 }
+
+/// A record change (here a NAT mapping's endpoint) reaches both protocols of a dual node with
+/// one sequence bump: discv5 hands out the new record, and discv4 answers ENRREQUEST with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_endpoint_reaches_both_protocols_with_one_sequence_bump() {
+    use ethp2p_discovery::v4::{self, Discv4, Discv4Handle, Endpoint, NodeRecord};
+    let mut rng = StdRng::seed_from_u64(57);
+    let mut config = ServerConfig::new(random_secret_key(&mut rng));
+    config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.protocols = vec![idle_protocol()];
+    config.discovery = Some(DiscoveryConfig {
+        v5: true,
+        ..DiscoveryConfig::default()
+    });
+    let node = Server::start(config).await.unwrap();
+    let before = node.local_enr().unwrap();
+    let enode = node.local_enode();
+    // Same IP and UDP port (so it stays reachable here), another TCP port.
+    node.set_external_endpoint(enode.ip, enode.tcp_port + 1, enode.udp_port)
+        .await;
+    let after = node.local_enr().unwrap();
+    assert_eq!(after.seq(), before.seq() + 1);
+    assert_eq!(after.tcp4(), Some(enode.tcp_port + 1));
+    assert_eq!(node.discv5().unwrap().local_enr().await.unwrap(), after);
+
+    // A discv4 node asks for the record.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let key = random_secret_key(&mut rng);
+    let SocketAddr::V4(v4_addr) = addr else {
+        unreachable!()
+    };
+    let record = Enr::builder()
+        .ip4(*v4_addr.ip())
+        .udp4(addr.port())
+        .build(&key)
+        .unwrap();
+    let asker = Discv4::new(
+        key,
+        record,
+        Endpoint::from(addr),
+        v4::Config::default(),
+        std::time::Instant::now(),
+        v4::unix_now(),
+        1,
+    );
+    let asker = Discv4Handle::spawn(socket, asker).unwrap();
+    let mut events = asker.events();
+    let target = NodeRecord {
+        endpoint: Endpoint::from(enode.udp_addr()),
+        id: node.local_id(),
+    };
+    asker.request_enr(target).await.unwrap();
+    let got = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match events.recv().await.unwrap() {
+                v4::Event::Enr { node, enr } if node.id == target.id => return *enr,
+                v4::Event::EnrFailed(node) if node.id == target.id => panic!("no record"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("an answer");
+    assert_eq!(got, after);
+    asker.shutdown().await;
+    node.shutdown().await;
+}
