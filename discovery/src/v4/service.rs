@@ -661,6 +661,7 @@ impl Discv4 {
             Ok(packet) => packet,
             Err(error) if shared && error.is_not_discv4() => {
                 self.stats.passed_on += 1;
+                crate::metrics::passed_on();
                 return Err(NotDiscv4(error));
             }
             Err(error) => {

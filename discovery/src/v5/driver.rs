@@ -312,6 +312,7 @@ impl crate::udp::Side for Runner {
                 }
             }
         }
+        crate::metrics::v5_table_nodes(self.service.table().len());
     }
 
     fn poll_timeout(&self) -> Instant {

@@ -1266,6 +1266,7 @@ impl Discv5 {
         from: SocketAddr,
         detail: &dyn std::fmt::Debug,
     ) {
+        crate::metrics::v5_dropped(reason);
         let due = self
             .last_log
             .get(reason)
