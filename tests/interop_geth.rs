@@ -1,7 +1,9 @@
 //! Interop with go-ethereum (pinned in tests/interop/geth/go.mod), over 127.0.0.1:
 //! `devp2p rlpx ping` against our server, and `gethpeer`, a `p2p.Server` from go-ethereum's own
 //! `p2p` package, exchanging messages with our server on several matched protocols at once in
-//! both dial directions, so the capability offsets are checked against go-ethereum's.
+//! both dial directions, so the capability offsets are checked against go-ethereum's; and that
+//! `p2p.Server` running discv4 and discv5 on one UDP port meets our server through discovery
+//! alone, over discv5, with our discv4 on the same port or off.
 //! `scripts/install-geth-tools.sh` (run by `scripts/test.sh`) builds both into `.tools/bin`.
 
 mod child;
@@ -277,4 +279,91 @@ async fn geth_discv4_conformance_suite_passes() {
     );
     assert!(report.contains("15/15 tests passed"), "{report}");
     server.shutdown().await;
+}
+
+/// go-ethereum's own `p2p.Server` with discv4 and discv5 on one UDP port, knowing nothing but
+/// our record, and our server with discv5 (and, with `our_v4`, discv4 on the same port): it
+/// finds us and we find it over discv5, and one of the two dials the other.
+async fn geth_server_and_ours_meet_through_discovery(seed: u64, our_v4: bool) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (seen_tx, _seen) = mpsc::unbounded_channel();
+    let mut config = ServerConfig::new(random_secret_key(&mut rng));
+    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.protocols = vec![recording("foo", 1, 8, (3, vec![0xc0]), false, seen_tx)];
+    config.discovery = Some(ethp2p::server::DiscoveryConfig {
+        v4: our_v4,
+        v5: true,
+        ..Default::default()
+    });
+    let server = Server::start(config).await.unwrap();
+    let mut events = server.events();
+    let discv5 = server.discv5().expect("discv5 runs");
+    let mut v5_events = discv5.events();
+    let our_enr = server.local_enr().expect("a record").to_string();
+    let mut geth = gethpeer(&[
+        "serve",
+        "--protocols",
+        "foo/1:8",
+        "--no-hello",
+        "--discv4",
+        "--discv5",
+        "--bootnode",
+        &our_enr,
+        "--timeout",
+        "60s",
+    ]);
+    let listening = geth.expect("listening").await;
+    let geth_enr: ethp2p_discovery::Enr = listening["enr"].as_str().unwrap().parse().unwrap();
+    let geth_id = geth_enr.peer_id();
+
+    // We find it over discv5: its handshake with us brings its record, and it answers our PING.
+    timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            if let ethp2p_discovery::v5::Event::NodeAdded(record) = v5_events.recv().await.unwrap()
+            {
+                if record.id() == geth_enr.id() {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("go-ethereum's node entered our discv5 table");
+    // And the two connect, with no static peers on either side.
+    let added = timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match events.recv().await.unwrap() {
+                PeerEvent::Added(info) if info.id == geth_id => return info,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("connected to go-ethereum's node");
+    println!("connected to go-ethereum's node, {:?}", added.direction);
+    let stats = discv5.stats().await.unwrap();
+    println!("our discv5: {stats:?}");
+    // go-ethereum started the session: it knew our record, we did not know it.
+    assert!(stats.handshakes >= 1);
+    if let Some(discv4) = server.discovery() {
+        let stats = discv4.stats().await.unwrap();
+        println!("our discv4: {stats:?}");
+        assert!(
+            stats.passed_on > 0,
+            "discv5 packets came through discv4's port"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn geth_server_and_ours_meet_over_discv5_on_shared_ports() {
+    geth_server_and_ours_meet_through_discovery(26, true).await;
+}
+
+/// With our discv4 off, go-ethereum can only have found us over discv5 (its discv4 packets
+/// reach our discv5, which drops them as malformed).
+#[tokio::test]
+async fn geth_server_finds_our_discv5_only_node() {
+    geth_server_and_ours_meet_through_discovery(27, false).await;
 }

@@ -1,5 +1,5 @@
-//! `ethp2p devnet`: N nodes on 127.0.0.1 in one process that find each other through discv4
-//! from one bootnode (node 0) until every node is connected to every other, then run the demo
+//! `ethp2p devnet`: N nodes on 127.0.0.1 in one process that find each other through discv4,
+//! discv5 or both on one UDP port (`--discovery`) from one bootnode (node 0) until every node is connected to every other, then run the demo
 //! protocol for a while, with a live table and a summary. When the network does not form in
 //! time it says which pairs are missing and whether discovery had brought them together.
 
@@ -26,6 +26,30 @@ pub struct DevnetArgs {
     /// Seconds to wait for the network to form before giving up and saying what is missing.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Which discovery protocols the nodes run: v4, v5, or both on one UDP port.
+    #[arg(long, value_enum, default_value_t = Discovery::V4)]
+    discovery: Discovery,
+}
+
+/// The discovery protocols of a devnet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Discovery {
+    /// discv4 only (from the bootnode's enode).
+    V4,
+    /// discv5 only (from the bootnode's record).
+    V5,
+    /// Both, on one UDP port per node, as go-ethereum runs them.
+    Both,
+}
+
+impl Discovery {
+    fn describe(self) -> &'static str {
+        match self {
+            Discovery::V4 => "discv4",
+            Discovery::V5 => "discv5",
+            Discovery::Both => "discv4 and discv5 (one UDP port each)",
+        }
+    }
 }
 
 /// How often the demo protocol greets each peer in a network of up to `GREETING_SCALE` nodes;
@@ -60,16 +84,32 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
             .map(ServerHandle::local_enode)
             .into_iter()
             .collect();
+        let bootnode_records = nodes
+            .first()
+            .and_then(ServerHandle::local_enr)
+            .into_iter()
+            .collect();
+        // discv4 alone starts from the enode, anything with discv5 from the record (which
+        // serves discv4 too).
+        let v4_only = args.discovery == Discovery::V4;
         config.discovery = Some(DiscoveryConfig {
-            bootnodes,
+            bootnodes: if v4_only { bootnodes } else { Vec::new() },
+            bootnode_records: if v4_only {
+                Vec::new()
+            } else {
+                bootnode_records
+            },
+            v4: args.discovery != Discovery::V5,
+            v5: !v4_only,
             ..DiscoveryConfig::default()
         });
         nodes.push(Server::start(config).await.map_err(|e| e.to_string())?);
     }
     println!(
-        "devnet: {} nodes on 127.0.0.1 find each other through discv4 from one bootnode (node 0) \
+        "devnet: {} nodes on 127.0.0.1 find each other through {} from one bootnode (node 0) \
          and connect to all others; protocol demo/1 greets each peer every {greeting_interval:?}",
-        args.nodes
+        args.nodes,
+        args.discovery.describe()
     );
     for (i, node) in nodes.iter().enumerate() {
         println!("  node {i}: {}", node.local_enode());
@@ -203,15 +243,30 @@ async fn explain_missing(nodes: &[ServerHandle]) -> String {
 }
 
 async fn knows(node: &ServerHandle, other: &ServerHandle) -> &'static str {
-    let Some(discovery) = node.discovery() else {
-        return "runs no discovery";
+    let id = other.local_id();
+    let v4 = match node.discovery() {
+        Some(discovery) => Some(
+            discovery
+                .table_nodes()
+                .await
+                .map(|table| table.iter().any(|record| record.id == id)),
+        ),
+        None => None,
     };
-    match discovery.table_nodes().await {
-        Ok(table) if table.iter().any(|record| record.id == other.local_id()) => {
-            "has the other in its discovery table"
-        }
-        Ok(_) => "does not have the other in its discovery table",
-        Err(_) => "has stopped discovery",
+    let v5 = match node.discv5() {
+        Some(discovery) => Some(
+            discovery
+                .table_nodes()
+                .await
+                .map(|table| table.iter().any(|record| record.peer_id() == id)),
+        ),
+        None => None,
+    };
+    match (v4, v5) {
+        (None, None) => "runs no discovery",
+        (Some(Ok(true)), _) | (_, Some(Ok(true))) => "has the other in its discovery table",
+        (Some(Err(_)), _) | (_, Some(Err(_))) => "has stopped discovery",
+        _ => "does not have the other in its discovery table",
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerEvent, Server, ServerConfig};
-use ethp2p_discovery::Enode;
 use ethp2p_discovery::dns::{ClientConfig, LinkEntry};
+use ethp2p_discovery::{Enode, Enr};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::demo::{counting_protocol, demo_protocol, parse_capability};
@@ -41,16 +41,23 @@ pub struct NodeArgs {
     /// Maximum number of peers.
     #[arg(long, default_value_t = 50)]
     maxpeers: usize,
-    /// Nodes to bootstrap discovery from (enode URLs, comma separated).
+    /// Nodes to bootstrap discovery from, comma separated, as go-ethereum's --bootnodes:
+    /// `enr:` records serve discv5 and discv4; for an `enode://` URL discv5 gets the record
+    /// by asking the node over discv4 (a discv5 handshake needs it), so with discv4 off only
+    /// records serve.
     #[arg(long, value_delimiter = ',')]
-    bootnodes: Vec<Enode>,
-    /// Turn node discovery off, discv4 and DNS lists alike (only static peers and inbound
-    /// connections).
+    bootnodes: Vec<Bootnode>,
+    /// Turn node discovery off, discv4, discv5 and DNS lists alike (only static peers and
+    /// inbound connections).
     #[arg(long)]
     nodiscover: bool,
-    /// Run discv4 (`--discovery.v4=false` keeps DNS lists and static peers only).
-    #[arg(long = "discovery.v4", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Run discv4 (`--discovery.v4=false` with `--discovery.v5=false` keeps DNS lists and
+    /// static peers only).
+    #[arg(long = "discovery.v4", visible_alias = "discv4", default_value_t = true, action = clap::ArgAction::Set)]
     discovery_v4: bool,
+    /// Run discv5, on the same UDP port as discv4 (on by default, as in go-ethereum).
+    #[arg(long = "discovery.v5", visible_alias = "discv5", default_value_t = true, action = clap::ArgAction::Set)]
+    discovery_v5: bool,
     /// DNS node lists to dial from (EIP-1459 `enrtree://KEY@domain` URLs, comma separated).
     #[arg(long = "discovery.dns", value_delimiter = ',')]
     discovery_dns: Vec<LinkEntry>,
@@ -73,6 +80,30 @@ pub struct NodeArgs {
     metrics: super::metrics_http::MetricsArgs,
     #[command(flatten)]
     rpc: super::rpc::RpcArgs,
+}
+
+/// A bootnode as go-ethereum's --bootnodes takes it: an `enr:` record or an `enode://` URL.
+#[derive(Debug, Clone)]
+pub enum Bootnode {
+    /// `enode://…`
+    Enode(Enode),
+    /// `enr:…` (boxed: a record is large next to an enode).
+    Enr(Box<Enr>),
+}
+
+impl std::str::FromStr for Bootnode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.starts_with("enr:") {
+            let enr = text.parse::<Enr>().map_err(|e| format!("{text}: {e}"))?;
+            Ok(Bootnode::Enr(Box::new(enr)))
+        } else {
+            let enode = text.parse::<Enode>().map_err(|e| format!("{text}: {e}"))?;
+            Ok(Bootnode::Enode(enode))
+        }
+    }
 }
 
 /// Key from the flags, or a fresh one.
@@ -99,15 +130,23 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.max_peers = args.maxpeers;
     config.static_peers = args.static_peers;
     config.trusted_peers = args.trusted;
-    if !args.nodiscover && args.discovery_v4 {
+    if !args.nodiscover && (args.discovery_v4 || args.discovery_v5) {
         let udp_addr = args
             .discport
             .map(|port| SocketAddr::new(args.addr.ip(), port));
-        config.discovery = Some(DiscoveryConfig {
+        let mut discovery = DiscoveryConfig {
             udp_addr,
-            bootnodes: args.bootnodes,
+            v4: args.discovery_v4,
+            v5: args.discovery_v5,
             ..DiscoveryConfig::default()
-        });
+        };
+        for bootnode in args.bootnodes {
+            match bootnode {
+                Bootnode::Enode(enode) => discovery.bootnodes.push(enode),
+                Bootnode::Enr(enr) => discovery.bootnode_records.push(*enr),
+            }
+        }
+        config.discovery = Some(discovery);
     }
     if let Some(dir) = &args.datadir {
         std::fs::create_dir_all(dir)
@@ -297,4 +336,29 @@ pub fn print_event(event: &PeerEvent, json: bool) {
         }
     };
     println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bootnode;
+
+    #[test]
+    fn bootnodes_take_records_and_enode_urls() {
+        let key = secp256k1::SecretKey::from_secret_bytes([7; 32]).unwrap();
+        let enr = ethp2p_discovery::Enr::builder()
+            .ip4(std::net::Ipv4Addr::LOCALHOST)
+            .udp4(30303)
+            .build(&key)
+            .unwrap();
+        let Ok(Bootnode::Enr(parsed)) = format!(" {enr} ").parse::<Bootnode>() else {
+            panic!("an enr: record is a record");
+        };
+        assert_eq!(*parsed, enr);
+        let enode = enr.to_enode().unwrap().to_string();
+        assert!(
+            matches!(enode.parse::<Bootnode>(), Ok(Bootnode::Enode(e)) if e.id == enr.peer_id())
+        );
+        assert!("enr:-broken".parse::<Bootnode>().is_err());
+        assert!("127.0.0.1:30303".parse::<Bootnode>().is_err());
+    }
 }

@@ -1,5 +1,5 @@
 //! `ethp2p devnet` as a user runs it: nodes on 127.0.0.1 that know only a bootnode reach a full
-//! mesh through discv4. Formation time is printed by the command, never asserted: the limit
+//! mesh through discv4 (and through discv5, and both on one port). Formation time is printed by the command, never asserted: the limit
 //! below (`--timeout`) only bounds a run that would otherwise hang.
 
 use std::process::Command;
@@ -9,8 +9,14 @@ const FORMATION_TIMEOUT: &str = "180";
 
 /// Runs the devnet once; panics with its output unless the network formed.
 fn devnet_forms(nodes: usize) {
+    devnet_forms_with(nodes, "v4");
+}
+
+/// Runs the devnet once with `--discovery <discovery>`.
+fn devnet_forms_with(nodes: usize, discovery: &str) {
     let output = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
         .args(["devnet", "--nodes", &nodes.to_string(), "--duration", "1"])
+        .args(["--discovery", discovery])
         .args(["--timeout", FORMATION_TIMEOUT])
         .output()
         .expect("run ethp2p devnet");
@@ -33,6 +39,13 @@ fn forty_nodes_reach_full_mesh_five_times() {
     for _ in 0..5 {
         devnet_forms(40);
     }
+}
+
+/// The same mesh through discv5 alone, and through both protocols on one UDP port per node.
+#[test]
+fn twenty_nodes_reach_full_mesh_over_discv5_and_over_both() {
+    devnet_forms_with(20, "v5");
+    devnet_forms_with(20, "both");
 }
 
 /// 100 nodes: about 15 to 30 s on 2 cores in a release build; run with

@@ -10,6 +10,7 @@ pub mod netutil;
 mod node_id;
 mod peer_id;
 mod rlp;
+mod udp;
 pub mod v4;
 pub mod v5;
 
@@ -17,3 +18,4 @@ pub use enode::{Enode, ParseEnodeError};
 pub use enr::{Enr, EnrBuilder, EnrError, MAX_RECORD_SIZE};
 pub use node_id::{NodeId, ParseNodeIdError};
 pub use peer_id::{ParsePeerIdError, PeerId};
+pub use udp::spawn_shared;

@@ -14,6 +14,14 @@ pub const PACKETS_IN: &str = "ethp2p_discovery_packets_in_total";
 /// `expired`, `unsolicited ...`, or why a request without endpoint proof was refused).
 pub const DROPPED: &str = "ethp2p_discovery_dropped_total";
 
+/// Counter: datagrams discv4 handed to discv5 on a shared UDP port (no discv4 packet at all).
+pub const PASSED_ON: &str = "ethp2p_discovery_passed_on_total";
+/// Gauge: nodes in the discv5 routing table, set by the driver after each input.
+pub const V5_TABLE_NODES: &str = "ethp2p_discv5_table_nodes";
+/// Counter: discv5 packets and requests dropped, label `reason` (`malformed`,
+/// `not challenged`, `unsolicited whoareyou`, `unsolicited response`, `talk busy`).
+pub const V5_DROPPED: &str = "ethp2p_discv5_dropped_total";
+
 /// A decoded discv4 packet of type `packet_type` arrived.
 pub(crate) fn packet_in(packet_type: u8) {
     use crate::v4::packet::{ENR_REQUEST, ENR_RESPONSE, FIND_NODE, NEIGHBORS, PING, PONG};
@@ -37,4 +45,19 @@ pub(crate) fn dropped(reason: &'static str) {
 /// The routing table holds `nodes` nodes.
 pub(crate) fn table_nodes(nodes: usize) {
     gauge!(TABLE_NODES).set(nodes as f64);
+}
+
+/// discv4 handed a datagram to discv5.
+pub(crate) fn passed_on() {
+    counter!(PASSED_ON).increment(1);
+}
+
+/// discv5 dropped something for `reason`.
+pub(crate) fn v5_dropped(reason: &'static str) {
+    counter!(V5_DROPPED, "reason" => reason).increment(1);
+}
+
+/// The discv5 routing table holds `nodes` nodes.
+pub(crate) fn v5_table_nodes(nodes: usize) {
+    gauge!(V5_TABLE_NODES).set(nodes as f64);
 }

@@ -5,9 +5,12 @@
 mod discv5;
 
 use discv5::our_node;
+use std::sync::Arc;
 
 use ethp2p_discovery::Enr;
-use ethp2p_discovery::v5::{Discv5, Discv5Handle, Event, NodeAddress, ServiceConfig};
+use ethp2p_discovery::v5::{
+    CallError, Discv5, Discv5Handle, Event, NodeAddress, RequestError, ServiceConfig,
+};
 use secp256k1::SecretKey;
 use tokio::net::UdpSocket;
 
@@ -39,6 +42,64 @@ async fn two_nodes_ping_findnode_and_talk() {
         .unwrap();
     assert!(unknown.is_empty());
     assert_eq!(b.stats().await.unwrap().handshakes, 1);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Sends `()` when dropped: tells the test a handler's future was cancelled.
+struct DropSignal(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[tokio::test]
+async fn served_talk_handlers_answer_from_a_task_and_slow_ones_are_cut_off() {
+    let (a, _) = our_node(6, Vec::new()).await;
+    let (b, b_enr) = our_node(7, Vec::new()).await;
+    b.serve_talk_protocol(
+        b"echo".to_vec(),
+        Arc::new(|_node, request| Box::pin(async move { request })),
+    )
+    .await
+    .unwrap();
+    let (dropped_tx, dropped) = tokio::sync::oneshot::channel();
+    let dropped_tx = Arc::new(std::sync::Mutex::new(Some(dropped_tx)));
+    b.serve_talk_protocol(
+        b"never".to_vec(),
+        Arc::new(move |_node, _request| {
+            let signal = DropSignal(dropped_tx.lock().unwrap().take());
+            Box::pin(async move {
+                let _signal = signal;
+                std::future::pending::<Vec<u8>>().await
+            })
+        }),
+    )
+    .await
+    .unwrap();
+    let echoed = a
+        .talk_request(b_enr.clone(), b"echo".to_vec(), b"hi".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(echoed, b"hi");
+    // The handler that never answers is cancelled at the deadline, and the requester, getting
+    // nothing (not an empty answer, which would mean "unknown protocol"), times out.
+    let never = a
+        .talk_request(b_enr.clone(), b"never".to_vec(), b"hi".to_vec())
+        .await;
+    assert_eq!(never, Err(CallError::Request(RequestError::Timeout)));
+    dropped.await.expect("the slow handler was cancelled");
+    assert!(b.stats().await.unwrap().talk_timeouts >= 1);
+    // Its place is free again.
+    let echoed = a
+        .talk_request(b_enr, b"echo".to_vec(), b"again".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(echoed, b"again");
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -2,6 +2,8 @@
 //! loopback only:
 //! - its conformance suite (`devp2p discv5 test`) against our node, with the tester on
 //!   127.0.0.1 and 127.0.0.2: all 7 checks must pass;
+//! - both of its suites (`devp2p discv4 test`, 15 checks, then `devp2p discv5 test`) against
+//!   one node running discv4 and discv5 on one UDP port;
 //! - `devp2p discv5 listen` (a go-ethereum node) and our node, both ways: it bootstraps from
 //!   us and pings us; we ping it, ask its record and TALKREQ it, and a lookup of ours finds a
 //!   third node that only go-ethereum's table holds.
@@ -165,4 +167,84 @@ async fn geth_discv5_node_and_ours_interoperate_both_ways() {
         handle.shutdown().await;
     }
     geth.kill().await.unwrap();
+}
+
+/// Runs one of go-ethereum's conformance suites and returns its report, asserting it passed.
+async fn run_suite(tool: &std::path::Path, args: &[&str], passed: &str) -> String {
+    let output = tokio::time::timeout(
+        Duration::from_secs(180),
+        tokio::process::Command::new(tool)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the suite finished in time")
+    .unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(output.status.success(), "{args:?} failed:\n{report}");
+    assert!(report.contains(passed), "{report}");
+    report
+}
+
+/// Both of go-ethereum's discovery suites against one node that runs discv4 and discv5 on one
+/// UDP port (`spawn_shared`): the discv4 suite's malformed and foreign packets must not disturb
+/// discv5, and every discv5 packet must get past discv4 to discv5.
+#[tokio::test]
+async fn geth_discv4_and_discv5_suites_pass_on_one_shared_port() {
+    use ethp2p_discovery::v4::{self, Discv4, Endpoint};
+    use ethp2p_discovery::v5::{Discv5, ServiceConfig};
+    use ethp2p_discovery::{Enode, PeerId, spawn_shared};
+    use std::net::Ipv4Addr;
+    use std::time::Instant;
+
+    let tool = devp2p();
+    let socket = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let addr = socket.local_addr().unwrap();
+    let key = SecretKey::from_secret_bytes([0x99; 32]).unwrap();
+    let enr = Enr::builder()
+        .ip4(Ipv4Addr::LOCALHOST)
+        .udp4(addr.port())
+        .build(&key)
+        .unwrap();
+    let now = Instant::now();
+    let v4 = Discv4::new(
+        key,
+        enr.clone(),
+        Endpoint::from(addr),
+        v4::Config::default(),
+        now,
+        v4::unix_now(),
+        1,
+    );
+    let v5 = Discv5::new(key, enr.clone(), ServiceConfig::default(), now, 2).unwrap();
+    let (v4, v5) = spawn_shared(socket, v4, v5).unwrap();
+    let enode = Enode::new(PeerId::from_secret_key(&key), addr).to_string();
+
+    let listen = ["--listen1", "127.0.0.1", "--listen2", "127.0.0.2"];
+    let v4_args = [&["discv4", "test", "--remote", &enode][..], &listen[..]].concat();
+    run_suite(&tool, &v4_args, "15/15 tests passed").await;
+    let enr_text = enr.to_string();
+    let v5_args = [
+        &["discv5", "test"][..],
+        &listen[..],
+        &[enr_text.as_str()][..],
+    ]
+    .concat();
+    run_suite(&tool, &v5_args, "7/7 tests passed").await;
+
+    let (stats4, stats5) = (v4.stats().await.unwrap(), v5.stats().await.unwrap());
+    println!("discv4: {stats4:?}\ndiscv5: {stats5:?}");
+    // Every datagram discv4 did not take went to discv5, and discv5 had something to read.
+    assert_eq!(stats4.passed_on, stats5.received);
+    assert!(stats5.handshakes > 0);
+    v4.shutdown().await;
+    v5.shutdown().await;
 }

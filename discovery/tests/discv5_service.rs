@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ethp2p_discovery::v5::{
     Codec, Config as CodecConfig, Decoded, Discv5, Event, Message, NodeAddress, RequestError,
-    RequestId, Response, ServiceConfig, nodes_messages,
+    RequestId, Response, ServiceConfig, TalkRequest, nodes_messages,
 };
 use ethp2p_discovery::{Enr, NodeId};
 use rand::SeedableRng;
@@ -245,6 +245,65 @@ fn talkreq_reaches_the_handler_and_unknown_protocols_get_an_empty_answer() {
         Some(Ok(Response::Talk(Vec::new())))
     );
     assert_eq!(*seen.lock().unwrap(), vec![net.addrs[0]]);
+}
+
+#[test]
+fn served_talk_requests_wait_for_an_answer_bounded_in_number_and_time() {
+    let mut net = Net::with_config(4, |_| ServiceConfig {
+        max_talk_requests: 2,
+        ..ServiceConfig::default()
+    });
+    net.nodes[1].serve_talk_protocol(b"slow".to_vec());
+    let b = net.enr(1);
+    let requesters = [0usize, 2, 3];
+    let calls: Vec<_> = requesters
+        .iter()
+        .map(|&i| net.nodes[i].talk_request(net.now, &b, b"slow".to_vec(), vec![i as u8]))
+        .collect();
+    net.run();
+    let requests: Vec<TalkRequest> = net.events[1]
+        .iter()
+        .filter_map(|e| match e {
+            Event::TalkRequest(request) => Some(request.clone()),
+            _ => None,
+        })
+        .collect();
+    // Two wait for their answer; the third found no room and was dropped unanswered.
+    assert_eq!(requests.len(), 2);
+    assert_eq!(net.nodes[1].pending_talk_count(), 2);
+    assert_eq!(net.nodes[1].stats().dropped_talk_busy, 1);
+    for request in &requests {
+        assert_eq!(request.protocol, b"slow");
+        let from = net
+            .addrs
+            .iter()
+            .position(|a| *a == request.node.addr)
+            .unwrap();
+        assert_eq!(request.request, vec![from as u8]);
+    }
+
+    // The first is answered, once; its requester gets the answer.
+    let first = &requests[0];
+    assert!(net.nodes[1].respond_talk(first.id, b"done".to_vec()));
+    assert!(!net.nodes[1].respond_talk(first.id, b"again".to_vec()));
+    net.run();
+    let from = net
+        .addrs
+        .iter()
+        .position(|a| *a == first.node.addr)
+        .unwrap();
+    let call = calls[requesters.iter().position(|&i| i == from).unwrap()];
+    assert_eq!(
+        net.response(from, call),
+        Some(Ok(Response::Talk(b"done".to_vec())))
+    );
+
+    // The second gets no answer in time: dropped at its deadline (500 ms), before its requester
+    // would give up (700 ms), and a late answer goes nowhere.
+    net.advance(Duration::from_millis(600));
+    assert_eq!(net.nodes[1].stats().talk_timeouts, 1);
+    assert_eq!(net.nodes[1].pending_talk_count(), 0);
+    assert!(!net.nodes[1].respond_talk(requests[1].id, b"late".to_vec()));
 }
 
 #[test]

@@ -589,4 +589,64 @@ fn discv5_seeds(seeds: &mut Seeds) {
     for (name, bytes) in recipes {
         seeds.write("discv5_handshake", name, &bytes);
     }
+
+    // discv5_service: operation lists (see the target's header). A message operation carries
+    // a plaintext that must decode, or the target skips it.
+    let send = |message: &Message| {
+        let plaintext = message.encode();
+        assert_eq!(Message::decode(&plaintext).as_ref(), Ok(message));
+        [&[1u8, plaintext.len() as u8][..], &plaintext].concat()
+    };
+    let findnode = &messages[3].1;
+    let talkreq = &messages[5].1;
+    let served = |request_id: u8| Message::TalkReq {
+        request_id: id(&[request_id]),
+        protocol: b"served".to_vec(),
+        request: vec![request_id],
+    };
+    let conversations: [(&str, Vec<u8>); 5] = [
+        // A asks B's served protocol six times: four wait, two find no room; B answers one,
+        // the others pass their deadline.
+        (
+            "served_talk.bin",
+            [
+                (1..=6).flat_map(|i| send(&served(i))).collect::<Vec<u8>>(),
+                vec![5 | 8, 1, 2, 3, 4, 5, 6, 7, 8, 2, 30],
+            ]
+            .concat(),
+        ),
+        // A pings B: WHOAREYOU, handshake, PONG; B pings A back and A answers.
+        ("a_pings_b.bin", send(&messages[0].1)),
+        // B asks A everything, A answering with two NODES messages of records.
+        (
+            "b_asks_a.bin",
+            [
+                &[4u8, 0x1c][..],
+                &[3, 3 | 1 << 3, 1, 3 | 2 << 3, 0][..],
+                b"hello".as_slice(),
+                &[0u8; 11][..],
+                &[3 | 3 << 3, 2, 50][..],
+            ]
+            .concat(),
+        ),
+        // A asks B, drops its session and asks again (a second handshake).
+        (
+            "a_rehandshakes.bin",
+            [send(findnode), vec![5], send(talkreq)].concat(),
+        ),
+        // A goes silent: B's PING times out and is retried; garbage from a stranger meanwhile.
+        (
+            "a_silent.bin",
+            [
+                &[4u8, 1, 3][..],
+                &[2, 40, 0x20, 2][..],
+                &[0u8; 12][..],
+                &[2, 200][..],
+            ]
+            .concat(),
+        ),
+    ];
+    for (name, bytes) in conversations {
+        seeds.write("discv5_service", name, &bytes);
+    }
 }

@@ -10,8 +10,8 @@ use crate::peer::PeerConfig;
 use crate::protocol::Protocol;
 use crate::rlpx::MAX_FRAME_SIZE;
 use crate::streams::StreamConfig;
-use ethp2p_discovery::Enode;
 use ethp2p_discovery::netutil::Cidr;
+use ethp2p_discovery::{Enode, Enr};
 
 /// Everything a [`Server`](super::Server) needs. Build one with [`ServerConfig::new`] and adjust
 /// the public fields.
@@ -51,7 +51,7 @@ pub struct ServerConfig {
     pub peer: PeerConfig,
     /// Capacity of the event stream; a receiver that falls further behind misses events.
     pub event_capacity: usize,
-    /// Node discovery (discv4); `None` turns it off.
+    /// Node discovery (discv4 and/or discv5); `None` turns it off.
     pub discovery: Option<DiscoveryConfig>,
     /// Where the node keeps its record (`enr`, so its sequence number survives restarts) and
     /// its node database (`nodes`). `None` keeps nothing on disk.
@@ -62,15 +62,43 @@ pub struct ServerConfig {
     pub streams: Option<StreamConfig>,
 }
 
-/// Settings of node discovery.
-#[derive(Debug, Clone, Default)]
+/// Settings of node discovery: discv4, discv5, or both on one UDP port (go-ethereum's
+/// default, `--discovery.v4` and `--discovery.v5`).
+#[derive(Debug, Clone)]
 pub struct DiscoveryConfig {
     /// UDP address; `None` means the TCP listen address and port.
     pub udp_addr: Option<SocketAddr>,
-    /// Nodes to bootstrap from.
+    /// Nodes to bootstrap discv4 from. An `enode://` URL carries no signed record, which a
+    /// discv5 handshake needs: when both protocols run, each is asked for its record over
+    /// discv4 (ENRREQUEST), which then goes to discv5.
     pub bootnodes: Vec<Enode>,
-    /// Protocol timing (go-ethereum's defaults).
+    /// Nodes to bootstrap from, as records (`enr:` text): discv5 starts from them, and discv4
+    /// from their endpoints too (go-ethereum's `--bootnodes` takes both forms for both).
+    pub bootnode_records: Vec<Enr>,
+    /// Run discv4 (on by default).
+    pub v4: bool,
+    /// Run discv5, on the same UDP port as discv4 when both run (off by default in the library,
+    /// on in `ethp2p node` as in go-ethereum's command line).
+    pub v5: bool,
+    /// discv4 timing (go-ethereum's defaults).
     pub discv4: ethp2p_discovery::v4::Config,
+    /// discv5 timing and session limits (go-ethereum's defaults); its bootnodes come from
+    /// `bootnode_records`.
+    pub discv5: ethp2p_discovery::v5::ServiceConfig,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            udp_addr: None,
+            bootnodes: Vec::new(),
+            bootnode_records: Vec::new(),
+            v4: true,
+            v5: false,
+            discv4: ethp2p_discovery::v4::Config::default(),
+            discv5: ethp2p_discovery::v5::ServiceConfig::default(),
+        }
+    }
 }
 
 impl ServerConfig {

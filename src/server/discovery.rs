@@ -1,7 +1,9 @@
-//! Runs discv4 beside the server: binds the UDP socket, builds (and persists) the node record,
-//! loads and saves the node database, and is the dialer's `discv4` node source: it hands over
-//! the nodes discovery finds, and runs a lookup whenever the dialer wants a candidate and none is
-//! left (go-ethereum's lookup iterator, `p2p/discover/lookup.go`).
+//! Runs discovery beside the server: binds the UDP socket, builds (and persists) the node
+//! record, loads and saves the node database, and starts discv4, discv5, or both on that one
+//! socket (go-ethereum's default). Each protocol is a node source of the dialer (`discv4`,
+//! `discv5`, mixed fairly with the others as go-ethereum's `discmix`): it hands over the nodes
+//! discovery finds, and runs a lookup whenever the dialer wants a candidate and none is left
+//! (go-ethereum's lookup iterator, `p2p/discover/lookup.go`).
 
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use ethp2p_discovery::local_record;
 use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, nodedb, unix_now};
+use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
 use tokio::net::UdpSocket;
 
@@ -35,9 +38,12 @@ const LOOKUP_GIVE_UP: Duration = Duration::from_secs(30);
 /// How often the node database is written.
 const SAVE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// A started discovery: its handle and the record it announces.
+/// A started discovery: the handles of what runs, the socket's address and the record it
+/// announces.
 pub(crate) struct Started {
-    pub(crate) handle: Discv4Handle,
+    pub(crate) v4: Option<Discv4Handle>,
+    pub(crate) v5: Option<Discv5Handle>,
+    pub(crate) udp_addr: SocketAddr,
     pub(crate) enr: Enr,
 }
 
@@ -48,13 +54,17 @@ fn fill_record(builder: &mut EnrBuilder, ip: IpAddr, tcp: u16, udp: u16) {
     };
 }
 
-/// Binds UDP and starts discv4. `advertised` is the address in our enode (its IP and TCP port).
+/// Binds UDP and starts discv4 and/or discv5 on it (`None` if the configuration turns both
+/// off). `advertised` is the address in our enode (its IP and TCP port).
 pub(crate) async fn start(
     config: &super::ServerConfig,
     discovery: &super::config::DiscoveryConfig,
     advertised: SocketAddr,
     listen: Option<SocketAddr>,
-) -> Result<Started, StartError> {
+) -> Result<Option<Started>, StartError> {
+    if !discovery.v4 && !discovery.v5 {
+        return Ok(None);
+    }
     let udp_addr = discovery
         .udp_addr
         .or(listen)
@@ -85,16 +95,85 @@ pub(crate) async fn start(
                 .map_err(|error| StartError::Discovery(error.to_string()))?
         }
     };
+    let listen_error = |source| StartError::Listen {
+        addr: udp_addr,
+        source,
+    };
+    let now = Instant::now();
+    let discv4 = discovery
+        .v4
+        .then(|| new_discv4(config, discovery, &enr, ip, tcp_port, udp_port, now));
+    if discovery.v5 && !discovery.v4 && !discovery.bootnodes.is_empty() {
+        tracing::warn!(
+            count = discovery.bootnodes.len(),
+            "enode:// bootnodes are not used by discv5 without discv4 (their records are fetched over discv4); give enr: records"
+        );
+    }
+    let discv5 = if discovery.v5 {
+        let mut discv5_config = discovery.discv5.clone();
+        discv5_config.bootnodes = discovery.bootnode_records.clone();
+        let discv5 = Discv5::new(config.key, enr.clone(), discv5_config, now, rand::random())
+            .map_err(|error| StartError::Discovery(error.to_string()))?;
+        Some(discv5)
+    } else {
+        None
+    };
+    let local_addr = socket.local_addr().map_err(listen_error)?;
+    let (v4, v5) = match (discv4, discv5) {
+        (Some(discv4), Some(discv5)) => {
+            let (v4, v5) =
+                ethp2p_discovery::spawn_shared(socket, discv4, discv5).map_err(listen_error)?;
+            (Some(v4), Some(v5))
+        }
+        (Some(discv4), None) => (
+            Some(Discv4Handle::spawn(socket, discv4).map_err(listen_error)?),
+            None,
+        ),
+        (None, Some(discv5)) => (
+            None,
+            Some(Discv5Handle::spawn(socket, discv5).map_err(listen_error)?),
+        ),
+        (None, None) => unreachable!("checked above"),
+    };
+    tracing::info!(udp = %local_addr, v4 = v4.is_some(), v5 = v5.is_some(), enr = %enr, "discovery started");
+    Ok(Some(Started {
+        v4,
+        v5,
+        udp_addr: local_addr,
+        enr,
+    }))
+}
+
+/// discv4 with its bootnodes (the `enode://` ones and the endpoints of the records), loaded
+/// with the node database.
+fn new_discv4(
+    config: &super::ServerConfig,
+    discovery: &super::config::DiscoveryConfig,
+    enr: &Enr,
+    ip: IpAddr,
+    tcp_port: u16,
+    udp_port: u16,
+    now: Instant,
+) -> Discv4 {
     let mut discv4_config = discovery.discv4.clone();
-    discv4_config.bootnodes = discovery.bootnodes.iter().map(NodeRecord::from).collect();
+    let from_records = discovery
+        .bootnode_records
+        .iter()
+        .filter_map(Enr::to_enode)
+        .filter(|enode| enode.udp_port != 0);
+    discv4_config.bootnodes = discovery
+        .bootnodes
+        .iter()
+        .copied()
+        .chain(from_records)
+        .map(|enode| NodeRecord::from(&enode))
+        .collect();
     discv4_config.net_restrict = config.net_restrict.clone();
     let endpoint = Endpoint {
         ip,
         udp_port,
         tcp_port,
     };
-    let now = Instant::now();
-    let seed = rand::random();
     let mut discv4 = Discv4::new(
         config.key,
         enr.clone(),
@@ -102,7 +181,7 @@ pub(crate) async fn start(
         discv4_config,
         now,
         unix_now(),
-        seed,
+        rand::random(),
     );
     if let Some(path) = nodes_path(&config.data_dir) {
         match nodedb::load(&path) {
@@ -112,12 +191,7 @@ pub(crate) async fn start(
             }
         }
     }
-    let handle = Discv4Handle::spawn(socket, discv4).map_err(|source| StartError::Listen {
-        addr: udp_addr,
-        source,
-    })?;
-    tracing::info!(udp = %handle.local_addr(), enr = %enr, "discovery started");
-    Ok(Started { handle, enr })
+    discv4
 }
 
 fn nodes_path(data_dir: &Option<PathBuf>) -> Option<PathBuf> {
@@ -135,8 +209,7 @@ struct Found {
 
 impl Found {
     /// Queues the node unless it is queued already; returns whether it was never offered.
-    fn push(&mut self, local_id: PeerId, record: &NodeRecord) -> bool {
-        let enode = Enode::from(record);
+    fn push(&mut self, local_id: PeerId, enode: Enode) -> bool {
         if enode.id == local_id || enode.tcp_port == 0 || !self.queued.insert(enode.id) {
             return false;
         }
@@ -171,6 +244,110 @@ async fn save_nodes(inner: &Inner, handle: &Discv4Handle) {
     }
 }
 
+/// The pause before the next lookup: short while lookups learn of nodes never offered before
+/// (`novel`), doubling back to [`LOOKUP_INTERVAL`] when they learn nothing new, and on up to
+/// [`LOOKUP_INTERVAL_MAX`] when they learn of no node at all.
+fn next_gap(gap: Duration, novel: bool, learned_nothing: bool) -> Duration {
+    match (novel, learned_nothing) {
+        (true, _) => LOOKUP_INTERVAL_LEARNING,
+        (false, false) => (gap * 2).min(LOOKUP_INTERVAL),
+        (false, true) => (gap * 2).clamp(LOOKUP_INTERVAL, LOOKUP_INTERVAL_MAX),
+    }
+}
+
+/// A protocol's majority of PONGs says our external UDP endpoint is `addr`: advertised, unless a
+/// NAT mapping pinned ours (or the address is loopback or unspecified).
+async fn predicted_endpoint(inner: &Inner, addr: SocketAddr) {
+    if inner
+        .endpoint_from_nat
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        tracing::info!(%addr, "peers see our discovery endpoint as this; keeping the NAT mapping's");
+    } else if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+        // The predicted UDP endpoint; TCP is assumed to be reachable on its port.
+        let tcp_port = inner.local_enode.lock().tcp_port;
+        publish_endpoint(inner, addr.ip(), tcp_port, addr.port()).await;
+    }
+}
+
+/// The dial candidate a discv5 record names: its IP with its TCP port (none without one).
+fn dialable(record: &Enr) -> Option<Enode> {
+    record.to_enode().filter(|enode| enode.tcp_port != 0)
+}
+
+/// The discv5 node source, until shutdown; then stops discv5. Its lookups return their
+/// closest nodes when they end (at most 16), and nodes entering the table are offered as
+/// they come.
+pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: NodeSender) {
+    type LookupFuture = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Vec<Enr>, ethp2p_discovery::v4::Stopped>>
+                + Send,
+        >,
+    >;
+    let mut events = handle.events();
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut found = Found::default();
+    let mut slot: Option<NodeSlot> = None;
+    let mut lookup: Option<LookupFuture> = None;
+    let mut gap = LOOKUP_INTERVAL;
+    let mut next_lookup = Instant::now();
+    loop {
+        if slot.is_some() {
+            if let Some(node) = found.pop() {
+                slot.take().expect("checked").send(node);
+            }
+        }
+        let wants_lookup = slot.is_some() && found.queue.is_empty() && lookup.is_none();
+        tokio::select! {
+            _ = async { let _ = shutdown.wait_for(|stopped| *stopped).await; } => break,
+            reserved = source.reserve(), if slot.is_none() => match reserved {
+                Ok(reserved) => slot = Some(reserved),
+                Err(_) => break,
+            },
+            event = events.recv() => match event {
+                Ok(v5::Event::NodeAdded(record)) => {
+                    if let Some(enode) = dialable(&record) {
+                        found.push(inner.local_id, enode);
+                    }
+                }
+                // Lookups discv5 runs by itself (bootstrap, table refresh).
+                Ok(v5::Event::LookupFinished { nodes, .. }) => {
+                    for record in &nodes {
+                        if let Some(enode) = dialable(record) {
+                            found.push(inner.local_id, enode);
+                        }
+                    }
+                }
+                Ok(v5::Event::ExternalEndpoint(addr)) => predicted_endpoint(&inner, addr).await,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "discv5 events missed; lookups find those nodes again");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            nodes = async { lookup.as_mut().expect("guarded").await }, if lookup.is_some() => {
+                lookup = None;
+                let Ok(nodes) = nodes else { break };
+                let mut novel = false;
+                for record in &nodes {
+                    if let Some(enode) = dialable(record) {
+                        novel |= found.push(inner.local_id, enode);
+                    }
+                }
+                gap = next_gap(gap, novel, nodes.is_empty());
+                next_lookup = Instant::now() + gap;
+                tracing::debug!(nodes = nodes.len(), novel, "discv5 lookup finished");
+            }
+            _ = tokio::time::sleep_until(next_lookup.into()), if wants_lookup => {
+                let handle = handle.clone();
+                lookup = Some(Box::pin(async move { handle.random_lookup().await }));
+            }
+        }
+    }
+    handle.shutdown().await;
+}
+
 /// The discv4 node source, until shutdown; then saves the node database and stops discovery.
 pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSender) {
     let mut events = handle.events();
@@ -183,6 +360,17 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
     let mut lookup_since: Option<Instant> = None;
     let mut gap = LOOKUP_INTERVAL;
     let mut next_lookup = Instant::now();
+    // discv5 cannot start from an `enode://` bootnode (its handshake needs the node's signed
+    // record, which go-ethereum can do without): ask each for its record over discv4 and hand
+    // that to discv5; one that does not answer is asked again with the next lookup.
+    let mut records_wanted: Vec<NodeRecord> = match (&inner.discv5, &inner.config.discovery) {
+        (Some(_), Some(discovery)) => discovery.bootnodes.iter().map(NodeRecord::from).collect(),
+        _ => Vec::new(),
+    };
+    let record_bootnodes: HashSet<PeerId> = records_wanted.iter().map(|n| n.id).collect();
+    for node in std::mem::take(&mut records_wanted) {
+        let _ = handle.request_enr(node).await;
+    }
     loop {
         if slot.is_some() {
             if let Some(node) = found.pop() {
@@ -201,30 +389,27 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
             },
             event = events.recv() => match event {
                 Ok(Event::NodeAdded(record) | Event::ReplacementAdded(record)) => {
-                    found.push(inner.local_id, &record);
+                    found.push(inner.local_id, Enode::from(&record));
                 }
                 Ok(Event::LookupFinished { learned, .. }) => {
                     lookup_since = None;
                     let mut novel = false;
                     for record in &learned {
-                        novel |= found.push(inner.local_id, record);
+                        novel |= found.push(inner.local_id, Enode::from(record));
                     }
-                    gap = match (novel, learned.is_empty()) {
-                        (true, _) => LOOKUP_INTERVAL_LEARNING,
-                        (false, false) => (gap * 2).min(LOOKUP_INTERVAL),
-                        (false, true) => (gap * 2).clamp(LOOKUP_INTERVAL, LOOKUP_INTERVAL_MAX),
-                    };
+                    gap = next_gap(gap, novel, learned.is_empty());
                     next_lookup = Instant::now() + gap;
                     tracing::debug!(learned = learned.len(), novel, "lookup finished");
                 }
-                Ok(Event::ExternalEndpoint(addr)) => {
-                    if inner.endpoint_from_nat.load(std::sync::atomic::Ordering::Acquire) {
-                        tracing::info!(%addr, "peers see our discovery endpoint as this; keeping the NAT mapping's");
-                    } else if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
-                        // The predicted UDP endpoint; TCP is assumed to be reachable on its port.
-                        let tcp_port = inner.local_enode.lock().tcp_port;
-                        publish_endpoint(&inner, addr.ip(), tcp_port, addr.port()).await;
+                Ok(Event::ExternalEndpoint(addr)) => predicted_endpoint(&inner, addr).await,
+                Ok(Event::Enr { node, enr }) if record_bootnodes.contains(&node.id) => {
+                    if let Some(discv5) = &inner.discv5 {
+                        tracing::debug!(%enr, "discv5 bootnode record fetched over discv4");
+                        let _ = discv5.add_node(*enr).await;
                     }
+                }
+                Ok(Event::EnrFailed(node)) if record_bootnodes.contains(&node.id) => {
+                    records_wanted.push(node);
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -237,6 +422,9 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
                     lookup_since = Some(Instant::now());
                 }
                 next_lookup = Instant::now() + gap;
+                for node in std::mem::take(&mut records_wanted) {
+                    let _ = handle.request_enr(node).await;
+                }
             }
             _ = save.tick() => save_nodes(&inner, &handle).await,
         }
@@ -262,10 +450,10 @@ pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, u
         };
         *enode
     };
-    let Some(handle) = &inner.discovery else {
+    if inner.discovery.is_none() && inner.discv5.is_none() {
         tracing::info!(%enode, "advertising a new endpoint");
         return;
-    };
+    }
     let updated = {
         let current = inner.local_enr.lock().clone();
         current.map(|enr| {
@@ -287,7 +475,15 @@ pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, u
                 udp_port,
                 tcp_port,
             };
-            let _ = handle.set_local_enr(enr.clone(), endpoint).await;
+            // One record, one sequence bump, for both protocols.
+            if let Some(handle) = &inner.discovery {
+                let _ = handle.set_local_enr(enr.clone(), endpoint).await;
+            }
+            if let Some(handle) = &inner.discv5 {
+                if let Err(error) = handle.set_local_enr(enr.clone()).await {
+                    tracing::warn!(%error, "discv5 did not take the new record");
+                }
+            }
             tracing::info!(%enode, seq = enr.seq(), "advertising a new endpoint");
         }
         Some(Err(error)) => tracing::warn!(%error, "cannot update the node record"),

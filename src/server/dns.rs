@@ -4,26 +4,36 @@
 
 use ethp2p_discovery::dns::driver::NodeIterator;
 use ethp2p_discovery::dns::{ClientConfig, LinkEntry, Resolver};
+use ethp2p_discovery::v4::{Discv4Handle, NodeRecord};
 
 use super::ServerHandle;
 use super::sources::NodeSender;
 
 impl ServerHandle {
     /// Dials the nodes listed in the DNS trees at `urls` (and the trees they link to), looked
-    /// up through `resolver` (`ethp2p_discovery::dns::HickoryResolver` for real DNS). The
+    /// up through `resolver` (`ethp2p_discovery::dns::UdpResolver` for a server you name, or
+    /// `HickoryResolver`, feature `dns-resolver`, for the system's configuration). The
     /// trees are walked only as fast as the dialer takes candidates, within `config`'s rate
-    /// limit; records without an IP and TCP port are skipped. Works with or without discv4.
+    /// limit; records without an IP and TCP port are not dialed. Works with or without discv4;
+    /// with it, every record with a UDP port is also pinged, which seeds the discovery table
+    /// with the nodes that answer.
     pub fn add_dns_discovery<R>(&self, resolver: R, urls: &[LinkEntry], config: ClientConfig)
     where
         R: Resolver + Send + Sync + 'static,
     {
         let nodes = NodeIterator::new(resolver, config, rand::random(), urls);
         let source = self.add_node_source("dns");
-        self.inner.tasks.spawn(feed(nodes, source));
+        self.inner
+            .tasks
+            .spawn(feed(nodes, source, self.discovery()));
     }
 }
 
-async fn feed<R: Resolver>(mut nodes: NodeIterator<R>, source: NodeSender) {
+async fn feed<R: Resolver>(
+    mut nodes: NodeIterator<R>,
+    source: NodeSender,
+    discovery: Option<Discv4Handle>,
+) {
     loop {
         let Ok(slot) = source.reserve().await else {
             return;
@@ -36,9 +46,20 @@ async fn feed<R: Resolver>(mut nodes: NodeIterator<R>, source: NodeSender) {
             tracing::debug!("no DNS tree left to walk");
             return;
         };
-        match record.to_enode() {
-            Some(enode) if enode.tcp_port != 0 => slot.send(enode),
-            _ => tracing::debug!(%record, "DNS tree node without an IP and TCP port: skipped"),
+        let Some(enode) = record.to_enode() else {
+            tracing::debug!(%record, "DNS tree node without an IP: skipped");
+            continue;
+        };
+        if let Some(discovery) = &discovery
+            && enode.udp_port != 0
+        {
+            // Stopped only when the server stops, which ends this task too.
+            let _ = discovery.ping(NodeRecord::from(&enode)).await;
+        }
+        if enode.tcp_port != 0 {
+            slot.send(enode);
+        } else {
+            tracing::debug!(%record, "DNS tree node without a TCP port: not dialed");
         }
     }
 }

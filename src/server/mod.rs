@@ -87,6 +87,7 @@ pub(crate) struct Inner {
     /// Our advertised endpoint; changes when NAT or endpoint prediction learn a better one.
     local_enode: Mutex<Enode>,
     discovery: Option<ethp2p_discovery::v4::Discv4Handle>,
+    discv5: Option<ethp2p_discovery::v5::Discv5Handle>,
     local_enr: Mutex<Option<ethp2p_discovery::Enr>>,
     /// Set once a NAT mapping published the endpoint: predictions no longer override it.
     endpoint_from_nat: std::sync::atomic::AtomicBool,
@@ -179,12 +180,12 @@ impl Server {
         };
         let advertised = enode_addr;
         let started = match &config.discovery {
-            Some(discovery) => Some(discovery::start(&config, discovery, advertised, bound).await?),
+            Some(discovery) => discovery::start(&config, discovery, advertised, bound).await?,
             None => None,
         };
         let udp_port = started
             .as_ref()
-            .map_or(advertised.port(), |s| s.handle.local_addr().port());
+            .map_or(advertised.port(), |s| s.udp_addr.port());
         let local_enode = Enode {
             id: local_id,
             ip: advertised.ip(),
@@ -204,7 +205,8 @@ impl Server {
             specs: config.protocols.iter().map(|p| p.spec()).collect(),
             events: broadcast::channel(config.event_capacity.max(1)).0,
             local_enode: Mutex::new(local_enode),
-            discovery: started.as_ref().map(|s| s.handle.clone()),
+            discovery: started.as_ref().and_then(|s| s.v4.clone()),
+            discv5: started.as_ref().and_then(|s| s.v5.clone()),
             local_enr: Mutex::new(started.as_ref().map(|s| s.enr.clone())),
             endpoint_from_nat: Default::default(),
             config,
@@ -228,9 +230,14 @@ impl Server {
         inner
             .tasks
             .spawn_service(dialer::run(inner.clone(), new_sources_rx));
-        if let Some(started) = started {
+        if let Some(handle) = started.as_ref().and_then(|s| s.v4.clone()) {
             let source = inner.add_node_source("discv4");
-            let feed = discovery::feed(inner.clone(), started.handle, source);
+            let feed = discovery::feed(inner.clone(), handle, source);
+            inner.tasks.spawn(feed);
+        }
+        if let Some(handle) = started.as_ref().and_then(|s| s.v5.clone()) {
+            let source = inner.add_node_source("discv5");
+            let feed = discovery::feed_v5(inner.clone(), handle, source);
             inner.tasks.spawn(feed);
         }
         tracing::info!(enode = %local_enode, "server started");
@@ -266,9 +273,14 @@ impl ServerHandle {
         discovery::publish_endpoint(&self.inner, ip, tcp_port, udp_port).await;
     }
 
-    /// The discovery service, when it runs (for lookups, pings, its event stream).
+    /// The discv4 service, when it runs (for lookups, pings, its event stream).
     pub fn discovery(&self) -> Option<ethp2p_discovery::v4::Discv4Handle> {
         self.inner.discovery.clone()
+    }
+
+    /// The discv5 service, when it runs (for lookups, pings, TALKREQ protocols, its events).
+    pub fn discv5(&self) -> Option<ethp2p_discovery::v5::Discv5Handle> {
+        self.inner.discv5.clone()
     }
 
     /// Our node id.

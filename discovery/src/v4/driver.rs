@@ -8,8 +8,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::lookup::LookupId;
-use super::packet::{Endpoint, MAX_RECEIVE_PACKET_SIZE, NodeRecord};
-use super::service::{Discv4, Event, Stats};
+use super::packet::{Endpoint, NodeRecord};
+use super::service::{Discv4, Event, Stats, Transmit};
 use crate::PeerId;
 use crate::enr::Enr;
 
@@ -20,7 +20,7 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-enum Command {
+pub(crate) enum Command {
     Lookup(PeerId, oneshot::Sender<LookupId>),
     RandomLookup(oneshot::Sender<LookupId>),
     Ping(NodeRecord),
@@ -46,17 +46,29 @@ pub struct Discv4Handle {
 pub struct Stopped;
 
 impl Discv4Handle {
-    /// Runs `discv4` on `socket` in a new task.
+    /// Runs `discv4` on `socket` in a new task (alone; [`crate::spawn_shared`] runs it beside
+    /// discv5 on one port).
     pub fn spawn(socket: UdpSocket, discv4: Discv4) -> std::io::Result<Self> {
-        let local_addr = socket.local_addr()?;
+        let (handle, runner) = Self::new(socket.local_addr()?, discv4);
+        tokio::spawn(crate::udp::run(socket, Some(runner), None));
+        Ok(handle)
+    }
+
+    /// A handle and the loop's side of it, for a socket bound to `local_addr`.
+    pub(crate) fn new(local_addr: SocketAddr, discv4: Discv4) -> (Self, Runner) {
         let (commands, command_rx) = mpsc::channel(64);
         let (events, _) = broadcast::channel(1024);
-        tokio::spawn(run(socket, discv4, command_rx, events.clone()));
-        Ok(Discv4Handle {
+        let runner = Runner {
+            service: discv4,
+            commands: command_rx,
+            events: events.clone(),
+        };
+        let handle = Discv4Handle {
             commands,
             events,
             local_addr,
-        })
+        };
+        (handle, runner)
     }
 
     /// The UDP address the socket is bound to.
@@ -124,65 +136,72 @@ impl Discv4Handle {
         self.ask(Command::Stats).await
     }
 
-    /// Stops the driver and closes the socket.
+    /// Stops discv4 (and closes the socket unless discv5 still runs on it).
     pub async fn shutdown(&self) {
         let _ = self.ask(Command::Shutdown).await;
     }
 }
 
-async fn run(
-    socket: UdpSocket,
-    mut discv4: Discv4,
-    mut commands: mpsc::Receiver<Command>,
+/// discv4 as the socket loop ([`crate::udp`]) drives it.
+pub(crate) struct Runner {
+    pub(crate) service: Discv4,
+    commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<Event>,
-) {
-    let mut buf = vec![0u8; MAX_RECEIVE_PACKET_SIZE + 1];
-    loop {
-        while let Some(transmit) = discv4.poll_transmit() {
-            if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
-                tracing::debug!(to = %transmit.to, %error, "discv4 send failed");
+}
+
+impl crate::udp::Side for Runner {
+    type Command = Command;
+    const NAME: &'static str = "discv4";
+
+    fn commands(&mut self) -> &mut mpsc::Receiver<Command> {
+        &mut self.commands
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.service.poll_transmit()
+    }
+
+    fn publish(&mut self) {
+        while let Some(event) = self.service.poll_event() {
+            let _ = self.events.send(event);
+        }
+        crate::metrics::table_nodes(self.service.table().len());
+    }
+
+    fn poll_timeout(&self) -> Instant {
+        self.service.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.service.handle_timeout(now);
+    }
+
+    fn apply(&mut self, now: Instant, command: Command) -> bool {
+        let discv4 = &mut self.service;
+        match command {
+            Command::Lookup(target, reply) => {
+                let _ = reply.send(discv4.lookup(now, target));
+            }
+            Command::RandomLookup(reply) => {
+                let _ = reply.send(discv4.random_lookup(now));
+            }
+            Command::Ping(node) => discv4.ping(now, node),
+            Command::RequestEnr(node) => discv4.request_enr(now, node),
+            Command::SetLocalEnr(enr, endpoint) => discv4.set_local_enr(enr, endpoint),
+            Command::BondedNodes(reply) => {
+                let _ = reply.send(discv4.bonded_nodes(now));
+            }
+            Command::TableNodes(reply) => {
+                let _ = reply.send(discv4.table().nodes().map(|n| n.record).collect());
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(discv4.stats());
+            }
+            Command::Shutdown(reply) => {
+                let _ = reply.send(());
+                return false;
             }
         }
-        while let Some(event) = discv4.poll_event() {
-            let _ = events.send(event);
-        }
-        crate::metrics::table_nodes(discv4.table().len());
-        let wake = tokio::time::Instant::from_std(discv4.poll_timeout());
-        tokio::select! {
-            received = socket.recv_from(&mut buf) => match received {
-                Ok((len, from)) => discv4.handle_datagram(Instant::now(), from, &buf[..len]),
-                // ICMP port unreachable and the like surface here on some systems: not fatal.
-                Err(error) => tracing::trace!(%error, "discv4 receive error"),
-            },
-            _ = tokio::time::sleep_until(wake) => discv4.handle_timeout(Instant::now()),
-            command = commands.recv() => {
-                let now = Instant::now();
-                match command {
-                    Some(Command::Lookup(target, reply)) => {
-                        let _ = reply.send(discv4.lookup(now, target));
-                    }
-                    Some(Command::RandomLookup(reply)) => {
-                        let _ = reply.send(discv4.random_lookup(now));
-                    }
-                    Some(Command::Ping(node)) => discv4.ping(now, node),
-                    Some(Command::RequestEnr(node)) => discv4.request_enr(now, node),
-                    Some(Command::SetLocalEnr(enr, endpoint)) => discv4.set_local_enr(enr, endpoint),
-                    Some(Command::BondedNodes(reply)) => {
-                        let _ = reply.send(discv4.bonded_nodes(now));
-                    }
-                    Some(Command::TableNodes(reply)) => {
-                        let _ = reply.send(discv4.table().nodes().map(|n| n.record).collect());
-                    }
-                    Some(Command::Stats(reply)) => {
-                        let _ = reply.send(discv4.stats());
-                    }
-                    Some(Command::Shutdown(reply)) => {
-                        let _ = reply.send(());
-                        return;
-                    }
-                    None => return,
-                }
-            }
-        }
+        true
     }
 }

@@ -2,7 +2,7 @@
 //! (<https://github.com/ethereum/devp2p/blob/master/discv4.md>): the packet codec, the node
 //! table, lookups and endpoint prediction, as a sans-IO [`Discv4`] state machine.
 
-mod driver;
+pub(crate) mod driver;
 pub(crate) mod endpoint;
 pub(crate) mod lookup;
 pub mod nodedb;
@@ -18,4 +18,4 @@ pub use packet::{
     MAX_PACKET_SIZE, MAX_RECEIVE_PACKET_SIZE, Message, Neighbors, NodeRecord, Packet, PacketError,
     Ping, Pong, decode, encode, is_expired, neighbors_packets,
 };
-pub use service::{Config, Discv4, Event, Stats, Transmit};
+pub use service::{Config, Discv4, Event, NotDiscv4, Stats, Transmit};

@@ -272,6 +272,20 @@ pub enum PacketError {
     InvalidField(&'static str),
 }
 
+impl PacketError {
+    /// Whether the datagram is no discv4 packet at all rather than a broken one: what a port
+    /// shared with discv5 hands over (see [`NotDiscv4`](super::service::NotDiscv4)).
+    pub fn is_not_discv4(&self) -> bool {
+        matches!(
+            self,
+            PacketError::TooSmall(_)
+                | PacketError::TooLarge(_)
+                | PacketError::HashMismatch
+                | PacketError::InvalidSignature
+        )
+    }
+}
+
 impl Message {
     /// The packet type byte of this message.
     pub fn packet_type(&self) -> u8 {

@@ -146,7 +146,19 @@ pub struct Stats {
     pub dropped_replayed: u64,
     /// Our own packets reflected back.
     pub dropped_self: u64,
+    /// Not discv4 at all (see [`NotDiscv4`]) and handed back to the caller by
+    /// [`Discv4::handle_shared_datagram`] for the other protocol on the port; not drops.
+    pub passed_on: u64,
 }
+
+/// A datagram that is no discv4 packet at all: too short or too long, a hash that does not
+/// match, or no signer to recover. On a UDP port shared with discv5 it goes to discv5, as
+/// go-ethereum's `Config.Unhandled` hands over what `UDPv4` cannot decode
+/// (`p2p/discover/v4_udp.go`). A packet with a valid hash but invalid content is a broken
+/// discv4 packet, not another protocol's, and is dropped by discv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a discv4 packet: {0}")]
+pub struct NotDiscv4(pub packet::PacketError);
 
 /// Why we pinged a node, which decides what its PONG (or silence) leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -622,13 +634,40 @@ impl Discv4 {
 
     /// Handles one datagram from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let _ = self.receive(now, from, datagram, false);
+    }
+
+    /// Handles one datagram from `from` on a port shared with another protocol: a datagram
+    /// that is no discv4 packet at all is neither handled nor counted as a drop, but handed
+    /// back as [`NotDiscv4`] for the other protocol (counted in [`Stats::passed_on`]).
+    pub fn handle_shared_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), NotDiscv4> {
+        self.receive(now, from, datagram, true)
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        shared: bool,
+    ) -> Result<(), NotDiscv4> {
         self.stats.received += 1;
         let packet = match packet::decode(datagram) {
             Ok(packet) => packet,
+            Err(error) if shared && error.is_not_discv4() => {
+                self.stats.passed_on += 1;
+                crate::metrics::passed_on();
+                return Err(NotDiscv4(error));
+            }
             Err(error) => {
                 self.stats.dropped_malformed += 1;
                 self.log_drop(now, "malformed", from, &error);
-                return;
+                return Ok(());
             }
         };
         crate::metrics::packet_in(packet.message.packet_type());
@@ -647,20 +686,20 @@ impl Discv4 {
             if !self.remember(digest) {
                 self.stats.dropped_replayed += 1;
                 self.log_drop(now, "replayed", from, &"same request seen recently");
-                return;
+                return Ok(());
             }
         }
         let sender_id = NodeId::from_peer_id(&packet.sender);
         if sender_id == self.local_node_id {
             self.stats.dropped_self += 1;
             crate::metrics::dropped("self");
-            return;
+            return Ok(());
         }
         if let Some(expiration) = packet.message.expiration() {
             if packet::is_expired(expiration, self.unix_at(now)) {
                 self.stats.dropped_expired += 1;
                 self.log_drop(now, "expired", from, &expiration);
-                return;
+                return Ok(());
             }
         }
         let sender = Sender {
@@ -676,6 +715,7 @@ impl Discv4 {
             Message::EnrRequest(_) => self.on_enr_request(now, sender, packet.hash),
             Message::EnrResponse(response) => self.on_enr_response(now, sender, response),
         }
+        Ok(())
     }
 
     /// Remembers a request digest; false if it was seen within the replay window.

@@ -3,18 +3,25 @@
 //! [`Discv5Handle`] sends it commands. (The same shape as the discv4 driver.)
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::packet::MAX_PACKET_SIZE;
-use super::service::{CallId, Discv5, Event, RequestError, Response, Stats, TalkHandler};
+use super::codec::EncodeError;
+use super::service::{
+    CallId, Discv5, Event, RequestError, Response, Stats, TalkHandler, TalkId, TalkRequest,
+    Transmit,
+};
+use super::session::NodeAddress;
 use crate::v4::{LookupId, Stopped};
 use crate::{Enr, NodeId};
 
-enum Command {
+pub(crate) enum Command {
     Ping(Enr, oneshot::Sender<Result<Response, RequestError>>),
     FindNode(
         Enr,
@@ -28,8 +35,12 @@ enum Command {
         oneshot::Sender<Result<Response, RequestError>>,
     ),
     RegisterTalk(Vec<u8>, TalkHandler),
+    ServeTalk(Vec<u8>, AsyncTalkHandler),
+    TalkResponse(TalkId, Vec<u8>),
     AddNode(Enr),
     Lookup(NodeId, oneshot::Sender<Vec<Enr>>),
+    RandomLookup(oneshot::Sender<Vec<Enr>>),
+    SetLocalEnr(Enr, oneshot::Sender<Result<(), EncodeError>>),
     LocalEnr(oneshot::Sender<Enr>),
     TableNodes(oneshot::Sender<Vec<Enr>>),
     Stats(oneshot::Sender<Stats>),
@@ -59,6 +70,17 @@ pub struct Pong {
     pub to: SocketAddr,
 }
 
+/// Answers TALKREQ of one protocol in a task of its own: gets the requesting node and the
+/// request, resolves to the response. At most [`ServiceConfig::max_talk_requests`] run at
+/// once (more requests are dropped) and each gets [`ServiceConfig::talk_timeout`] (then it is
+/// cancelled and the request dropped), as go-ethereum bounds its TALKREQ goroutines.
+///
+/// [`ServiceConfig::max_talk_requests`]: super::ServiceConfig::max_talk_requests
+/// [`ServiceConfig::talk_timeout`]: super::ServiceConfig::talk_timeout
+pub type AsyncTalkHandler = Arc<
+    dyn Fn(NodeAddress, Vec<u8>) -> Pin<Box<dyn Future<Output = Vec<u8>> + Send>> + Send + Sync,
+>;
+
 /// Controls a running discv5 driver; cheap to clone. Dropping every handle stops the driver.
 #[derive(Clone)]
 pub struct Discv5Handle {
@@ -68,17 +90,33 @@ pub struct Discv5Handle {
 }
 
 impl Discv5Handle {
-    /// Runs `discv5` on `socket` in a new task.
+    /// Runs `discv5` on `socket` in a new task (alone; [`crate::spawn_shared`] runs it beside
+    /// discv4 on one port).
     pub fn spawn(socket: UdpSocket, discv5: Discv5) -> std::io::Result<Self> {
-        let local_addr = socket.local_addr()?;
+        let (handle, runner) = Self::new(socket.local_addr()?, discv5);
+        tokio::spawn(crate::udp::run(socket, None, Some(runner)));
+        Ok(handle)
+    }
+
+    /// A handle and the loop's side of it, for a socket bound to `local_addr`.
+    pub(crate) fn new(local_addr: SocketAddr, discv5: Discv5) -> (Self, Runner) {
         let (commands, command_rx) = mpsc::channel(64);
         let (events, _) = broadcast::channel(1024);
-        tokio::spawn(run(socket, discv5, command_rx, events.clone()));
-        Ok(Discv5Handle {
+        let runner = Runner {
+            service: discv5,
+            commands: command_rx,
+            events: events.clone(),
+            calls: HashMap::new(),
+            lookups: HashMap::new(),
+            talk_handlers: HashMap::new(),
+            talk_replies: commands.downgrade(),
+        };
+        let handle = Discv5Handle {
             commands,
             events,
             local_addr,
-        })
+        };
+        (handle, runner)
     }
 
     /// The UDP address the socket is bound to.
@@ -132,7 +170,22 @@ impl Discv5Handle {
         }
     }
 
-    /// Answers TALKREQ of `protocol` with `handler`.
+    /// Answers TALKREQ of `protocol` with `handler`, in a task per request, bounded in number
+    /// and time (see [`AsyncTalkHandler`]).
+    pub async fn serve_talk_protocol(
+        &self,
+        protocol: Vec<u8>,
+        handler: AsyncTalkHandler,
+    ) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::ServeTalk(protocol, handler))
+            .await
+            .map_err(|_| Stopped)
+    }
+
+    /// Answers TALKREQ of `protocol` with `handler`, run inline on the driver's task: for
+    /// quick answers only ([`TalkHandler`]); anything slower belongs in
+    /// [`Discv5Handle::serve_talk_protocol`].
     pub async fn register_talk_protocol(
         &self,
         protocol: Vec<u8>,
@@ -157,6 +210,20 @@ impl Discv5Handle {
         self.ask(|reply| Command::Lookup(target, reply)).await
     }
 
+    /// Runs a lookup of a random target to its end (what refreshes the table and what a
+    /// node source runs when it needs candidates).
+    pub async fn random_lookup(&self) -> Result<Vec<Enr>, Stopped> {
+        self.ask(Command::RandomLookup).await
+    }
+
+    /// Replaces our record (a new endpoint, say); it must be signed by our key and have a
+    /// higher sequence number for peers to take it.
+    pub async fn set_local_enr(&self, enr: Enr) -> Result<(), CallError> {
+        self.ask(|reply| Command::SetLocalEnr(enr, reply))
+            .await?
+            .map_err(|error| CallError::Request(error.into()))
+    }
+
     /// Our record.
     pub async fn local_enr(&self) -> Result<Enr, Stopped> {
         self.ask(Command::LocalEnr).await
@@ -172,7 +239,7 @@ impl Discv5Handle {
         self.ask(Command::Stats).await
     }
 
-    /// Stops the driver and closes the socket.
+    /// Stops discv5 (and closes the socket unless discv4 still runs on it).
     pub async fn shutdown(&self) {
         let _ = self.ask(Command::Shutdown).await;
     }
@@ -180,81 +247,132 @@ impl Discv5Handle {
 
 type Reply = oneshot::Sender<Result<Response, RequestError>>;
 
-async fn run(
-    socket: UdpSocket,
-    mut discv5: Discv5,
-    mut commands: mpsc::Receiver<Command>,
+/// discv5 as the socket loop ([`crate::udp`]) drives it: besides the state machine, the
+/// callers waiting for each request's answer and each lookup's end.
+pub(crate) struct Runner {
+    pub(crate) service: Discv5,
+    commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<Event>,
-) {
-    let mut buf = vec![0u8; MAX_PACKET_SIZE + 1];
-    let mut calls: HashMap<CallId, Reply> = HashMap::new();
-    let mut lookups: HashMap<LookupId, oneshot::Sender<Vec<Enr>>> = HashMap::new();
-    loop {
-        while let Some(transmit) = discv5.poll_transmit() {
-            if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
-                tracing::debug!(to = %transmit.to, %error, "discv5 send failed");
+    calls: HashMap<CallId, Reply>,
+    lookups: HashMap<LookupId, oneshot::Sender<Vec<Enr>>>,
+    talk_handlers: HashMap<Vec<u8>, AsyncTalkHandler>,
+    /// Where handler tasks send their answers; weak, so that the handles alone keep the
+    /// driver running.
+    talk_replies: mpsc::WeakSender<Command>,
+}
+
+impl Runner {
+    /// Runs the handler of a served TALKREQ in a task, cancelled at the request's deadline.
+    fn spawn_talk(&self, request: TalkRequest) {
+        let Some(handler) = self.talk_handlers.get(&request.protocol).cloned() else {
+            return;
+        };
+        let Some(replies) = self.talk_replies.upgrade() else {
+            return;
+        };
+        let deadline = self.service.talk_timeout();
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(deadline, handler(request.node, request.request));
+            if let Ok(response) = answer.await {
+                let _ = replies
+                    .send(Command::TalkResponse(request.id, response))
+                    .await;
             }
-        }
-        while let Some(event) = discv5.poll_event() {
+        });
+    }
+}
+
+impl crate::udp::Side for Runner {
+    type Command = Command;
+    const NAME: &'static str = "discv5";
+
+    fn commands(&mut self) -> &mut mpsc::Receiver<Command> {
+        &mut self.commands
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.service.poll_transmit()
+    }
+
+    fn publish(&mut self) {
+        while let Some(event) = self.service.poll_event() {
             match event {
                 Event::Response { call, result } => {
-                    if let Some(reply) = calls.remove(&call) {
+                    if let Some(reply) = self.calls.remove(&call) {
                         let _ = reply.send(result);
                     }
                 }
-                Event::LookupFinished { id, nodes, .. } if lookups.contains_key(&id) => {
-                    let reply = lookups.remove(&id).expect("checked");
+                Event::LookupFinished { id, nodes, .. } if self.lookups.contains_key(&id) => {
+                    let reply = self.lookups.remove(&id).expect("checked");
                     let _ = reply.send(nodes);
                 }
+                Event::TalkRequest(request) => self.spawn_talk(request),
                 event => {
-                    let _ = events.send(event);
+                    let _ = self.events.send(event);
                 }
             }
         }
-        let wake = tokio::time::Instant::from_std(discv5.poll_timeout());
-        tokio::select! {
-            received = socket.recv_from(&mut buf) => match received {
-                // A datagram longer than a packet can be is not discv5; the codec rejects it.
-                Ok((len, from)) => discv5.handle_datagram(Instant::now(), from, &buf[..len]),
-                Err(error) => tracing::trace!(%error, "discv5 receive error"),
-            },
-            _ = tokio::time::sleep_until(wake) => discv5.handle_timeout(Instant::now()),
-            command = commands.recv() => {
-                let now = Instant::now();
-                match command {
-                    Some(Command::Ping(record, reply)) => {
-                        calls.insert(discv5.ping(now, &record), reply);
-                    }
-                    Some(Command::FindNode(record, distances, reply)) => {
-                        calls.insert(discv5.find_node(now, &record, distances), reply);
-                    }
-                    Some(Command::Talk(record, protocol, request, reply)) => {
-                        calls.insert(discv5.talk_request(now, &record, protocol, request), reply);
-                    }
-                    Some(Command::RegisterTalk(protocol, handler)) => {
-                        discv5.register_talk_protocol(protocol, handler);
-                    }
-                    Some(Command::AddNode(record)) => discv5.add_node(now, record),
-                    Some(Command::Lookup(target, reply)) => {
-                        lookups.insert(discv5.lookup(now, target), reply);
-                    }
-                    Some(Command::LocalEnr(reply)) => {
-                        let _ = reply.send(discv5.local_enr().clone());
-                    }
-                    Some(Command::TableNodes(reply)) => {
-                        let nodes = discv5.table().nodes().map(|n| n.record.record.clone());
-                        let _ = reply.send(nodes.collect());
-                    }
-                    Some(Command::Stats(reply)) => {
-                        let _ = reply.send(discv5.stats());
-                    }
-                    Some(Command::Shutdown(reply)) => {
-                        let _ = reply.send(());
-                        return;
-                    }
-                    None => return,
-                }
+        crate::metrics::v5_table_nodes(self.service.table().len());
+    }
+
+    fn poll_timeout(&self) -> Instant {
+        self.service.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.service.handle_timeout(now);
+    }
+
+    fn apply(&mut self, now: Instant, command: Command) -> bool {
+        let discv5 = &mut self.service;
+        match command {
+            Command::Ping(record, reply) => {
+                self.calls.insert(discv5.ping(now, &record), reply);
+            }
+            Command::FindNode(record, distances, reply) => {
+                self.calls
+                    .insert(discv5.find_node(now, &record, distances), reply);
+            }
+            Command::Talk(record, protocol, request, reply) => {
+                let call = discv5.talk_request(now, &record, protocol, request);
+                self.calls.insert(call, reply);
+            }
+            Command::RegisterTalk(protocol, handler) => {
+                self.talk_handlers.remove(&protocol);
+                discv5.register_talk_protocol(protocol, handler);
+            }
+            Command::ServeTalk(protocol, handler) => {
+                discv5.serve_talk_protocol(protocol.clone());
+                self.talk_handlers.insert(protocol, handler);
+            }
+            Command::TalkResponse(id, response) => {
+                discv5.respond_talk(id, response);
+            }
+            Command::AddNode(record) => discv5.add_node(now, record),
+            Command::Lookup(target, reply) => {
+                self.lookups.insert(discv5.lookup(now, target), reply);
+            }
+            Command::RandomLookup(reply) => {
+                self.lookups.insert(discv5.random_lookup(now), reply);
+            }
+            Command::SetLocalEnr(enr, reply) => {
+                let _ = reply.send(discv5.set_local_enr(enr));
+            }
+            Command::LocalEnr(reply) => {
+                let _ = reply.send(discv5.local_enr().clone());
+            }
+            Command::TableNodes(reply) => {
+                let nodes = discv5.table().nodes().map(|n| n.record.record.clone());
+                let _ = reply.send(nodes.collect());
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(discv5.stats());
+            }
+            Command::Shutdown(reply) => {
+                let _ = reply.send(());
+                return false;
             }
         }
+        true
     }
 }

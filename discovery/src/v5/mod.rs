@@ -48,19 +48,19 @@ pub mod packet;
 pub mod session;
 
 mod codec;
-mod driver;
+pub(crate) mod driver;
 mod service;
 
 pub use codec::{
     Challenge, Codec, Config, DecodeError, Decoded, EncodeError, Outgoing, OutgoingKind,
 };
-pub use driver::{CallError, Discv5Handle, Pong};
+pub use driver::{AsyncTalkHandler, CallError, Discv5Handle, Pong};
 pub use handshake::{HandshakeError, Whoareyou};
 pub use message::{Message, MessageError, RequestId};
 pub use packet::{MAX_PACKET_SIZE, MIN_PACKET_SIZE, PacketError};
 pub use service::{
     CallId, Config as ServiceConfig, Discv5, Event, LOOKUP_DISTANCES, MAX_FINDNODE_RESULTS,
-    MAX_NODES_RESPONSES, NodeContact, RequestError, Response, Stats, TalkHandler, Transmit,
-    lookup_distances, nodes_messages,
+    MAX_NODES_RESPONSES, NodeContact, RequestError, Response, Stats, TalkHandler, TalkId,
+    TalkRequest, Transmit, lookup_distances, nodes_messages,
 };
 pub use session::NodeAddress;

@@ -66,6 +66,12 @@ pub struct Config {
     pub alpha: usize,
     /// Records of nodes to start from.
     pub bootnodes: Vec<Enr>,
+    /// TALKREQs of served protocols ([`Discv5::serve_talk_protocol`]) awaiting their answer at
+    /// most (go-ethereum: 1024 handler slots); beyond it new ones are dropped unanswered.
+    pub max_talk_requests: usize,
+    /// How long a served TALKREQ waits for its answer before it is dropped unanswered: 500 ms,
+    /// so an answer still reaches a requester that waits 700 ms (go-ethereum) over a slow path.
+    pub talk_timeout: Duration,
     /// Sessions and handshakes.
     pub codec: codec::Config,
 }
@@ -79,6 +85,8 @@ impl Default for Config {
             refresh_interval: Duration::from_secs(30 * 60),
             alpha: 3,
             bootnodes: Vec::new(),
+            max_talk_requests: 1024,
+            talk_timeout: Duration::from_millis(500),
             codec: codec::Config::default(),
         }
     }
@@ -215,6 +223,33 @@ pub enum Event {
     },
     /// The majority of recent PONGs now say our external UDP endpoint is this.
     ExternalEndpoint(SocketAddr),
+    /// A TALKREQ of a protocol served through events ([`Discv5::serve_talk_protocol`]): answer
+    /// it with [`Discv5::respond_talk`] within [`Config::talk_timeout`].
+    TalkRequest(TalkRequest),
+}
+
+/// Identifies a TALKREQ waiting for its answer ([`Discv5::respond_talk`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TalkId(pub u64);
+
+/// A TALKREQ handed out as an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TalkRequest {
+    /// What to answer it with.
+    pub id: TalkId,
+    /// The requesting node, at the address the request came from.
+    pub node: NodeAddress,
+    /// The protocol name.
+    pub protocol: Vec<u8>,
+    /// The request.
+    pub request: Vec<u8>,
+}
+
+/// A served TALKREQ waiting for its answer.
+struct PendingTalk {
+    node: NodeAddress,
+    request_id: RequestId,
+    deadline: Instant,
 }
 
 /// Counters of what was received, sent and dropped.
@@ -236,10 +271,17 @@ pub struct Stats {
     pub challenges_sent: u64,
     /// Handshakes with us that completed.
     pub handshakes: u64,
+    /// TALKREQs of served protocols dropped because [`Config::max_talk_requests`] were
+    /// waiting already.
+    pub dropped_talk_busy: u64,
+    /// TALKREQs of served protocols not answered within [`Config::talk_timeout`] (dropped).
+    pub talk_timeouts: u64,
 }
 
 /// Answers TALKREQ of one protocol: gets the requesting node and the request, returns the
-/// response. It runs on the state machine's thread, so it must be quick.
+/// response. It runs on the state machine's thread, so it must be quick; a handler that may
+/// take time (or do I/O) belongs behind [`Discv5::serve_talk_protocol`] instead, which bounds
+/// how many requests wait and for how long.
 pub type TalkHandler = Box<dyn FnMut(&NodeAddress, &[u8]) -> Vec<u8> + Send>;
 
 /// Why we sent a request, which decides what its answer (or failure) leads to.
@@ -300,6 +342,10 @@ pub struct Discv5 {
     next_lookup: u64,
     next_call: u64,
     talk: HashMap<Vec<u8>, TalkHandler>,
+    /// Protocols answered through [`Event::TalkRequest`].
+    served_talk: HashSet<Vec<u8>>,
+    pending_talk: HashMap<TalkId, PendingTalk>,
+    next_talk: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     rng: StdRng,
@@ -341,6 +387,9 @@ impl Discv5 {
             next_lookup: 0,
             next_call: 0,
             talk: HashMap::new(),
+            served_talk: HashSet::new(),
+            pending_talk: HashMap::new(),
+            next_talk: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             rng,
@@ -398,7 +447,45 @@ impl Discv5 {
     /// Answers TALKREQ for `protocol` with `handler` (replacing an earlier one). Requests
     /// for protocols without a handler get an empty TALKRESP.
     pub fn register_talk_protocol(&mut self, protocol: impl Into<Vec<u8>>, handler: TalkHandler) {
-        self.talk.insert(protocol.into(), handler);
+        let protocol = protocol.into();
+        self.served_talk.remove(&protocol);
+        self.talk.insert(protocol, handler);
+    }
+
+    /// Hands TALKREQs of `protocol` out as [`Event::TalkRequest`], for an answer through
+    /// [`Discv5::respond_talk`] (from a handler that runs elsewhere, as go-ethereum runs each
+    /// on its own goroutine). At most [`Config::max_talk_requests`] wait at once; more are
+    /// dropped, and one not answered within [`Config::talk_timeout`] is dropped too (both
+    /// counted): the requester times out rather than take an empty answer, which would mean
+    /// "unknown protocol".
+    pub fn serve_talk_protocol(&mut self, protocol: impl Into<Vec<u8>>) {
+        let protocol = protocol.into();
+        self.talk.remove(&protocol);
+        self.served_talk.insert(protocol);
+    }
+
+    /// Answers the TALKREQ `id` with `response`; false if it is no longer waiting (answered,
+    /// or past its deadline).
+    pub fn respond_talk(&mut self, id: TalkId, response: Vec<u8>) -> bool {
+        let Some(pending) = self.pending_talk.remove(&id) else {
+            return false;
+        };
+        let message = Message::TalkResp {
+            request_id: pending.request_id,
+            response,
+        };
+        self.reply(&pending.node, &message);
+        true
+    }
+
+    /// How long a served TALKREQ waits for its answer ([`Config::talk_timeout`]).
+    pub fn talk_timeout(&self) -> Duration {
+        self.config.talk_timeout
+    }
+
+    /// TALKREQs of served protocols waiting for their answer.
+    pub fn pending_talk_count(&self) -> usize {
+        self.pending_talk.len()
     }
 
     /// The next datagram to send.
@@ -417,6 +504,7 @@ impl Discv5 {
             .iter()
             .filter(|c| c.state != CallState::Queued)
             .map(|c| c.deadline)
+            .chain(self.pending_talk.values().map(|t| t.deadline))
             .chain([self.next_revalidate, self.next_refresh])
             .min()
             .expect("timers always exist")
@@ -807,6 +895,7 @@ impl Discv5 {
                 self.send_next_queued(now, id);
             }
         }
+        self.expire_talk(now);
         if self.next_revalidate <= now {
             self.next_revalidate = now + jitter(&mut self.rng, self.config.revalidate_interval);
             self.revalidate(now);
@@ -1001,6 +1090,10 @@ impl Discv5 {
                 protocol,
                 request,
             } => {
+                if self.served_talk.contains(&protocol) {
+                    self.on_served_talk(now, node, request_id, protocol, request);
+                    return;
+                }
                 let response = match self.talk.get_mut(&protocol) {
                     Some(handler) => handler(&node, &request),
                     None => Vec::new(),
@@ -1013,6 +1106,46 @@ impl Discv5 {
             }
             response => self.on_response(now, node, response),
         }
+    }
+
+    /// Drops the served TALKREQs past their deadline.
+    fn expire_talk(&mut self, now: Instant) {
+        let before = self.pending_talk.len();
+        self.pending_talk.retain(|_, talk| talk.deadline > now);
+        self.stats.talk_timeouts += (before - self.pending_talk.len()) as u64;
+    }
+
+    fn on_served_talk(
+        &mut self,
+        now: Instant,
+        node: NodeAddress,
+        request_id: RequestId,
+        protocol: Vec<u8>,
+        request: Vec<u8>,
+    ) {
+        // Expired ones free their places first (their timer may not have fired yet).
+        self.expire_talk(now);
+        if self.pending_talk.len() >= self.config.max_talk_requests {
+            self.stats.dropped_talk_busy += 1;
+            self.log_drop(now, "talk busy", node.addr, &"too many TALKREQs waiting");
+            return;
+        }
+        let id = TalkId(self.next_talk);
+        self.next_talk += 1;
+        self.pending_talk.insert(
+            id,
+            PendingTalk {
+                node,
+                request_id,
+                deadline: now + self.config.talk_timeout,
+            },
+        );
+        self.events.push_back(Event::TalkRequest(TalkRequest {
+            id,
+            node,
+            protocol,
+            request,
+        }));
     }
 
     fn reply(&mut self, node: &NodeAddress, message: &Message) {
@@ -1133,6 +1266,7 @@ impl Discv5 {
         from: SocketAddr,
         detail: &dyn std::fmt::Debug,
     ) {
+        crate::metrics::v5_dropped(reason);
         let due = self
             .last_log
             .get(reason)

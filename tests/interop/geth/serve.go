@@ -98,9 +98,13 @@ func runServe(args []string) int {
 		discAfter  = fs.Int64("disconnect-after-msgs", 0, "disconnect a peer after it has sent this many sub-protocol messages (0: never)")
 		discReason = fs.Uint("disconnect-reason", uint(p2p.DiscRequested), "reason code used by --disconnect-after-msgs")
 		verbosity  = fs.Int("verbosity", 0, "go-ethereum log level on stderr (0 silent .. 5 trace)")
+		discv4     = fs.Bool("discv4", false, "run discv4 (p2p.Config.DiscoveryV4), on the UDP port of --listen")
+		discv5     = fs.Bool("discv5", false, "run discv5 (p2p.Config.DiscoveryV5), on the same UDP port as discv4")
 		dials      listFlag
 		sends      listFlag
+		bootnodes  listFlag
 	)
+	fs.Var(&bootnodes, "bootnode", "enode:// or enr: node to start discovery from (repeatable; both protocols)")
 	fs.Var(&dials, "dial", "enode URL to connect to (repeatable; server.AddPeer)")
 	fs.Var(&sends, "send", "proto:code:hexpayload raw message sent at protocol start (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -144,18 +148,31 @@ func runServe(args []string) int {
 		}
 		dialNodes = append(dialNodes, n)
 	}
+	var bootNodes []*enode.Node
+	for _, b := range bootnodes {
+		n, err := enode.Parse(enode.ValidSchemes, b)
+		if err != nil {
+			warnf("--bootnode %q: %v", b, err)
+			return 2
+		}
+		bootNodes = append(bootNodes, n)
+	}
 	clientName := *name
 	if clientName == "" {
 		clientName = "gethpeer/" + gethVersion()
 	}
 
 	srv := &p2p.Server{Config: p2p.Config{
-		PrivateKey:      key,
-		MaxPeers:        *maxPeers,
-		MaxPendingPeers: *maxPending,
-		NoDiscovery:     true,
-		Name:            clientName,
-		ListenAddr:      *listen,
+		PrivateKey:       key,
+		MaxPeers:         *maxPeers,
+		MaxPendingPeers:  *maxPending,
+		NoDiscovery:      !*discv4 && !*discv5,
+		DiscoveryV4:      *discv4,
+		DiscoveryV5:      *discv5,
+		BootstrapNodes:   bootNodes,
+		BootstrapNodesV5: bootNodes,
+		Name:             clientName,
+		ListenAddr:       *listen,
 	}}
 	for _, spec := range specs {
 		srv.Protocols = append(srv.Protocols, cfg.protocol(spec))
@@ -170,7 +187,11 @@ func runServe(args []string) int {
 	}
 	self := pubHex(&key.PublicKey)
 	if *listen != "" {
-		emit(map[string]any{"event": "listening", "enode": enodeURL(&key.PublicKey, srv.ListenAddr), "id": self})
+		obj := map[string]any{"event": "listening", "enode": enodeURL(&key.PublicKey, srv.ListenAddr), "id": self}
+		if *discv4 || *discv5 {
+			obj["enr"] = srv.Self().String()
+		}
+		emit(obj)
 	} else {
 		emit(map[string]any{"event": "started", "id": self})
 	}
