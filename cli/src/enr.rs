@@ -41,8 +41,23 @@ pub fn print_enr(enr: &Enr) {
             println!("{key:<10} {value}");
         }
     }
+    match enr.eth_fork_id() {
+        Some(Ok(fork_id)) => println!("eth        fork id {fork_id}"),
+        Some(Err(error)) => println!("eth        {error}"),
+        None => {}
+    }
     for (key, value) in enr.iter() {
-        let known = ["id", "secp256k1", "ip", "tcp", "udp", "ip6", "tcp6", "udp6"];
+        let known = [
+            "id",
+            "secp256k1",
+            "ip",
+            "tcp",
+            "udp",
+            "ip6",
+            "tcp6",
+            "udp6",
+            "eth",
+        ];
         let key_text = String::from_utf8_lossy(key);
         if !known.contains(&key_text.as_ref()) {
             println!("{key_text:<10} (raw RLP) {}", hex::encode(value));

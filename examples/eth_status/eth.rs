@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use ethp2p::{Protocol, ProtocolError, ProtocolPeer};
+use ethp2p_discovery::fork_id::ForkId;
 use rlp::{Rlp, RlpStream};
 use tokio::sync::mpsc;
 
@@ -24,15 +25,6 @@ const POOLED_TRANSACTIONS: u64 = 0x0a;
 
 /// go-ethereum drops a peer whose Status has not arrived 5 s after the protocol started.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// EIP-2124 fork identifier: CRC32 of the genesis hash and the passed forks, and the next fork.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ForkId {
-    /// The checksum.
-    pub hash: [u8; 4],
-    /// Block number or timestamp of the next fork, 0 if none is scheduled.
-    pub next: u64,
-}
 
 /// An eth/69+ Status message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,11 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(eth::EthEvent::Status(id, status)) = learned.recv() => {
                 println!("{id}: eth/{} network {}", status.version, status.network_id);
                 println!("  genesis  0x{}", hex::encode(status.genesis));
-                println!(
-                    "  fork id  0x{} next {}",
-                    hex::encode(status.fork_id.hash),
-                    status.fork_id.next
-                );
+                println!("  fork id  {}", status.fork_id);
                 println!(
                     "  blocks   {}..={} head 0x{}",
                     status.earliest_block,
