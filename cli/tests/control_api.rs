@@ -3,17 +3,23 @@
 //! over the socket and HTTP; `admin_addPeer` connects two nodes and `admin_subscribe`
 //! ("peerEvents") reports it.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ethp2p_discovery::{Enode, NodeId};
 use serde_json::{Value, json};
+
+#[path = "support/node_process.rs"]
+mod node_process;
+
+use node_process::NodeProcess;
 
 /// Kills a node if the test has not finished by then, so a broken node fails the test instead
 /// of hanging it.
@@ -43,10 +49,9 @@ impl Drop for TempDir {
     }
 }
 
-/// An `ethp2p node --datadir D --http` child process, killed on drop.
+/// An `ethp2p node --datadir D --http`, killed on drop.
 struct Node {
-    child: Child,
-    stdout: std::io::Lines<BufReader<ChildStdout>>,
+    process: NodeProcess,
     enode: Enode,
     ipc: PathBuf,
     http: SocketAddr,
@@ -56,82 +61,37 @@ struct Node {
 impl Node {
     fn start() -> Self {
         let dir = TempDir::new();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
-            .args([
-                "node",
-                "--addr",
-                "127.0.0.1:0",
-                "--nodiscover",
-                "--nat",
-                "none",
-            ])
-            .args(["--http", "--http.port", "0", "--datadir"])
-            .arg(dir.0.join("node"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ethp2p node");
-        watchdog(child.id());
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Keep reading stderr after the start-up lines: a closed pipe would fail later writes.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (lines, found) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                eprintln!("node: {line}");
-                let _ = lines.send(line);
-            }
-        });
-        let (mut ipc, mut http) = (None, None);
-        while ipc.is_none() || http.is_none() {
-            let line = found.recv().expect("the node prints its control endpoints");
-            if let Some(path) = line.strip_prefix("control socket: ") {
-                ipc = Some(PathBuf::from(path));
-            }
-            if let Some(addr) = line.strip_prefix("control http: http://") {
-                http = Some(addr.parse().unwrap());
-            }
-        }
-        let enode = stdout.next().expect("the node prints its enode").unwrap();
+        let args = [
+            OsStr::new("--http"),
+            OsStr::new("--http.port"),
+            OsStr::new("0"),
+            OsStr::new("--datadir"),
+        ];
+        let datadir = dir.0.join("node");
+        let mut process =
+            NodeProcess::start(args.into_iter().chain([datadir.as_os_str()]), WATCHDOG);
+        let ipc = PathBuf::from(process.stderr_line("control socket: "));
+        let http = process
+            .stderr_line("control http: http://")
+            .parse()
+            .unwrap();
         Node {
-            child,
-            stdout,
-            enode: enode.parse().unwrap(),
-            ipc: ipc.unwrap(),
-            http: http.unwrap(),
+            enode: process.enode.parse().unwrap(),
+            process,
+            ipc,
+            http,
             _dir: dir,
         }
     }
 
     /// Waits for the node's next output line starting with `prefix`.
     fn wait_line(&mut self, prefix: &str) {
-        self.stdout
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|line| line.starts_with(prefix))
-            .unwrap_or_else(|| panic!("the node never printed {prefix:?}"));
+        self.process.wait_line(prefix);
     }
 
     fn client(&self) -> Client {
         Client::connect(&self.ipc)
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Kills process `pid` if the test has not finished by [`WATCHDOG`].
-fn watchdog(pid: u32) {
-    std::thread::spawn(move || {
-        std::thread::sleep(WATCHDOG);
-        // SAFETY: signals a child this test started; at worst it has already exited.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-    });
 }
 
 /// A JSON-RPC client on the control socket: the node writes one JSON value per line.

@@ -1,12 +1,17 @@
 //! `ethp2p node --metrics`: the node serves Prometheus text, and the peer gauge counts a peer
 //! that connected.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ethp2p::{Protocol, Server, ServerConfig, ServerHandle};
+
+#[path = "support/node_process.rs"]
+mod node_process;
+
+use node_process::NodeProcess;
 
 /// Kills the node if the test has not finished by then, so a broken node fails the test
 /// instead of hanging it.
@@ -46,82 +51,33 @@ fn labelled(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
     })
 }
 
-/// An `ethp2p node --metrics` child process, killed on drop.
+/// An `ethp2p node --metrics`, killed on drop.
 struct MetricsNode {
-    child: Child,
-    stdout: std::io::Lines<BufReader<ChildStdout>>,
+    process: NodeProcess,
     metrics_addr: SocketAddr,
     enode: String,
 }
 
 impl MetricsNode {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
-            .args([
-                "node",
-                "--addr",
-                "127.0.0.1:0",
-                "--nodiscover",
-                "--nat",
-                "none",
-            ])
-            .args(["--caps", "echo/1", "--metrics", "--metrics.port", "0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ethp2p node");
-        watchdog(child.id());
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Keep reading stderr after the address line: a closed pipe would fail the node's
-        // later writes.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (address, found) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let url = line.strip_prefix("metrics: http://");
-                if let Some(addr) = url.and_then(|u| u.strip_suffix("/metrics")) {
-                    let _ = address.send(addr.parse::<SocketAddr>());
-                }
-            }
-        });
-        let metrics_addr = found
-            .recv()
-            .expect("the node prints its metrics address")
-            .expect("a socket address");
-        let enode = stdout.next().expect("the node prints its enode").unwrap();
+        let args = ["--caps", "echo/1", "--metrics", "--metrics.port", "0"];
+        let mut process = NodeProcess::start(args, WATCHDOG);
+        let url = process.stderr_line("metrics: http://");
+        let metrics_addr = url
+            .strip_suffix("/metrics")
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("not a metrics address: {url}"));
         MetricsNode {
-            child,
-            stdout,
+            enode: process.enode.clone(),
+            process,
             metrics_addr,
-            enode,
         }
     }
 
     /// Waits for the node's next output line starting with `prefix`.
     fn wait_line(&mut self, prefix: &str) {
-        self.stdout
-            .by_ref()
-            .map_while(Result::ok)
-            .find(|line| line.starts_with(prefix))
-            .unwrap_or_else(|| panic!("the node never printed {prefix:?}"));
+        self.process.wait_line(prefix);
     }
-}
-
-impl Drop for MetricsNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Kills process `pid` if the test has not finished by [`WATCHDOG`].
-fn watchdog(pid: u32) {
-    std::thread::spawn(move || {
-        std::thread::sleep(WATCHDOG);
-        // SAFETY: signals a child this test started; at worst it has already exited.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-    });
 }
 
 /// A dial-only peer sharing `echo/1` with the node: sends one 4-byte message, then listens.
@@ -247,7 +203,7 @@ fn prometheus_scrapes_the_peer_count() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start prometheus");
-    watchdog(server.id());
+    node_process::kill_after(server.id(), WATCHDOG);
 
     let query = "/api/v1/query?query=ethp2p_peers%7Bdirection%3D%22inbound%22%7D";
     let started = std::time::Instant::now();

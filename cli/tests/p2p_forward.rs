@@ -3,17 +3,24 @@
 //! first forward), bytes arrive intact both ways, `ls` counts them, refusals are explained, and
 //! `close` removes entries.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+#[path = "support/node_process.rs"]
+mod node_process;
+
+use node_process::NodeProcess;
 
 /// Kills a node if the test has not finished by then.
 const WATCHDOG: Duration = Duration::from_secs(180);
 
+/// An `ethp2p node --datadir D`, killed (and D removed) on drop.
 struct Node {
-    child: Child,
+    process: NodeProcess,
     enode: String,
     dir: PathBuf,
 }
@@ -22,46 +29,15 @@ impl Node {
     fn start(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("ethp2p-p2p-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
-            .args([
-                "node",
-                "--addr",
-                "127.0.0.1:0",
-                "--nodiscover",
-                "--nat",
-                "none",
-            ])
-            .arg("--datadir")
-            .arg(&dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ethp2p node");
-        let pid = child.id();
-        std::thread::spawn(move || {
-            std::thread::sleep(WATCHDOG);
-            // SAFETY: signals a child this test started; at worst it has already exited.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        });
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (lines, found) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                eprintln!("node: {line}");
-                let _ = lines.send(line);
-            }
-        });
-        while !found
-            .recv()
-            .expect("the node prints its control socket")
-            .starts_with("control socket: ")
-        {}
-        let enode = stdout.next().expect("enode line").unwrap();
-        // Keep draining stdout (event lines) so the node never blocks on a full pipe.
-        std::thread::spawn(move || for _ in stdout.map_while(Result::ok) {});
-        Node { child, enode, dir }
+        let args = [OsStr::new("--datadir"), dir.as_os_str()];
+        let mut process = NodeProcess::start(args, WATCHDOG);
+        process.stderr_line("control socket: ");
+        process.drain_stdout();
+        Node {
+            enode: process.enode.clone(),
+            process,
+            dir,
+        }
     }
 
     /// Runs `ethp2p p2p ARGS --datadir <ours>`: (success, stdout, stderr).
@@ -89,8 +65,8 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -291,8 +267,8 @@ fn killing_the_remote_node_ends_forwarded_connections() {
     let mut got = [0; 6];
     conn.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"A:ping");
-    a.child.kill().unwrap();
-    a.child.wait().unwrap();
+    a.process.child.kill().unwrap();
+    a.process.child.wait().unwrap();
     // The connection ends (EOF or reset), within the watchdog's bound rather than never.
     conn.set_read_timeout(Some(WATCHDOG)).unwrap();
     let mut rest = Vec::new();
