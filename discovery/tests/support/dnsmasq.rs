@@ -26,43 +26,21 @@ impl Dnsmasq {
         let dir = TempDir::new();
         let conf_path = dir.path().join("tree.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        // dnsmasq cannot be given port 0: take a free port from the kernel and hand it over. The
-        // port may be taken again before dnsmasq binds it (UDP and TCP): then try another.
-        let mut log = Vec::new();
-        for _ in 0..5 {
-            let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new(dnsmasq_binary())
+        let (child, port) = start_on_free_port("dnsmasq", "started", |port| {
+            let mut command = Command::new(dnsmasq_binary());
+            command
                 .args(["--keep-in-foreground", "--no-resolv", "--no-hosts"])
                 .args(["--bind-interfaces", "--listen-address=127.0.0.1"])
                 .args(["--pid-file=", "--log-facility=-"])
                 .arg(format!("--port={port}"))
-                .arg(format!("--conf-file={}", conf_path.display()))
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start dnsmasq (scripts/install-dns-tools.sh installs dnsmasq-base)");
-            // It logs "started" once its sockets are bound, and exits if it cannot bind them.
-            let stderr = child.stderr.take().unwrap();
-            let mut lines = BufReader::new(stderr).lines();
-            let started = lines.by_ref().map_while(Result::ok).any(|line| {
-                log.push(line.clone());
-                line.contains("started")
-            });
-            if started {
-                // Keep draining its log so it never blocks on a full pipe.
-                std::thread::spawn(move || lines.for_each(drop));
-                return Dnsmasq {
-                    child,
-                    addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-                    _dir: dir,
-                };
-            }
-            let _ = child.wait();
+                .arg(format!("--conf-file={}", conf_path.display()));
+            command
+        });
+        Dnsmasq {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            _dir: dir,
         }
-        panic!("dnsmasq did not start:\n{}", log.join("\n"));
     }
 }
 
@@ -82,6 +60,43 @@ impl Drop for Dnsmasq {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a server that cannot be given port 0 (dnsmasq, nsd): takes a free port from the
+/// kernel and hands it over. The port may be taken again before the server binds it (UDP and
+/// TCP), so up to five ports are tried. `command(port)` builds the command; the server is up
+/// once a line of its standard error contains `ready` (servers log that once their sockets
+/// are bound, and exit if they cannot bind them).
+pub fn start_on_free_port(
+    name: &str,
+    ready: &str,
+    mut command: impl FnMut(u16) -> Command,
+) -> (Child, u16) {
+    let mut log = Vec::new();
+    for _ in 0..5 {
+        let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = command(port)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name} (scripts/install-dns-tools.sh): {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let started = lines.by_ref().map_while(Result::ok).any(|line| {
+            log.push(line.clone());
+            line.contains(ready)
+        });
+        if started {
+            // Keep draining its log so it never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (child, port);
+        }
+        let _ = child.wait();
+    }
+    panic!("{name} did not start:\n{}", log.join("\n"));
 }
 
 pub fn dnsmasq_binary() -> PathBuf {

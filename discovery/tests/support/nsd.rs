@@ -2,12 +2,11 @@
 //! `scripts/install-dns-tools.sh`) on 127.0.0.1 serving one zone file, for the DNS benchmark:
 //! it answers from a hash table, where dnsmasq scans its list of records for every query.
 
-use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-use super::dnsmasq::TempDir;
+use super::dnsmasq::{TempDir, start_on_free_port};
 
 /// nsd serving `zone` (an RFC 1035 zone file for `origin`) on 127.0.0.1; killed on drop.
 pub struct Nsd {
@@ -22,14 +21,7 @@ impl Nsd {
         let dir = TempDir::new();
         let path = |name: &str| dir.path().join(name).display().to_string();
         std::fs::write(path("tree.zone"), zone).unwrap();
-        let mut log = Vec::new();
-        // As for dnsmasq: a free port from the kernel, another one if it is taken meanwhile.
-        for _ in 0..5 {
-            let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+        let (child, port) = start_on_free_port("nsd", "nsd started", |port| {
             let conf = format!(
                 "server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n  \
                  database: \"\"\n  zonelistfile: \"{list}\"\n  xfrdfile: \"{xfrd}\"\n  \
@@ -42,29 +34,15 @@ impl Nsd {
                 zone = path("tree.zone"),
             );
             std::fs::write(path("nsd.conf"), conf).unwrap();
-            let mut child = Command::new(nsd_binary())
-                .args(["-d", "-c", &path("nsd.conf")])
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start nsd (scripts/install-dns-tools.sh installs it)");
-            // It logs "nsd started" once it serves, and exits if it cannot bind or load.
-            let stderr = child.stderr.take().unwrap();
-            let mut lines = BufReader::new(stderr).lines();
-            let started = lines.by_ref().map_while(Result::ok).any(|line| {
-                log.push(line.clone());
-                line.contains("nsd started")
-            });
-            if started {
-                std::thread::spawn(move || lines.for_each(drop));
-                return Nsd {
-                    child,
-                    addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-                    _dir: dir,
-                };
-            }
-            let _ = child.wait();
+            let mut command = Command::new(nsd_binary());
+            command.args(["-d", "-c", &path("nsd.conf")]);
+            command
+        });
+        Nsd {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            _dir: dir,
         }
-        panic!("nsd did not start:\n{}", log.join("\n"));
     }
 }
 
