@@ -518,6 +518,16 @@ mod tests {
         ethp2p::Server::start(config).await.unwrap()
     }
 
+    /// The node's methods, as `ethp2p node` registers them.
+    fn test_methods(server: &ServerHandle) -> Methods {
+        api::methods(api::Api {
+            server: server.clone(),
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            p2p: crate::p2p::Registry::new(server.clone()),
+        })
+        .into()
+    }
+
     async fn ask(stream: &mut BufReader<UnixStream>, request: &str) -> Value {
         stream
             .get_mut()
@@ -540,12 +550,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("test.ipc");
         let server = node().await;
-        let methods: Methods = api::methods(api::Api {
-            server: server.clone(),
-            listen_addr: "127.0.0.1:0".parse().unwrap(),
-            p2p: crate::p2p::Registry::new(server.clone()),
-        })
-        .into();
+        let methods = test_methods(&server);
         let config = IpcConfig {
             max_clients: 1,
             ..IpcConfig::default()
@@ -591,12 +596,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("test.ipc");
         let server = node().await;
-        let methods: Methods = api::methods(api::Api {
-            server: server.clone(),
-            listen_addr: "127.0.0.1:0".parse().unwrap(),
-            p2p: crate::p2p::Registry::new(server.clone()),
-        })
-        .into();
+        let methods = test_methods(&server);
         let config = IpcConfig {
             request_timeout: Duration::from_millis(200),
             ..IpcConfig::default()
