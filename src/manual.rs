@@ -306,6 +306,14 @@ pub mod discovery_and_nat {
     //! # Ok::<(), Box<dyn std::error::Error>>(())
     //! ```
     //!
+    //! A client of one chain announces it and dials only nodes of it:
+    //! [`DiscoveryConfig::record_entries`](crate::server::DiscoveryConfig::record_entries) puts
+    //! its `eth` entry ([`ForkId::eth_entry`](ethp2p_discovery::fork_id::ForkId::eth_entry))
+    //! in its record, and
+    //! [`DiscoveryConfig::record_filter`](crate::server::DiscoveryConfig::record_filter) keeps
+    //! the discovered nodes whose record passes (discv4 nodes are asked for their record
+    //! first, as go-ethereum does; DNS and discv5 nodes come with theirs).
+    //!
     //! Discovery also votes on our external endpoint from what peers report in Pong: when
     //! enough recent voters agree, the node's enode and record advertise it, unless a NAT
     //! mapping already set the endpoint.

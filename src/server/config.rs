@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secp256k1::SecretKey;
@@ -85,6 +86,38 @@ pub struct DiscoveryConfig {
     /// discv5 timing and session limits (go-ethereum's defaults); its bootnodes come from
     /// `bootnode_records`.
     pub discv5: ethp2p_discovery::v5::ServiceConfig,
+    /// Extra entries of our record, key and raw RLP value: what a client announces about
+    /// itself, such as its chain's `eth` entry
+    /// ([`ForkId::eth_entry`](ethp2p_discovery::fork_id::ForkId::eth_entry)).
+    pub record_entries: Vec<(String, Vec<u8>)>,
+    /// Which discovered nodes become dial candidates, judged by their record: a client keeps
+    /// only nodes of its own chain, for example by their `eth` entry's fork id
+    /// ([`Enr::eth_fork_id`]). With a filter, discv4 nodes are asked for their record first
+    /// (EIP-868, as go-ethereum does); a node that does not answer is not dialed. discv5 and
+    /// DNS nodes come with their records. `None` (the default) dials every node found.
+    pub record_filter: Option<RecordFilter>,
+}
+
+/// A caller's test of a discovered node's record; see [`DiscoveryConfig::record_filter`].
+#[derive(Clone)]
+pub struct RecordFilter(Arc<dyn Fn(&Enr) -> bool + Send + Sync>);
+
+impl RecordFilter {
+    /// A filter keeping the nodes whose record `keep` returns `true` for.
+    pub fn new(keep: impl Fn(&Enr) -> bool + Send + Sync + 'static) -> Self {
+        RecordFilter(Arc::new(keep))
+    }
+
+    /// Whether the node with this record may be dialed.
+    pub fn keeps(&self, record: &Enr) -> bool {
+        (self.0)(record)
+    }
+}
+
+impl std::fmt::Debug for RecordFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordFilter(..)")
+    }
 }
 
 impl Default for DiscoveryConfig {
@@ -97,6 +130,8 @@ impl Default for DiscoveryConfig {
             v5: false,
             discv4: ethp2p_discovery::v4::Config::default(),
             discv5: ethp2p_discovery::v5::ServiceConfig::default(),
+            record_entries: Vec::new(),
+            record_filter: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
 use tokio::net::UdpSocket;
 
+use super::config::RecordFilter;
 use super::sources::{NodeSender, NodeSlot};
 use super::{Inner, StartError};
 
@@ -31,6 +32,8 @@ const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 const LOOKUP_INTERVAL_LEARNING: Duration = Duration::from_millis(100);
 /// Nodes remembered as offered, for telling whether a lookup learned something new.
 const MAX_OFFERED: usize = 4096;
+/// Record requests (ENRREQUEST) a record filter keeps waiting at once.
+const MAX_RECORD_REQUESTS: usize = 16;
 /// When lookups learn of no node at all (an empty table), the gap doubles up to this.
 const LOOKUP_INTERVAL_MAX: Duration = Duration::from_secs(30);
 /// A lookup whose end we did not see (its event was missed) is taken as over after this long.
@@ -83,7 +86,18 @@ pub(crate) async fn start(
         })?
         .port();
     let (ip, tcp_port) = (advertised.ip(), advertised.port());
-    let fill = |builder: &mut EnrBuilder| fill_record(builder, ip, tcp_port, udp_port);
+    // The caller's entries are checked once here, so that filling a record cannot fail.
+    for (key, value) in &discovery.record_entries {
+        Enr::builder()
+            .insert_raw(key, value)
+            .map_err(|error| StartError::Discovery(format!("record entry {key:?}: {error}")))?;
+    }
+    let fill = |builder: &mut EnrBuilder| {
+        fill_record(builder, ip, tcp_port, udp_port);
+        for (key, value) in &discovery.record_entries {
+            let _ = builder.insert_raw(key, value);
+        }
+    };
     let enr = match &config.data_dir {
         Some(dir) => local_record::load_or_create(&dir.join("enr"), &config.key, fill)
             .map_err(|error| StartError::Discovery(error.to_string()))?,
@@ -271,8 +285,65 @@ async fn predicted_endpoint(inner: &Inner, addr: SocketAddr) {
 }
 
 /// The dial candidate a discv5 record names: its IP with its TCP port (none without one).
-fn dialable(record: &Enr) -> Option<Enode> {
+/// A discv4 node found: a candidate at once, or, under a record filter, once its record
+/// passes (asked for here). Whether it is new.
+async fn offer_v4(
+    inner: &Inner,
+    handle: &Discv4Handle,
+    filter: Option<&RecordFilter>,
+    found: &mut Found,
+    checks: &mut RecordChecks,
+    node: &NodeRecord,
+) -> bool {
+    if filter.is_none() {
+        return found.push(inner.local_id, Enode::from(node));
+    }
+    let ask = node.id != inner.local_id && node.endpoint.tcp_port != 0 && checks.ask(node);
+    if ask {
+        let _ = handle.request_enr(*node).await;
+    }
+    ask
+}
+
+/// The caller's record filter, if any.
+fn record_filter(inner: &Inner) -> Option<&RecordFilter> {
+    inner.config.discovery.as_ref()?.record_filter.as_ref()
+}
+
+/// A record's dial address, if it has one and the caller's filter keeps it.
+fn dialable(record: &Enr, filter: Option<&RecordFilter>) -> Option<Enode> {
+    if filter.is_some_and(|filter| !filter.keeps(record)) {
+        return None;
+    }
     record.to_enode().filter(|enode| enode.tcp_port != 0)
+}
+
+/// With a record filter, discv4 nodes wait here for their record (ENRREQUEST) before they may
+/// become candidates; each node is asked once per [`MAX_OFFERED`] nodes seen, at most
+/// [`MAX_RECORD_REQUESTS`] at a time (the others come again with later lookups).
+#[derive(Default)]
+struct RecordChecks {
+    asked: HashSet<PeerId>,
+    in_flight: HashSet<PeerId>,
+}
+
+impl RecordChecks {
+    /// Whether to ask `node` for its record now.
+    fn ask(&mut self, node: &NodeRecord) -> bool {
+        if self.in_flight.len() >= MAX_RECORD_REQUESTS || self.asked.contains(&node.id) {
+            return false;
+        }
+        if self.asked.len() >= MAX_OFFERED {
+            self.asked.clear();
+        }
+        self.asked.insert(node.id);
+        self.in_flight.insert(node.id)
+    }
+
+    /// Whether an answer (record or failure) about `node` was ours.
+    fn answered(&mut self, node: &NodeRecord) -> bool {
+        self.in_flight.remove(&node.id)
+    }
 }
 
 /// The discv5 node source, until shutdown; then stops discv5. Its lookups return their
@@ -287,6 +358,7 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
     >;
     let mut events = handle.events();
     let mut shutdown = inner.shutdown.subscribe();
+    let filter = record_filter(&inner);
     let mut found = Found::default();
     let mut slot: Option<NodeSlot> = None;
     let mut lookup: Option<LookupFuture> = None;
@@ -307,14 +379,14 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
             },
             event = events.recv() => match event {
                 Ok(v5::Event::NodeAdded(record)) => {
-                    if let Some(enode) = dialable(&record) {
+                    if let Some(enode) = dialable(&record, filter) {
                         found.push(inner.local_id, enode);
                     }
                 }
                 // Lookups discv5 runs by itself (bootstrap, table refresh).
                 Ok(v5::Event::LookupFinished { nodes, .. }) => {
                     for record in &nodes {
-                        if let Some(enode) = dialable(record) {
+                        if let Some(enode) = dialable(record, filter) {
                             found.push(inner.local_id, enode);
                         }
                     }
@@ -331,7 +403,7 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
                 let Ok(nodes) = nodes else { break };
                 let mut novel = false;
                 for record in &nodes {
-                    if let Some(enode) = dialable(record) {
+                    if let Some(enode) = dialable(record, filter) {
                         novel |= found.push(inner.local_id, enode);
                     }
                 }
@@ -371,6 +443,8 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
     for node in std::mem::take(&mut records_wanted) {
         let _ = handle.request_enr(node).await;
     }
+    let filter = record_filter(&inner);
+    let mut checks = RecordChecks::default();
     loop {
         if slot.is_some() {
             if let Some(node) = found.pop() {
@@ -389,27 +463,39 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
             },
             event = events.recv() => match event {
                 Ok(Event::NodeAdded(record) | Event::ReplacementAdded(record)) => {
-                    found.push(inner.local_id, Enode::from(&record));
+                    offer_v4(&inner, &handle, filter, &mut found, &mut checks, &record).await;
                 }
                 Ok(Event::LookupFinished { learned, .. }) => {
                     lookup_since = None;
                     let mut novel = false;
                     for record in &learned {
-                        novel |= found.push(inner.local_id, Enode::from(record));
+                        novel |=
+                            offer_v4(&inner, &handle, filter, &mut found, &mut checks, record).await;
                     }
                     gap = next_gap(gap, novel, learned.is_empty());
                     next_lookup = Instant::now() + gap;
                     tracing::debug!(learned = learned.len(), novel, "lookup finished");
                 }
                 Ok(Event::ExternalEndpoint(addr)) => predicted_endpoint(&inner, addr).await,
-                Ok(Event::Enr { node, enr }) if record_bootnodes.contains(&node.id) => {
-                    if let Some(discv5) = &inner.discv5 {
+                Ok(Event::Enr { node, enr }) => {
+                    if checks.answered(&node)
+                        && let Some(enode) = dialable(&enr, filter)
+                    {
+                        found.push(inner.local_id, enode);
+                    }
+                    if record_bootnodes.contains(&node.id)
+                        && let Some(discv5) = &inner.discv5
+                    {
                         tracing::debug!(%enr, "discv5 bootnode record fetched over discv4");
                         let _ = discv5.add_node(*enr).await;
                     }
                 }
-                Ok(Event::EnrFailed(node)) if record_bootnodes.contains(&node.id) => {
-                    records_wanted.push(node);
+                Ok(Event::EnrFailed(node)) => {
+                    // A node that cannot show its record is not dialed under a filter.
+                    checks.answered(&node);
+                    if record_bootnodes.contains(&node.id) {
+                        records_wanted.push(node);
+                    }
                 }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

@@ -7,6 +7,7 @@ use ethp2p_discovery::dns::{ClientConfig, LinkEntry, Resolver};
 use ethp2p_discovery::v4::{Discv4Handle, NodeRecord};
 
 use super::ServerHandle;
+use super::config::RecordFilter;
 use super::sources::NodeSender;
 
 impl ServerHandle {
@@ -16,16 +17,19 @@ impl ServerHandle {
     /// trees are walked only as fast as the dialer takes candidates, within `config`'s rate
     /// limit; records without an IP and TCP port are not dialed. Works with or without discv4;
     /// with it, every record with a UDP port is also pinged, which seeds the discovery table
-    /// with the nodes that answer.
+    /// with the nodes that answer. Records the discovery configuration's `record_filter`
+    /// rejects are skipped.
     pub fn add_dns_discovery<R>(&self, resolver: R, urls: &[LinkEntry], config: ClientConfig)
     where
         R: Resolver + Send + Sync + 'static,
     {
         let nodes = NodeIterator::new(resolver, config, rand::random(), urls);
         let source = self.add_node_source("dns");
+        let filter = (self.inner.config.discovery.as_ref())
+            .and_then(|discovery| discovery.record_filter.clone());
         self.inner
             .tasks
-            .spawn(feed(nodes, source, self.discovery()));
+            .spawn(feed(nodes, source, self.discovery(), filter));
     }
 }
 
@@ -33,6 +37,7 @@ async fn feed<R: Resolver>(
     mut nodes: NodeIterator<R>,
     source: NodeSender,
     discovery: Option<Discv4Handle>,
+    filter: Option<RecordFilter>,
 ) {
     loop {
         let Ok(slot) = source.reserve().await else {
@@ -46,6 +51,10 @@ async fn feed<R: Resolver>(
             tracing::debug!("no DNS tree left to walk");
             return;
         };
+        if filter.as_ref().is_some_and(|filter| !filter.keeps(&record)) {
+            tracing::debug!(%record, "DNS tree node left out by the record filter");
+            continue;
+        }
         let Some(enode) = record.to_enode() else {
             tracing::debug!(%record, "DNS tree node without an IP: skipped");
             continue;

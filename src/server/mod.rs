@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 
-pub use config::{DiscoveryConfig, ServerConfig};
+pub use config::{DiscoveryConfig, RecordFilter, ServerConfig};
 pub use ethp2p_discovery::netutil::{Cidr, ParseCidrError, is_lan};
 pub use events::{PeerEvent, Stats};
 pub use setup::SetupError;
