@@ -3,7 +3,7 @@
 //!
 //! | metric | ethp2p | go-ethereum | target |
 //! |---|---|---|---|
-//! | throughput, 1 KiB and 16 KiB messages | two [`Server`]s in this process, one connection | `gethpeer bench throughput` | >= 1.5x at 1 KiB, >= 1x at 16 KiB |
+//! | throughput, 1 KiB and 16 KiB messages | two [`Server`]s in this process, one connection | `gethpeer bench throughput` | >= 1.5x at 1 KiB, >= 1.2x at 16 KiB |
 //! | handshakes per second | one listening [`Server`], K raw dialers in this process | `gethpeer bench handshakes --dialer raw` | >= 1.5x |
 //! | resident memory per idle peer | `ethp2p node` child process, filled by `gethpeer memdialer` | `gethpeer bench memory` (memserver + memdialer) | <= 16 KiB and below go-ethereum |
 //!
@@ -927,7 +927,8 @@ fn main() {
         } else {
             format!("{size} B")
         };
-        let target = if *size <= 1024 { 1.5 } else { 1.0 };
+        // 16 KiB: issue 10's target, set when the assembly Keccak came in (1.06x before).
+        let target = if *size <= 1024 { 1.5 } else { 1.2 };
         rows.push(Row {
             metric: format!("throughput {label}"),
             unit: "MB/s",
