@@ -327,3 +327,46 @@ async fn peer_info_and_static_and_trusted_flags() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A server on `[::]:0` (dual-stack) takes one peer over 127.0.0.1 and another over ::1 at
+/// the same time, and reports the IPv4 one at its IPv4 address (not `::ffff:127.0.0.1`).
+#[tokio::test]
+async fn dual_stack_listener_takes_both_families() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let foo = || recorder("foo", 1, 1, None, tx.clone());
+    let mut hub_config = config(&mut rng, vec![foo()]);
+    hub_config.listen_addr = Some("[::]:0".parse().unwrap());
+    let hub = Server::start(hub_config).await.unwrap();
+    let mut hub_events = hub.events();
+    let over_v4 = hub.local_enode();
+    assert!(over_v4.ip.is_loopback() && over_v4.ip.is_ipv4());
+    let mut over_v6 = over_v4;
+    over_v6.ip = "::1".parse().unwrap();
+
+    let mut v4_config = config(&mut rng, vec![foo()]);
+    v4_config.static_peers = vec![over_v4];
+    let mut v6_config = config(&mut rng, vec![foo()]);
+    v6_config.listen_addr = Some("[::1]:0".parse().unwrap());
+    v6_config.static_peers = vec![over_v6];
+    let v4 = Server::start(v4_config).await.unwrap();
+    let v6 = Server::start(v6_config).await.unwrap();
+    let (mut v4_events, mut v6_events) = (v4.events(), v6.events());
+
+    let mut seen = vec![
+        wait_added(&mut hub_events).await.remote_addr,
+        wait_added(&mut hub_events).await.remote_addr,
+    ];
+    let mut want = vec![
+        wait_added(&mut v4_events).await.local_addr.unwrap(),
+        wait_added(&mut v6_events).await.local_addr.unwrap(),
+    ];
+    assert!(want[0].is_ipv4() && want[1].is_ipv6(), "{want:?}");
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "each peer at its own family's address");
+    assert_eq!(hub.peer_count(), 2, "both at once");
+    for server in [v4, v6, hub] {
+        server.shutdown().await;
+    }
+}

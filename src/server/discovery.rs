@@ -15,7 +15,6 @@ use ethp2p_discovery::local_record;
 use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, nodedb, unix_now};
 use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
-use tokio::net::UdpSocket;
 
 use super::sources::{NodeSender, NodeSlot};
 use super::{Inner, StartError};
@@ -69,9 +68,8 @@ pub(crate) async fn start(
         .udp_addr
         .or(listen)
         .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-    let socket = UdpSocket::bind(udp_addr)
-        .await
-        .map_err(|source| StartError::Listen {
+    let socket =
+        ethp2p_discovery::netutil::bind_udp(udp_addr).map_err(|source| StartError::Listen {
             addr: udp_addr,
             source,
         })?;
