@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -135,20 +135,38 @@ pub fn is_dual_stack(addr: SocketAddr) -> bool {
     matches!(addr, SocketAddr::V6(v6) if v6.ip().is_unspecified())
 }
 
-fn socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
-    if is_dual_stack(addr) {
-        // Linux defaults to off (net.ipv6.bindv6only = 0), BSDs and Windows to on: set it.
-        socket.set_only_v6(false)?;
-    }
+/// A non-blocking socket for `addr`, and the address to bind it to: on `[::]` one that takes
+/// both families, or, where the host has no IPv6 at all, an IPv4 one on `0.0.0.0` and the same
+/// port (as Go's `:30303` falls back).
+fn socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<(Socket, SocketAddr)> {
+    let (socket, addr) = if is_dual_stack(addr) {
+        let dual = Socket::new(Domain::IPV6, kind, Some(protocol)).and_then(|socket| {
+            // Linux defaults to off (net.ipv6.bindv6only = 0), BSDs and Windows to on: set it.
+            socket.set_only_v6(false)?;
+            Ok(socket)
+        });
+        match dual {
+            Ok(socket) => (socket, addr),
+            Err(error) => {
+                tracing::info!(%error, "no dual-stack socket here: IPv4 only");
+                let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
+                (Socket::new(Domain::IPV4, kind, Some(protocol))?, v4)
+            }
+        }
+    } else {
+        (
+            Socket::new(Domain::for_address(addr), kind, Some(protocol))?,
+            addr,
+        )
+    };
     socket.set_nonblocking(true)?;
-    Ok(socket)
+    Ok((socket, addr))
 }
 
 /// A UDP socket on `addr`; on `[::]` it receives IPv4 too (see [`is_dual_stack`]). Needs a
 /// tokio runtime.
 pub fn bind_udp(addr: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
-    let socket = socket(addr, Type::DGRAM, Protocol::UDP)?;
+    let (socket, addr) = socket(addr, Type::DGRAM, Protocol::UDP)?;
     socket.bind(&addr.into())?;
     tokio::net::UdpSocket::from_std(socket.into())
 }
@@ -157,7 +175,7 @@ pub fn bind_udp(addr: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
 /// `SO_REUSEADDR` and the backlog as tokio's own `TcpListener::bind` sets them on Unix. Needs
 /// a tokio runtime.
 pub fn bind_tcp(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
-    let socket = socket(addr, Type::STREAM, Protocol::TCP)?;
+    let (socket, addr) = socket(addr, Type::STREAM, Protocol::TCP)?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
