@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -135,6 +135,25 @@ pub fn is_dual_stack(addr: SocketAddr) -> bool {
     matches!(addr, SocketAddr::V6(v6) if v6.ip().is_unspecified())
 }
 
+/// The address a short-lived client (a ping, a crawl) binds to reach `targets`: loopback
+/// when every target is, the one family they all have, and `[::]` (dual-stack, see
+/// [`bind_udp`]) when both occur. No targets: IPv4 loopback.
+pub fn client_ip_for(targets: impl IntoIterator<Item = IpAddr>) -> IpAddr {
+    let (mut v4, mut v6, mut beyond_loopback) = (false, false, false);
+    for ip in targets {
+        let ip = ip.to_canonical();
+        v4 |= ip.is_ipv4();
+        v6 |= ip.is_ipv6();
+        beyond_loopback |= !ip.is_loopback();
+    }
+    match (v4, v6, beyond_loopback) {
+        (true, true, _) | (false, true, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        (false, true, false) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        (_, false, true) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (_, false, false) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
 /// A non-blocking socket for `addr`, and the address to bind it to: on `[::]` one that takes
 /// both families, or, where the host has no IPv6 at all, an IPv4 one on `0.0.0.0` and the same
 /// port (as Go's `:30303` falls back).
@@ -214,6 +233,21 @@ mod tests {
         assert!(is_dual_stack(v6));
         assert!(!is_dual_stack(addr("[::1]:0")));
         assert!(!is_dual_stack(addr("0.0.0.0:0")));
+    }
+
+    #[test]
+    fn client_binds_the_targets_family() {
+        let pick = |targets: &[&str]| {
+            client_ip_for(targets.iter().map(|s| s.parse::<IpAddr>().unwrap())).to_string()
+        };
+        assert_eq!(pick(&["127.0.0.1", "127.0.0.2"]), "127.0.0.1");
+        assert_eq!(pick(&["127.0.0.1", "8.8.8.8"]), "0.0.0.0");
+        assert_eq!(pick(&["::1"]), "::1");
+        assert_eq!(pick(&["::1", "2001:db8::1"]), "::");
+        assert_eq!(pick(&["8.8.8.8", "2001:db8::1"]), "::");
+        assert_eq!(pick(&["127.0.0.1", "::1"]), "::");
+        assert_eq!(pick(&["::ffff:127.0.0.1"]), "127.0.0.1", "mapped is IPv4");
+        assert_eq!(pick(&[]), "127.0.0.1");
     }
 
     #[tokio::test]
