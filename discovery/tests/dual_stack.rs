@@ -1,6 +1,7 @@
 //! discv4 on a dual-stack socket (`[::]`, IPV6_V6ONLY off): IPv4 peers arrive as
 //! `::ffff:a.b.c.d` and must be treated as the IPv4 peers they are (PONG `to`, table entries,
-//! /24 limits), and a node on `[::]:0` answers pings over 127.0.0.1 and ::1 at once.
+//! /24 limits), and a node on `[::]:0` answers pings over 127.0.0.1 and ::1 at once, discv4
+//! alone and discv4 + discv5 on one shared port.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -9,7 +10,8 @@ use ethp2p_discovery::netutil::bind_udp;
 use ethp2p_discovery::v4::{
     self, Discv4, Discv4Handle, Endpoint, Message, NodeRecord, Ping, Pong, decode, encode,
 };
-use ethp2p_discovery::{Enr, PeerId};
+use ethp2p_discovery::v5::{self, Discv5, Discv5Handle, ServiceConfig};
+use ethp2p_discovery::{Enr, PeerId, spawn_shared};
 use secp256k1::SecretKey;
 
 const UNIX_START: u64 = 1_800_000_000;
@@ -184,6 +186,96 @@ async fn dual_stack_node_answers_both_families() {
     want.sort();
     assert_eq!(added, want, "IPv4 peer as IPv4, IPv6 peer as IPv6");
     for handle in [a, b, c] {
+        handle.shutdown().await;
+    }
+}
+
+fn discv5(key: SecretKey, enr: Enr) -> Discv5 {
+    let config = ServiceConfig {
+        revalidate_interval: Duration::from_secs(3600),
+        ..ServiceConfig::default()
+    };
+    Discv5::new(key, enr, config, Instant::now(), 1).unwrap()
+}
+
+async fn v5_client(seed: u16, bind: &str) -> (Discv5Handle, SocketAddr) {
+    let socket = bind_udp(bind.parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let handle = Discv5Handle::spawn(socket, discv5(key(seed), enr(&key(seed), addr))).unwrap();
+    (handle, addr)
+}
+
+/// discv4 and discv5 on one dual-stack port: a discv5 node over 127.0.0.1 and one over ::1
+/// both get PONGs that name their own address (the IPv4 one as IPv4), and discv4 pings over
+/// both families are answered on the same port.
+#[tokio::test]
+async fn shared_dual_stack_port_answers_discv5_and_discv4_over_both_families() {
+    let socket = bind_udp("[::]:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let a_key = key(1);
+    let mut builder = Enr::builder();
+    builder
+        .ip4(std::net::Ipv4Addr::LOCALHOST)
+        .udp4(port)
+        .ip6(std::net::Ipv6Addr::LOCALHOST)
+        .udp6(port);
+    let a_enr = builder.build(&a_key).unwrap();
+    let a_v4_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (a4, a5) = spawn_shared(
+        socket,
+        node(a_key, a_v4_addr, Instant::now(), v4::unix_now()),
+        discv5(a_key, a_enr.clone()),
+    )
+    .unwrap();
+    // discv5 sends to `ip` when a record has it: the IPv6 client gets a record of A with `ip6`
+    // alone (signed by A's key, as A would sign it).
+    let mut builder = Enr::builder();
+    builder
+        .ip6(std::net::Ipv6Addr::LOCALHOST)
+        .udp6(port)
+        .seq(a_enr.seq());
+    let a_enr_v6 = builder.build(&a_key).unwrap();
+
+    let mut a_events = a5.events();
+    let (b, b_addr) = v5_client(2, "127.0.0.1:0").await;
+    let (b_id, c_id) = (
+        Enr::builder().build(&key(2)).unwrap().id(),
+        Enr::builder().build(&key(3)).unwrap().id(),
+    );
+    let (c, c_addr) = v5_client(3, "[::1]:0").await;
+    let (from_b, from_c) = tokio::join!(b.ping(a_enr), c.ping(a_enr_v6));
+    assert_eq!(from_b.unwrap().to, b_addr, "IPv4 client seen as IPv4");
+    assert_eq!(from_c.unwrap().to, c_addr, "IPv6 client seen as IPv6");
+    // A takes both into its table once it has checked them: each came from the address its
+    // record names (the IPv4 one only once the mapped source is read as IPv4). A deadline,
+    // never reached when it works, turns a missing node into a failure instead of a hang.
+    let mut want = vec![b_id, c_id];
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !want.is_empty() {
+            if let v5::Event::NodeAdded(added) = a_events.recv().await.unwrap() {
+                want.retain(|id| *id != added.id());
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("A's table lacks {want:?}"));
+
+    let (d, _) = spawn(4, "127.0.0.1:0", "127.0.0.1:0".parse().unwrap()).await;
+    let (e, _) = spawn(5, "[::1]:0", "[::1]:0".parse().unwrap()).await;
+    let a_id = PeerId::from_secret_key(&a_key);
+    let at = |ip: &str| NodeRecord {
+        endpoint: Endpoint::from(SocketAddr::new(ip.parse().unwrap(), port)),
+        id: a_id,
+    };
+    let (over_v4, over_v6) = tokio::join!(ping(&d, at("127.0.0.1")), ping(&e, at("::1")));
+    assert!(
+        over_v4 && over_v6,
+        "discv4 over IPv4 {over_v4}, over IPv6 {over_v6}"
+    );
+    for handle in [b, c, a5] {
+        handle.shutdown().await;
+    }
+    for handle in [d, e, a4] {
         handle.shutdown().await;
     }
 }
