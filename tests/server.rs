@@ -384,7 +384,10 @@ async fn dual_stack_listener_takes_both_families() {
     hub.set_external_endpoint(public.into(), tcp, udp).await;
     let record = hub.local_enr().unwrap();
     assert_eq!(record.ip4(), Some(public));
-    assert_eq!((record.ip6(), record.tcp6(), record.udp6()), (None, None, None));
+    assert_eq!(
+        (record.ip6(), record.tcp6(), record.udp6()),
+        (None, None, None)
+    );
     for server in [v4, v6, hub] {
         server.shutdown().await;
     }
