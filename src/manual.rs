@@ -174,7 +174,7 @@ pub mod configuration {
     //!
     //! | field | default | meaning |
     //! |---|---|---|
-    //! | `listen_addr` | `Some(0.0.0.0:30303)` | TCP listen address; port 0 picks one; `None` dials only |
+    //! | `listen_addr` | `Some([::]:30303)` | TCP (and UDP) listen address, IPv4 and IPv6 on `[::]`; port 0 picks one; `None` dials only |
     //! | `client_id` | `ethp2p/v` + crate version | sent in Hello |
     //! | `protocols` | none | served to matching peers |
     //! | `max_peers` | 50 | trusted peers not counted |

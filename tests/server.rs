@@ -327,3 +327,68 @@ async fn peer_info_and_static_and_trusted_flags() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A server on `[::]:0` (dual-stack) takes one peer over 127.0.0.1 and another over ::1 at
+/// the same time, and reports the IPv4 one at its IPv4 address (not `::ffff:127.0.0.1`); its
+/// record carries `ip6`/`tcp6`/`udp6` (`::1`) beside `ip`/`tcp`/`udp` (127.0.0.1).
+#[tokio::test]
+async fn dual_stack_listener_takes_both_families() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let foo = || recorder("foo", 1, 1, None, tx.clone());
+    let mut hub_config = config(&mut rng, vec![foo()]);
+    hub_config.listen_addr = Some("[::]:0".parse().unwrap());
+    hub_config.discovery = Some(ethp2p::server::DiscoveryConfig::default());
+    let hub = Server::start(hub_config).await.unwrap();
+    // Its record names both loopback addresses, with the same ports.
+    let record = hub.local_enr().expect("discovery on");
+    assert_eq!(record.ip4(), Some(std::net::Ipv4Addr::LOCALHOST));
+    assert_eq!(record.ip6(), Some(std::net::Ipv6Addr::LOCALHOST));
+    assert_eq!(record.tcp4(), Some(hub.local_enode().tcp_port));
+    assert_eq!(
+        (record.tcp6(), record.udp6()),
+        (record.tcp4(), record.udp4())
+    );
+    let mut hub_events = hub.events();
+    let over_v4 = hub.local_enode();
+    assert!(over_v4.ip.is_loopback() && over_v4.ip.is_ipv4());
+    let mut over_v6 = over_v4;
+    over_v6.ip = "::1".parse().unwrap();
+
+    let mut v4_config = config(&mut rng, vec![foo()]);
+    v4_config.static_peers = vec![over_v4];
+    let mut v6_config = config(&mut rng, vec![foo()]);
+    v6_config.listen_addr = Some("[::1]:0".parse().unwrap());
+    v6_config.static_peers = vec![over_v6];
+    let v4 = Server::start(v4_config).await.unwrap();
+    let v6 = Server::start(v6_config).await.unwrap();
+    let (mut v4_events, mut v6_events) = (v4.events(), v6.events());
+
+    let mut seen = vec![
+        wait_added(&mut hub_events).await.remote_addr,
+        wait_added(&mut hub_events).await.remote_addr,
+    ];
+    let mut want = vec![
+        wait_added(&mut v4_events).await.local_addr.unwrap(),
+        wait_added(&mut v6_events).await.local_addr.unwrap(),
+    ];
+    assert!(want[0].is_ipv4() && want[1].is_ipv6(), "{want:?}");
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "each peer at its own family's address");
+    assert_eq!(hub.peer_count(), 2, "both at once");
+    // A real IPv4 endpoint (from NAT, say) replaces 127.0.0.1, and the ::1 beside it goes:
+    // loopback must not be announced next to a public address.
+    let (tcp, udp) = (record.tcp4().unwrap(), record.udp4().unwrap());
+    let public = std::net::Ipv4Addr::new(203, 0, 113, 9);
+    hub.set_external_endpoint(public.into(), tcp, udp).await;
+    let record = hub.local_enr().unwrap();
+    assert_eq!(record.ip4(), Some(public));
+    assert_eq!(
+        (record.ip6(), record.tcp6(), record.udp6()),
+        (None, None, None)
+    );
+    for server in [v4, v6, hub] {
+        server.shutdown().await;
+    }
+}

@@ -1,11 +1,11 @@
-//! `ethp2p devnet`: N nodes on 127.0.0.1 in one process that find each other through discv4,
+//! `ethp2p devnet`: N nodes on 127.0.0.1 (or `--ip ::1`) in one process that find each other through discv4,
 //! discv5 or both on one UDP port (`--discovery`) from one bootnode (node 0) until every node is connected to every other, then run the demo
 //! protocol for a while, with a live table and a summary. When the network does not form in
 //! time it says which pairs are missing and whether discovery had brought them together.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ethp2p::rlpx::{PeerId, random_secret_key};
@@ -29,6 +29,18 @@ pub struct DevnetArgs {
     /// Which discovery protocols the nodes run: v4, v5, or both on one UDP port.
     #[arg(long, value_enum, default_value_t = Discovery::V4)]
     discovery: Discovery,
+    /// The loopback address the nodes listen on: 127.0.0.1, or ::1 for a network over IPv6.
+    #[arg(long, default_value = "127.0.0.1", value_parser = loopback)]
+    ip: IpAddr,
+}
+
+fn loopback(text: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = text.parse().map_err(|e| format!("{e}"))?;
+    if ip.is_loopback() {
+        Ok(ip)
+    } else {
+        Err("a devnet runs on a loopback address (127.0.0.1 or ::1)".into())
+    }
 }
 
 /// The discovery protocols of a devnet.
@@ -73,7 +85,7 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
     let mut nodes: Vec<ServerHandle> = Vec::with_capacity(args.nodes);
     for _ in 0..args.nodes {
         let mut config = ServerConfig::new(random_secret_key(&mut rng));
-        config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.listen_addr = Some(SocketAddr::new(args.ip, 0));
         config.client_id = format!("ethp2p-devnet/v{}", env!("CARGO_PKG_VERSION"));
         // Each node may dial all N-1 others: keep that within the dial share (max_peers / 3).
         config.max_peers = config.max_peers.max(3 * args.nodes);
@@ -106,9 +118,10 @@ pub async fn run(args: DevnetArgs) -> Result<(), String> {
         nodes.push(Server::start(config).await.map_err(|e| e.to_string())?);
     }
     println!(
-        "devnet: {} nodes on 127.0.0.1 find each other through {} from one bootnode (node 0) \
+        "devnet: {} nodes on {} find each other through {} from one bootnode (node 0) \
          and connect to all others; protocol demo/1 greets each peer every {greeting_interval:?}",
         args.nodes,
+        args.ip,
         args.discovery.describe()
     );
     for (i, node) in nodes.iter().enumerate() {

@@ -2,13 +2,13 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ethp2p::rlpx::random_secret_key;
+use ethp2p_discovery::netutil::{bind_udp, client_ip_for};
 use ethp2p_discovery::v4::{Config, Discv4, Discv4Handle, Endpoint, Event, NodeRecord, unix_now};
 use ethp2p_discovery::{Enode, Enr};
-use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::enr::print_enr;
@@ -44,27 +44,21 @@ pub enum Discv4Command {
     },
 }
 
-/// A discovery instance on an ephemeral port: IPv6 when every target is, loopback when every
-/// target is.
+/// A discovery instance on an ephemeral port of the family (and scope) of its targets
+/// ([`client_ip_for`]: dual-stack when they are of both families).
 async fn start(targets: &[Enode]) -> Result<Discv4Handle, String> {
-    let loopback = targets.iter().all(|e| e.ip.is_loopback());
-    let ipv6 = !targets.is_empty() && targets.iter().all(|e| e.ip.is_ipv6());
-    let ip: IpAddr = match (ipv6, loopback) {
-        (true, true) => Ipv6Addr::LOCALHOST.into(),
-        (true, false) => Ipv6Addr::UNSPECIFIED.into(),
-        (false, true) => Ipv4Addr::LOCALHOST.into(),
-        (false, false) => Ipv4Addr::UNSPECIFIED.into(),
-    };
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-        .await
-        .map_err(|e| format!("cannot bind UDP: {e}"))?;
+    let ip = client_ip_for(targets.iter().map(|e| e.ip));
+    let socket = bind_udp(SocketAddr::new(ip, 0)).map_err(|e| format!("cannot bind UDP: {e}"))?;
     let port = socket.local_addr().map_err(|e| e.to_string())?.port();
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let key = random_secret_key(&mut rng);
     let mut builder = Enr::builder();
+    // An unspecified address is no endpoint: the record then has none (our requests are
+    // answered all the same).
     match ip {
-        IpAddr::V4(v4) => builder.ip4(v4).udp4(port),
-        IpAddr::V6(v6) => builder.ip6(v6).udp6(port),
+        IpAddr::V4(v4) if !v4.is_unspecified() => builder.ip4(v4).udp4(port),
+        IpAddr::V6(v6) if !v6.is_unspecified() => builder.ip6(v6).udp6(port),
+        _ => &mut builder,
     };
     let enr = builder.build(&key).map_err(|e| e.to_string())?;
     let config = Config {

@@ -4,15 +4,15 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ethp2p::rlpx::random_secret_key;
+use ethp2p_discovery::netutil::{bind_udp, client_ip_for};
 use ethp2p_discovery::v5::{Discv5, Discv5Handle, Event, ServiceConfig};
 use ethp2p_discovery::{Enr, NodeId};
 use secp256k1::SecretKey;
-use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::enr::print_enr;
@@ -67,9 +67,7 @@ async fn start(
     key: SecretKey,
     bootnodes: Vec<Enr>,
 ) -> Result<(Discv5Handle, Enr), String> {
-    let socket = UdpSocket::bind(addr)
-        .await
-        .map_err(|e| format!("cannot bind UDP {addr}: {e}"))?;
+    let socket = bind_udp(addr).map_err(|e| format!("cannot bind UDP {addr}: {e}"))?;
     let bound = socket.local_addr().map_err(|e| e.to_string())?;
     let mut builder = Enr::builder();
     match bound.ip() {
@@ -94,19 +92,13 @@ async fn start(
     Ok((handle, enr))
 }
 
-/// A throwaway node for talking to `targets`: on loopback when they all are.
+/// A throwaway node for talking to `targets`, bound to their family ([`client_ip_for`]) at
+/// the address discv5 sends to (`ip` first, else `ip6`).
 async fn start_client(targets: &[Enr]) -> Result<Discv5Handle, String> {
-    let loopback = targets
-        .iter()
-        .all(|e| e.ip4().is_some_and(|ip| ip.is_loopback()));
-    let ip = if loopback {
-        Ipv4Addr::LOCALHOST
-    } else {
-        Ipv4Addr::UNSPECIFIED
-    };
+    let ip = client_ip_for(targets.iter().filter_map(|e| e.to_enode()).map(|e| e.ip));
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let key = random_secret_key(&mut rng);
-    let (handle, _) = start(SocketAddr::new(ip.into(), 0), key, Vec::new()).await?;
+    let (handle, _) = start(SocketAddr::new(ip, 0), key, Vec::new()).await?;
     Ok(handle)
 }
 

@@ -25,8 +25,10 @@ pub struct NodeArgs {
     /// The node key as hex.
     #[arg(long)]
     nodekeyhex: Option<String>,
-    /// TCP listen address.
-    #[arg(long, default_value = "0.0.0.0:30303")]
+    /// TCP listen address (and UDP, unless --discport says otherwise). The default `[::]`
+    /// takes IPv4 and IPv6 on one port, as go-ethereum's `:30303`; any other address means
+    /// exactly that address (`0.0.0.0:30303` for IPv4 only).
+    #[arg(long, default_value = "[::]:30303")]
     addr: SocketAddr,
     /// Extra capabilities to serve with a handler that counts and discards messages:
     /// name/version[:message-count], comma separated (e.g. eth/68,snap/1).

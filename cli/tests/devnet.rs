@@ -1,5 +1,5 @@
-//! `ethp2p devnet` as a user runs it: nodes on 127.0.0.1 that know only a bootnode reach a full
-//! mesh through discv4 (and through discv5, and both on one port). Formation time is printed by the command, never asserted: the limit
+//! `ethp2p devnet` as a user runs it: nodes on 127.0.0.1 (and on ::1) that know only a bootnode
+//! reach a full mesh through discv4 (and through discv5, and both on one port). Formation time is printed by the command, never asserted: the limit
 //! below (`--timeout`) only bounds a run that would otherwise hang.
 
 use std::process::Command;
@@ -14,9 +14,14 @@ fn devnet_forms(nodes: usize) {
 
 /// Runs the devnet once with `--discovery <discovery>`.
 fn devnet_forms_with(nodes: usize, discovery: &str) {
+    devnet_forms_on(nodes, discovery, "127.0.0.1");
+}
+
+/// Runs the devnet once with `--discovery <discovery>` and `--ip <ip>`.
+fn devnet_forms_on(nodes: usize, discovery: &str, ip: &str) {
     let output = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
         .args(["devnet", "--nodes", &nodes.to_string(), "--duration", "1"])
-        .args(["--discovery", discovery])
+        .args(["--discovery", discovery, "--ip", ip])
         .args(["--timeout", FORMATION_TIMEOUT])
         .output()
         .expect("run ethp2p devnet");
@@ -46,6 +51,15 @@ fn forty_nodes_reach_full_mesh_five_times() {
 fn twenty_nodes_reach_full_mesh_over_discv5_and_over_both() {
     devnet_forms_with(20, "v5");
     devnet_forms_with(20, "both");
+}
+
+/// Issue 12: a devnet on ::1 forms through discovery alone (records with `ip6`/`udp6`,
+/// NEIGHBORS with 16-byte addresses), over discv4, discv5 and both on one port.
+#[test]
+fn eight_nodes_reach_full_mesh_over_ipv6_loopback() {
+    for discovery in ["v4", "v5", "both"] {
+        devnet_forms_on(8, discovery, "::1");
+    }
 }
 
 /// 100 nodes: about 15 to 30 s on 2 cores in a release build; run with

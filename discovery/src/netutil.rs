@@ -1,10 +1,18 @@
 //! Address rules shared by the server and discovery: CIDR ranges (the `--netrestrict` allow
 //! list), the LAN ranges exempt from throttles and IP limits (go-ethereum's `netutil.IsLAN`), and
 //! which addresses one node may tell another about (go-ethereum's `netutil.CheckRelayIP`).
+//!
+//! Also the two halves of dual-stack sockets: [`bind_udp`] and [`bind_tcp`] open `[::]` with
+//! `IPV6_V6ONLY` off, so one port takes both families (go-ethereum's `:30303`), and
+//! [`canonical_addr`] turns the IPv4-mapped sources (`::ffff:a.b.c.d`) such a socket reports
+//! back into the IPv4 addresses they are, at every place an address enters from the network.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 /// An address range such as `10.0.0.0/8` or `fd00::/8`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,9 +103,188 @@ pub fn relay_allowed(relay: IpAddr, ip: IpAddr) -> bool {
     !is_lan(ip) || is_lan(relay)
 }
 
+/// `addr` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a dual-stack socket
+/// reports for an IPv4 peer) replaced by the IPv4 address; any other address unchanged (a
+/// real IPv6 address keeps its scope id). Applied where addresses enter, so endpoint proofs,
+/// /24 limits, PONG `to` fields and logs all see one form per peer.
+pub fn canonical_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+/// Where to send to reach `to` from a socket bound to `local`: the mapped form of an IPv4
+/// destination for an IPv6 (dual-stack) socket. Linux takes either form on such a socket;
+/// macOS and the BSDs refuse the plain IPv4 one. The inverse of [`canonical_addr`].
+pub fn destination(local: SocketAddr, to: SocketAddr) -> SocketAddr {
+    match (local, to) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+            SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+        }
+        _ => to,
+    }
+}
+
+/// Whether a socket bound to `addr` takes both families: the IPv6 unspecified address `[::]`.
+/// Any other address means exactly that address.
+pub fn is_dual_stack(addr: SocketAddr) -> bool {
+    matches!(addr, SocketAddr::V6(v6) if v6.ip().is_unspecified())
+}
+
+/// The address a short-lived client (a ping, a crawl) binds to reach `targets`: loopback
+/// when every target is, the one family they all have, and `[::]` (dual-stack, see
+/// [`bind_udp`]) when both occur. No targets: IPv4 loopback.
+pub fn client_ip_for(targets: impl IntoIterator<Item = IpAddr>) -> IpAddr {
+    let (mut v4, mut v6, mut beyond_loopback) = (false, false, false);
+    for ip in targets {
+        let ip = ip.to_canonical();
+        v4 |= ip.is_ipv4();
+        v6 |= ip.is_ipv6();
+        beyond_loopback |= !ip.is_loopback();
+    }
+    match (v4, v6, beyond_loopback) {
+        (true, true, _) | (false, true, true) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        (false, true, false) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        (_, false, true) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        (_, false, false) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
+/// A non-blocking socket for `addr`, and the address to bind it to: on `[::]` one that takes
+/// both families, or, where the host has no IPv6 at all, an IPv4 one on `0.0.0.0` and the same
+/// port (as Go's `:30303` falls back).
+fn socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<(Socket, SocketAddr)> {
+    let (socket, addr) = if is_dual_stack(addr) {
+        let dual = Socket::new(Domain::IPV6, kind, Some(protocol)).and_then(|socket| {
+            // Linux defaults to off (net.ipv6.bindv6only = 0), BSDs and Windows to on: set it.
+            socket.set_only_v6(false)?;
+            Ok(socket)
+        });
+        match dual {
+            Ok(socket) => (socket, addr),
+            Err(error) => {
+                tracing::info!(%error, "no dual-stack socket here: IPv4 only");
+                let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
+                (Socket::new(Domain::IPV4, kind, Some(protocol))?, v4)
+            }
+        }
+    } else {
+        (
+            Socket::new(Domain::for_address(addr), kind, Some(protocol))?,
+            addr,
+        )
+    };
+    socket.set_nonblocking(true)?;
+    Ok((socket, addr))
+}
+
+/// A UDP socket on `addr`; on `[::]` it receives IPv4 too (see [`is_dual_stack`]). Needs a
+/// tokio runtime.
+pub fn bind_udp(addr: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
+    let (socket, addr) = socket(addr, Type::DGRAM, Protocol::UDP)?;
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// A listening TCP socket on `addr`; on `[::]` it accepts IPv4 too (see [`is_dual_stack`]).
+/// `SO_REUSEADDR` and the backlog as tokio's own `TcpListener::bind` sets them on Unix. Needs
+/// a tokio runtime.
+pub fn bind_tcp(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let (socket, addr) = socket(addr, Type::STREAM, Protocol::TCP)?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapped_addresses_become_ipv4() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            canonical_addr(addr("[::ffff:10.1.2.3]:30303")),
+            addr("10.1.2.3:30303")
+        );
+        assert_eq!(canonical_addr(addr("1.2.3.4:1")), addr("1.2.3.4:1"));
+        assert_eq!(canonical_addr(addr("[::1]:7")), addr("[::1]:7"));
+        // The IPv4-compatible form (::a.b.c.d, deprecated) is IPv6, not mapped.
+        assert_eq!(canonical_addr(addr("[::1.2.3.4]:7")), addr("[::1.2.3.4]:7"));
+        let scoped = addr("[fe80::1%2]:9");
+        assert_eq!(canonical_addr(scoped), scoped);
+
+        let v6 = addr("[::]:0");
+        assert_eq!(
+            destination(v6, addr("1.2.3.4:5")),
+            addr("[::ffff:1.2.3.4]:5")
+        );
+        assert_eq!(destination(v6, addr("[::1]:5")), addr("[::1]:5"));
+        assert_eq!(
+            destination(addr("0.0.0.0:0"), addr("1.2.3.4:5")),
+            addr("1.2.3.4:5")
+        );
+        assert!(is_dual_stack(v6));
+        assert!(!is_dual_stack(addr("[::1]:0")));
+        assert!(!is_dual_stack(addr("0.0.0.0:0")));
+    }
+
+    #[test]
+    fn client_binds_the_targets_family() {
+        let pick = |targets: &[&str]| {
+            client_ip_for(targets.iter().map(|s| s.parse::<IpAddr>().unwrap())).to_string()
+        };
+        assert_eq!(pick(&["127.0.0.1", "127.0.0.2"]), "127.0.0.1");
+        assert_eq!(pick(&["127.0.0.1", "8.8.8.8"]), "0.0.0.0");
+        assert_eq!(pick(&["::1"]), "::1");
+        assert_eq!(pick(&["::1", "2001:db8::1"]), "::");
+        assert_eq!(pick(&["8.8.8.8", "2001:db8::1"]), "::");
+        assert_eq!(pick(&["127.0.0.1", "::1"]), "::");
+        assert_eq!(pick(&["::ffff:127.0.0.1"]), "127.0.0.1", "mapped is IPv4");
+        assert_eq!(pick(&[]), "127.0.0.1");
+    }
+
+    #[tokio::test]
+    async fn dual_stack_udp_takes_both_families() {
+        let socket = bind_udp("[::]:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        for (client, target) in [("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "::1")] {
+            let client = tokio::net::UdpSocket::bind(client).await.unwrap();
+            let target = SocketAddr::new(target.parse().unwrap(), port);
+            client.send_to(b"hi", target).await.unwrap();
+            let mut buf = [0u8; 8];
+            let (len, from) = socket.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..len], b"hi");
+            let from = canonical_addr(from);
+            assert_eq!(from, client.local_addr().unwrap());
+            // And back, through the mapped form for the IPv4 client.
+            let local = socket.local_addr().unwrap();
+            socket
+                .send_to(b"ok", destination(local, from))
+                .await
+                .unwrap();
+            let (len, _) = client.recv_from(&mut buf).await.unwrap();
+            assert_eq!(&buf[..len], b"ok");
+        }
+    }
+
+    #[tokio::test]
+    async fn dual_stack_tcp_accepts_both_families() {
+        let listener = bind_tcp("[::]:0".parse().unwrap()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for target in ["127.0.0.1", "::1"] {
+            let target = SocketAddr::new(target.parse().unwrap(), port);
+            let client = tokio::net::TcpStream::connect(target).await.unwrap();
+            let (_, remote) = listener.accept().await.unwrap();
+            assert_eq!(canonical_addr(remote), client.local_addr().unwrap());
+        }
+    }
 
     #[test]
     fn ranges() {

@@ -45,9 +45,10 @@ pub(crate) trait Side {
 }
 
 /// Sends what `side` has queued and publishes its events.
-async fn flush<S: Side>(socket: &UdpSocket, side: &mut S) {
+async fn flush<S: Side>(socket: &UdpSocket, local: SocketAddr, side: &mut S) {
     while let Some(transmit) = side.poll_transmit() {
-        if let Err(error) = socket.send_to(&transmit.payload, transmit.to).await {
+        let to = crate::netutil::destination(local, transmit.to);
+        if let Err(error) = socket.send_to(&transmit.payload, to).await {
             tracing::debug!(protocol = S::NAME, to = %transmit.to, %error, "send failed");
         }
     }
@@ -70,12 +71,16 @@ pub(crate) async fn run(
     mut v5: Option<v5::driver::Runner>,
 ) {
     let mut buf = vec![0u8; RECEIVE_BUFFER];
+    // Only its family matters (for `destination`); a socket without an address sends as is.
+    let local = socket
+        .local_addr()
+        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         if let Some(side) = &mut v4 {
-            flush(&socket, side).await;
+            flush(&socket, local, side).await;
         }
         if let Some(side) = &mut v5 {
-            flush(&socket, side).await;
+            flush(&socket, local, side).await;
         }
         let wake = match (&v4, &v5) {
             (Some(a), Some(b)) => a.poll_timeout().min(b.poll_timeout()),

@@ -20,7 +20,9 @@ use ethp2p_discovery::{Enode, Enr};
 pub struct ServerConfig {
     /// The node key; its public key is the node id.
     pub key: SecretKey,
-    /// TCP listen address; port 0 picks a free port. `None` runs a dial-only node.
+    /// TCP listen address (discovery's UDP too unless it names its own); port 0 picks a free
+    /// port. `[::]` takes IPv4 and IPv6 on one port; any other address only itself. `None`
+    /// runs a dial-only node.
     pub listen_addr: Option<SocketAddr>,
     /// Client id sent in Hello.
     pub client_id: String,
@@ -137,11 +139,11 @@ impl Default for DiscoveryConfig {
 }
 
 impl ServerConfig {
-    /// Defaults for everything but the key: listens on `0.0.0.0:30303`.
+    /// Defaults for everything but the key: listens on `[::]:30303` (both families).
     pub fn new(key: SecretKey) -> Self {
         ServerConfig {
             key,
-            listen_addr: Some(SocketAddr::from(([0, 0, 0, 0], 30303))),
+            listen_addr: Some(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 30303))),
             client_id: format!("ethp2p/v{}", env!("CARGO_PKG_VERSION")),
             protocols: Vec::new(),
             max_peers: 50,

@@ -6,16 +6,15 @@
 //! (go-ethereum's lookup iterator, `p2p/discover/lookup.go`).
 
 use std::collections::{HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ethp2p_discovery::local_record;
 use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, nodedb, unix_now};
 use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
-use tokio::net::UdpSocket;
+use ethp2p_discovery::{local_record, netutil};
 
 use super::config::RecordFilter;
 use super::sources::{NodeSender, NodeSlot};
@@ -50,11 +49,28 @@ pub(crate) struct Started {
     pub(crate) enr: Enr,
 }
 
-fn fill_record(builder: &mut EnrBuilder, ip: IpAddr, tcp: u16, udp: u16) {
+/// Puts our endpoint in the record. `dual`: TCP and UDP take both families; on IPv4 loopback
+/// the record then names `::1` beside `127.0.0.1` (the one IPv6 address of ours known without
+/// votes or NAT), and leaving loopback for a real address drops that `::1` again.
+fn fill_record(builder: &mut EnrBuilder, ip: IpAddr, tcp: u16, udp: u16, dual: bool) {
     match ip {
         IpAddr::V4(v4) => builder.ip4(v4).tcp4(tcp).udp4(udp),
         IpAddr::V6(v6) => builder.ip6(v6).tcp6(tcp).udp6(udp),
     };
+    if dual && ip == IpAddr::V4(Ipv4Addr::LOCALHOST) {
+        builder.ip6(Ipv6Addr::LOCALHOST).tcp6(tcp).udp6(udp);
+    }
+}
+
+/// Whether the node listens dual-stack for both RLPx and discovery (see
+/// [`netutil::is_dual_stack`]).
+fn dual_stack(config: &super::ServerConfig, discovery: &super::config::DiscoveryConfig) -> bool {
+    let tcp = config.listen_addr;
+    tcp.is_some_and(netutil::is_dual_stack)
+        && discovery
+            .udp_addr
+            .or(tcp)
+            .is_some_and(netutil::is_dual_stack)
 }
 
 /// Binds UDP and starts discv4 and/or discv5 on it (`None` if the configuration turns both
@@ -72,9 +88,8 @@ pub(crate) async fn start(
         .udp_addr
         .or(listen)
         .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
-    let socket = UdpSocket::bind(udp_addr)
-        .await
-        .map_err(|source| StartError::Listen {
+    let socket =
+        ethp2p_discovery::netutil::bind_udp(udp_addr).map_err(|source| StartError::Listen {
             addr: udp_addr,
             source,
         })?;
@@ -92,8 +107,9 @@ pub(crate) async fn start(
             .insert_raw(key, value)
             .map_err(|error| StartError::Discovery(format!("record entry {key:?}: {error}")))?;
     }
+    let dual = dual_stack(config, discovery);
     let fill = |builder: &mut EnrBuilder| {
-        fill_record(builder, ip, tcp_port, udp_port);
+        fill_record(builder, ip, tcp_port, udp_port, dual);
         for (key, value) in &discovery.record_entries {
             let _ = builder.insert_raw(key, value);
         }
@@ -543,8 +559,17 @@ pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, u
     let updated = {
         let current = inner.local_enr.lock().clone();
         current.map(|enr| {
+            let dual = inner
+                .config
+                .discovery
+                .as_ref()
+                .is_some_and(|discovery| dual_stack(&inner.config, discovery));
+            let loopback6 = enr.ip6().is_some_and(|ip| ip.is_loopback());
             enr.update(&inner.config.key, |b| {
-                fill_record(b, ip, tcp_port, udp_port)
+                if loopback6 && !ip.is_loopback() {
+                    b.remove("ip6").remove("tcp6").remove("udp6");
+                }
+                fill_record(b, ip, tcp_port, udp_port, dual)
             })
         })
     };

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Inner, PendingEntry, setup};
-use ethp2p_discovery::netutil::is_lan;
+use ethp2p_discovery::netutil::{canonical_addr, is_lan};
 
 /// After an accept error (out of file descriptors, say) wait this long before accepting again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -38,6 +38,8 @@ pub(crate) async fn run(inner: Arc<Inner>, listener: TcpListener) {
                 continue;
             }
         };
+        // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d: they are IPv4 here.
+        let remote_addr = canonical_addr(remote_addr);
         let ip = remote_addr.ip();
         if !inner.config.allows(ip) {
             tracing::debug!(%remote_addr, "inbound refused: not in the net restriction");

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 
 pub use config::{DiscoveryConfig, RecordFilter, ServerConfig};
@@ -155,8 +154,7 @@ impl Server {
         crate::metrics::peers(std::iter::empty());
         let listener = match config.listen_addr {
             Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
+                ethp2p_discovery::netutil::bind_tcp(addr)
                     .map_err(|source| StartError::Listen { addr, source })?,
             ),
             None => None,

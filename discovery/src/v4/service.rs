@@ -656,6 +656,8 @@ impl Discv4 {
         datagram: &[u8],
         shared: bool,
     ) -> Result<(), NotDiscv4> {
+        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: they are IPv4 here.
+        let from = crate::netutil::canonical_addr(from);
         self.stats.received += 1;
         let packet = match packet::decode(datagram) {
             Ok(packet) => packet,

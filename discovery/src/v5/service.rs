@@ -930,6 +930,8 @@ impl Discv5 {
 
     /// Handles one datagram from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d: they are IPv4 here.
+        let from = crate::netutil::canonical_addr(from);
         self.stats.received += 1;
         let decoded = match self.codec.decode(now, from, datagram) {
             Ok(decoded) => decoded,
