@@ -1,11 +1,10 @@
 //! The tools against IPv6 targets: `ethp2p discv4 ping|resolve` against a node on `[::1]` (the
 //! tool binds an IPv6 socket when its targets are IPv6; it used to bind IPv4 only and report
-//! "no PONG"), `ethp2p discv5 ping|resolve` against `discv5 listen` on `[::1]`, and `ethp2p
-//! rlpx ping` against a dual-stack node over 127.0.0.1 and ::1.
+//! "no PONG"), and `ethp2p rlpx ping` against a dual-stack node over 127.0.0.1 and ::1. The
+//! discv5 tools against `[::1]` are in `discv5_cli.rs`.
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv6Addr, SocketAddr};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use ethp2p::rlpx::random_secret_key;
 use ethp2p::server::DiscoveryConfig;
@@ -73,34 +72,4 @@ async fn rlpx_ping_reaches_a_dual_stack_node_over_both_families() {
         assert!(output.contains("ping round trip"), "{enode}: {output}");
     }
     node.shutdown().await;
-}
-
-/// Kills the listening node when the test ends, however it ends.
-struct Listener(std::process::Child);
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
-fn discv5_tools_reach_a_node_on_ipv6_loopback() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
-        .args(["discv5", "listen", "--addr", "[::1]:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _listener = Listener(child);
-    let mut enr = String::new();
-    BufReader::new(stdout).read_line(&mut enr).unwrap();
-    let enr = enr.trim().to_string();
-    assert!(enr.starts_with("enr:"), "{enr}");
-    let ping = ethp2p(&["discv5", "ping", &enr]);
-    assert!(ping.contains("it sees us at [::1]:"), "{ping}");
-    let resolved = ethp2p(&["discv5", "resolve", &enr]);
-    assert_eq!(resolved.lines().next(), Some(enr.as_str()));
 }

@@ -1,5 +1,5 @@
-//! `ethp2p discv5`: a `listen` node on 127.0.0.1 answers `ping` and `resolve` from another
-//! `ethp2p` process.
+//! `ethp2p discv5`: a `listen` node on 127.0.0.1, and one on ::1, answers `ping` and `resolve`
+//! from another `ethp2p` process.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -20,8 +20,20 @@ impl Drop for Listener {
 
 #[test]
 fn listen_answers_ping_and_resolve() {
+    listen_answers_at("127.0.0.1:0", "127.0.0.1:");
+}
+
+/// The tools bind the family of their target (they once bound IPv4 only).
+#[test]
+fn listen_on_ipv6_loopback_answers_ping_and_resolve() {
+    listen_answers_at("[::1]:0", "[::1]:");
+}
+
+/// `discv5 listen --addr ADDR`, then `ping` (whose PONG must say it sees us at `seen_as`) and
+/// `resolve` (which must print the listener's record) from other processes.
+fn listen_answers_at(addr: &str, seen_as: &str) {
     let mut child = ethp2p()
-        .args(["discv5", "listen", "--addr", "127.0.0.1:0"])
+        .args(["discv5", "listen", "--addr", addr])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -41,7 +53,7 @@ fn listen_answers_ping_and_resolve() {
         String::from_utf8_lossy(&ping.stderr)
     );
     assert!(
-        text.contains("PONG") && text.contains("it sees us at 127.0.0.1:"),
+        text.contains("PONG") && text.contains(&format!("it sees us at {seen_as}")),
         "{text}"
     );
 

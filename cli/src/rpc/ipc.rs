@@ -445,14 +445,7 @@ async fn answer(module: &RpcModule<Arc<Client>>, request: &[u8]) -> Option<Strin
     }
     let items: Vec<&RawValue> = match serde_json::from_str(text) {
         Ok(items) => items,
-        Err(error) => {
-            let message = format!("parse error: {error}");
-            return Some(error_response(
-                &Value::Null,
-                ErrorCode::ParseError.code(),
-                &message,
-            ));
-        }
+        Err(error) => return Some(parse_error(&error)),
     };
     let invalid = ErrorCode::InvalidRequest.code();
     if items.is_empty() {
@@ -469,17 +462,16 @@ async fn answer(module: &RpcModule<Arc<Client>>, request: &[u8]) -> Option<Strin
     (!answers.is_empty()).then(|| format!("[{}]", answers.join(",")))
 }
 
+/// The response to text that is not JSON (JSON-RPC 2.0 section 5.1: id null).
+fn parse_error(error: &serde_json::Error) -> String {
+    let message = format!("parse error: {error}");
+    error_response(&Value::Null, ErrorCode::ParseError.code(), &message)
+}
+
 async fn answer_one(module: &RpcModule<Arc<Client>>, text: &str) -> Option<String> {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
-        Err(error) => {
-            let message = format!("parse error: {error}");
-            return Some(error_response(
-                &Value::Null,
-                ErrorCode::ParseError.code(),
-                &message,
-            ));
-        }
+        Err(error) => return Some(parse_error(&error)),
     };
     let invalid = ErrorCode::InvalidRequest.code();
     let Some(object) = value.as_object() else {
