@@ -3,6 +3,9 @@
 //! /24 limits), and a node on `[::]:0` answers pings over 127.0.0.1 and ::1 at once, discv4
 //! alone and discv4 + discv5 on one shared port.
 
+#[path = "support/discv4.rs"]
+mod discv4_support;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -136,18 +139,6 @@ async fn spawn(seed: u16, bind: &str, advertised: SocketAddr) -> (Discv4Handle, 
     (handle, addr)
 }
 
-async fn ping(handle: &Discv4Handle, node: NodeRecord) -> bool {
-    let mut events = handle.events();
-    handle.ping(node).await.unwrap();
-    loop {
-        match events.recv().await.unwrap() {
-            v4::Event::Pong { node: from, .. } if from.id == node.id => return true,
-            v4::Event::PingTimeout(from) if from.id == node.id => return false,
-            _ => {}
-        }
-    }
-}
-
 /// A node on `[::]:0` is pinged over 127.0.0.1 by one node and over ::1 by another; both are
 /// answered, and it bonds with both at their real (IPv4 and IPv6) addresses, which takes its
 /// own Pings out through the same socket to either family.
@@ -167,7 +158,10 @@ async fn dual_stack_node_answers_both_families() {
         id: a_id,
     };
     let mut events = a.events();
-    let (from_b, from_c) = tokio::join!(ping(&b, over_v4), ping(&c, over_v6));
+    let (from_b, from_c) = tokio::join!(
+        discv4_support::ping(&b, over_v4),
+        discv4_support::ping(&c, over_v6)
+    );
     assert!(from_b, "answered over IPv4");
     assert!(from_c, "answered over IPv6");
     // A pinged each back to bond: both answers come in (a lost one would time out).
@@ -267,7 +261,10 @@ async fn shared_dual_stack_port_answers_discv5_and_discv4_over_both_families() {
         endpoint: Endpoint::from(SocketAddr::new(ip.parse().unwrap(), port)),
         id: a_id,
     };
-    let (over_v4, over_v6) = tokio::join!(ping(&d, at("127.0.0.1")), ping(&e, at("::1")));
+    let (over_v4, over_v6) = tokio::join!(
+        discv4_support::ping(&d, at("127.0.0.1")),
+        discv4_support::ping(&e, at("::1"))
+    );
     assert!(
         over_v4 && over_v6,
         "discv4 over IPv4 {over_v4}, over IPv6 {over_v6}"

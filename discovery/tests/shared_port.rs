@@ -3,6 +3,9 @@
 //! node reaches both from it, garbage goes to neither protocol's state (discv4 hands it on,
 //! discv5 counts it as malformed) and breaks neither, and either protocol can stop alone.
 
+#[path = "support/discv4.rs"]
+mod discv4_support;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -89,19 +92,6 @@ async fn v5_only(seed: u8) -> (Discv5Handle, Enr) {
     (handle.unwrap(), enr)
 }
 
-/// Pings `node` over discv4 and waits for the answer: true for a PONG.
-async fn v4_ping(handle: &Discv4Handle, node: NodeRecord) -> bool {
-    let mut events = handle.events();
-    handle.ping(node).await.unwrap();
-    loop {
-        match events.recv().await.unwrap() {
-            v4::Event::Pong { node: from, .. } if from.id == node.id => return true,
-            v4::Event::PingTimeout(from) if from.id == node.id => return false,
-            _ => {}
-        }
-    }
-}
-
 /// Waits until discv5 reports `record`'s node in its table.
 async fn v5_added(events: &mut broadcast::Receiver<v5::Event>, record: &Enr) {
     loop {
@@ -164,7 +154,10 @@ async fn both_protocols_on_one_port_and_garbage_reaches_neither() {
         .unwrap();
 
     // Inbound on the one port: a v4 PING and a v5 PING (with its handshake).
-    assert!(v4_ping(&b4, a_node).await, "v4 node pinged the dual node");
+    assert!(
+        discv4_support::ping(&b4, a_node).await,
+        "v4 node pinged the dual node"
+    );
     let mut a5_events = a5.events();
     let pong = c5.ping(a_enr.clone()).await.unwrap();
     assert_eq!(pong.to, c5.local_addr());
@@ -173,7 +166,10 @@ async fn both_protocols_on_one_port_and_garbage_reaches_neither() {
     v5_added(&mut a5_events, &c_enr).await;
 
     // Outbound from the one port.
-    assert!(v4_ping(&a4, b_node).await, "dual node pinged the v4 node");
+    assert!(
+        discv4_support::ping(&a4, b_node).await,
+        "dual node pinged the v4 node"
+    );
     let pong = a5.ping(c_enr.clone()).await.unwrap();
     assert_eq!(pong.to, a5.local_addr());
 
@@ -223,11 +219,11 @@ async fn discv5_stopping_leaves_discv4_on_the_port() {
     let (b4, _) = v4_only(5).await;
     a5.shutdown().await;
     assert!(a5.stats().await.is_err());
-    assert!(v4_ping(&b4, a_node).await);
+    assert!(discv4_support::ping(&b4, a_node).await);
     // Alone, discv4 counts what is not discv4 as malformed again.
     let (raw, _) = bind().await;
     raw.send_to(&[1, 2, 3], a4.local_addr()).await.unwrap();
-    assert!(v4_ping(&b4, a_node).await);
+    assert!(discv4_support::ping(&b4, a_node).await);
     let stats = a4.stats().await.unwrap();
     assert_eq!((stats.dropped_malformed, stats.passed_on), (1, 0));
     a4.shutdown().await;
@@ -248,7 +244,7 @@ async fn a_flood_of_garbage_leaves_both_protocols_answering() {
     };
     let (b4, _) = v4_only(8).await;
     let (c5, _) = v5_only(9).await;
-    assert!(v4_ping(&b4, a_node).await);
+    assert!(discv4_support::ping(&b4, a_node).await);
     c5.ping(a_enr.clone()).await.unwrap();
 
     let target = a4.local_addr();
@@ -275,14 +271,17 @@ async fn a_flood_of_garbage_leaves_both_protocols_answering() {
     // the flood before it has been read.
     let mut drained = false;
     for _ in 0..20 {
-        if v4_ping(&b4, a_node).await {
+        if discv4_support::ping(&b4, a_node).await {
             drained = true;
             break;
         }
     }
     assert!(drained, "discv4 never answered after the flood");
     for _ in 0..5 {
-        assert!(v4_ping(&b4, a_node).await, "discv4 answers after the flood");
+        assert!(
+            discv4_support::ping(&b4, a_node).await,
+            "discv4 answers after the flood"
+        );
         let pong = c5.ping(a_enr.clone()).await.unwrap();
         assert_eq!(pong.to, c5.local_addr(), "discv5 answers after the flood");
     }
