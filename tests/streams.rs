@@ -20,12 +20,23 @@ use tokio::time::timeout;
 const DEADLINE: Duration = Duration::from_secs(120);
 
 async fn node(rng: &mut StdRng, window: u32) -> ServerHandle {
+    node_with(
+        rng,
+        StreamConfig {
+            window,
+            // Room for every stream a test opens at once: how fast a listener task accepts
+            // depends on the machine's load, and a refused stream is not what most tests check.
+            backlog: 128,
+            ..StreamConfig::default()
+        },
+    )
+    .await
+}
+
+async fn node_with(rng: &mut StdRng, streams: StreamConfig) -> ServerHandle {
     let mut config = ServerConfig::new(random_secret_key(rng));
     config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.streams = Some(StreamConfig {
-        window,
-        ..StreamConfig::default()
-    });
+    config.streams = Some(streams);
     Server::start(config).await.expect("server starts")
 }
 
@@ -132,6 +143,32 @@ async fn hundred_concurrent_streams_arrive_intact() {
             .expect("in time")
             .expect("task");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_backlog_refuses_until_the_listener_accepts() {
+    let mut rng = StdRng::seed_from_u64(8);
+    let small = StreamConfig {
+        backlog: 2,
+        ..StreamConfig::default()
+    };
+    let a = node_with(&mut rng, small.clone()).await;
+    let b = node_with(&mut rng, small).await;
+    connect(&b, &a).await;
+    let mut listener = a.accept_streams("slow", Allow::All).expect("listen");
+
+    // Streams waiting in the listener count; the third finds the backlog full.
+    let _first = b.open_stream(a.local_id(), "slow").await.expect("first");
+    let _second = b.open_stream(a.local_id(), "slow").await.expect("second");
+    assert_eq!(
+        b.open_stream(a.local_id(), "slow").await.unwrap_err(),
+        StreamError::Refused(ResetReason::Backlog)
+    );
+    let (peer, _accepted) = listener.accept().await.expect("accept");
+    assert_eq!(peer, b.local_id());
+    b.open_stream(a.local_id(), "slow")
+        .await
+        .expect("room again once one was accepted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
