@@ -1,5 +1,5 @@
 //! The `eth_status` example's protocol (`examples/eth_status/eth.rs`) against a real go-ethereum
-//! node: `geth` v1.17.5 (built by `scripts/install-geth-tools.sh`), initialised with a private
+//! node: `geth` v1.17.10 (built by `scripts/install-geth-tools.sh`), initialised with a private
 //! proof-of-stake genesis and started on 127.0.0.1 with discovery off (no consensus client is
 //! needed to peer). Our node dials it, answers its Status with its own chain, and must still be
 //! an eth peer of geth's 30 s later, in geth's own `admin.peers`.

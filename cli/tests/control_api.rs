@@ -1,4 +1,4 @@
-//! `ethp2p node`'s control API: go-ethereum's console (`geth attach`, v1.17.5, built by
+//! `ethp2p node`'s control API: go-ethereum's console (`geth attach`, v1.17.10, built by
 //! `scripts/install-geth-tools.sh`) drives the node over its socket; the JSON-RPC error cases
 //! over the socket and HTTP; `admin_addPeer` connects two nodes and `admin_subscribe`
 //! ("peerEvents") reports it.

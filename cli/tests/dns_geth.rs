@@ -1,4 +1,4 @@
-//! DNS discovery between go-ethereum's `devp2p dns` (v1.17.5, built by
+//! DNS discovery between go-ethereum's `devp2p dns` (v1.17.10, built by
 //! `scripts/install-geth-tools.sh`) and ours, both ways, through dnsmasq on 127.0.0.1:
 //!
 //! - go-ethereum signs and exports a tree of 60 nodes with a link; our client syncs it whole and
