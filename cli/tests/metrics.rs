@@ -58,10 +58,19 @@ struct MetricsNode {
     enode: String,
 }
 
+const METRICS_ARGS: [&str; 5] = ["--caps", "echo/1", "--metrics", "--metrics.port", "0"];
+
 impl MetricsNode {
     fn start() -> Self {
-        let args = ["--caps", "echo/1", "--metrics", "--metrics.port", "0"];
-        let mut process = NodeProcess::start(args, WATCHDOG);
+        Self::serving(NodeProcess::start(METRICS_ARGS, WATCHDOG))
+    }
+
+    /// A node with discovery on: discv4 and discv5 share its UDP port, which is its TCP port.
+    fn start_discovering() -> Self {
+        Self::serving(NodeProcess::start_discovering(METRICS_ARGS, WATCHDOG))
+    }
+
+    fn serving(mut process: NodeProcess) -> Self {
         let url = process.stderr_line("metrics: http://");
         let metrics_addr = url
             .strip_suffix("/metrics")
@@ -149,6 +158,47 @@ fn metrics_endpoint_reports_a_connected_peer() {
         Some(4.0),
         "{end}"
     );
+}
+
+/// With discovery on, the discovery metrics count what arrives on the shared UDP port: a
+/// discv4 PING by kind, and a datagram that is neither protocol's, which discv4 hands on and
+/// discv5 drops as malformed. Both routing-table gauges are exported.
+#[test]
+fn discovery_metrics_count_v4_pings_and_v5_drops() {
+    let mut node = MetricsNode::start_discovering();
+    node.process.drain_stdout();
+    let ping = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
+        .args(["discv4", "ping", "--timeout", "20", &node.enode])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ping.success(), "discv4 ping got no PONG");
+    // The node counts the PING as it decodes it, before its PONG leaves.
+    let body = scrape(node.metrics_addr);
+    let pings = labelled(&body, "ethp2p_discovery_packets_in_total", &["kind=\"ping\""]);
+    assert!(pings >= Some(1.0), "{body}");
+    for gauge in ["ethp2p_discovery_table_nodes", "ethp2p_discv5_table_nodes"] {
+        assert!(sample(&body, gauge).is_some(), "no {gauge}:\n{body}");
+    }
+
+    // Loopback may drop a datagram on a busy machine: send again until it has been counted.
+    let udp: SocketAddr = node.enode.rsplit_once('@').unwrap().1.parse().unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let garbage = [0x5a; 200];
+    let malformed = ["reason=\"malformed\""];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        socket.send_to(&garbage, udp).unwrap();
+        let body = scrape(node.metrics_addr);
+        if labelled(&body, "ethp2p_discv5_dropped_total", &malformed).is_some() {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "never counted:\n{body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // discv5 saw the garbage only because discv4 handed it on, and counted that first.
+    let passed_on = sample(&body, "ethp2p_discovery_passed_on_total");
+    assert!(passed_on >= Some(1.0), "{body}");
 }
 
 /// How long Prometheus gets to scrape the node (every 200 ms) and report the peer.

@@ -1,6 +1,6 @@
 //! An `ethp2p node` child process for the command-line tests (shared by the control API,
-//! metrics and `p2p` forwarding tests): on 127.0.0.1 with discovery and NAT off, plus the
-//! test's own flags; killed on drop, and by a watchdog if the test hangs, so a broken node
+//! metrics and `p2p` forwarding tests): on 127.0.0.1 with NAT off (and discovery off unless
+//! the test wants it), plus the test's own flags; killed on drop, and by a watchdog if the test hangs, so a broken node
 //! fails its test instead of hanging the run.
 
 use std::ffi::OsStr;
@@ -27,15 +27,26 @@ impl NodeProcess {
         args: impl IntoIterator<Item = impl AsRef<OsStr>>,
         watchdog: Duration,
     ) -> NodeProcess {
+        Self::spawn(["--nodiscover"], args, watchdog)
+    }
+
+    /// As [`NodeProcess::start`], with discovery on (no bootnodes: only the test talks to it).
+    #[allow(dead_code)] // only the metrics test discovers
+    pub fn start_discovering(
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        watchdog: Duration,
+    ) -> NodeProcess {
+        Self::spawn([], args, watchdog)
+    }
+
+    fn spawn<const N: usize>(
+        base: [&str; N],
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        watchdog: Duration,
+    ) -> NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ethp2p"))
-            .args([
-                "node",
-                "--addr",
-                "127.0.0.1:0",
-                "--nodiscover",
-                "--nat",
-                "none",
-            ])
+            .args(["node", "--addr", "127.0.0.1:0", "--nat", "none"])
+            .args(base)
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
