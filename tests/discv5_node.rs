@@ -4,13 +4,15 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ethp2p::rlpx::{PeerId, random_secret_key};
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
-use ethp2p_discovery::Enr;
+use ethp2p_discovery::{Enr, nodedb};
 use rand::{SeedableRng, rngs::StdRng};
+use secp256k1::SecretKey;
 use tokio::sync::broadcast;
 
 /// A failure guard only: the nodes normally connect within a few seconds.
@@ -27,7 +29,17 @@ fn idle_protocol() -> Protocol {
 }
 
 async fn discv5_node(rng: &mut StdRng, bootnodes: Vec<Enr>) -> ServerHandle {
-    let mut config = ServerConfig::new(random_secret_key(rng));
+    discv5_node_with(random_secret_key(rng), None, bootnodes).await
+}
+
+/// A discv5-only node with this key, keeping its record and node database in `data_dir`.
+async fn discv5_node_with(
+    key: SecretKey,
+    data_dir: Option<PathBuf>,
+    bootnodes: Vec<Enr>,
+) -> ServerHandle {
+    let mut config = ServerConfig::new(key);
+    config.data_dir = data_dir;
     config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.protocols = vec![idle_protocol()];
     config.discovery = Some(DiscoveryConfig {
@@ -220,4 +232,40 @@ async fn a_new_endpoint_reaches_both_protocols_with_one_sequence_bump() {
     assert_eq!(got, after);
     asker.shutdown().await;
     node.shutdown().await;
+}
+
+/// A discv5-only node with a data directory saves its table's records at shutdown; started
+/// again with no bootnode, it pings them and connects to its old peer. (The old peer cannot
+/// dial it instead: the node comes back on a new port.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discv5_nodes_are_kept_in_the_node_database() {
+    let mut rng = StdRng::seed_from_u64(57);
+    let boot = discv5_node(&mut rng, Vec::new()).await;
+    let boot_enr = boot.local_enr().expect("discv5 runs");
+    let dir = std::env::temp_dir().join(format!("ethp2p-discv5-nodedb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = random_secret_key(&mut rng);
+    let wanted = HashSet::from([boot.local_id()]);
+
+    let node = discv5_node_with(key, Some(dir.clone()), vec![boot_enr.clone()]).await;
+    let connected = connected_to_all(&node, node.events(), wanted.clone());
+    tokio::time::timeout(DEADLINE, connected)
+        .await
+        .expect("connects to its bootnode");
+    node.shutdown().await;
+    let saved = nodedb::load_records(&dir.join("nodes-v5")).unwrap();
+    assert!(
+        saved.iter().any(|(record, _)| record.id() == boot_enr.id()),
+        "the bootnode's record is saved: {saved:?}"
+    );
+
+    let again = discv5_node_with(key, Some(dir.clone()), Vec::new()).await;
+    let connected = connected_to_all(&again, again.events(), wanted);
+    tokio::time::timeout(DEADLINE, connected)
+        .await
+        .expect("reconnects through the saved record, with no bootnode");
+    again.shutdown().await;
+    boot.shutdown().await;
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -9,6 +9,7 @@ pub mod local_record;
 pub mod metrics;
 pub mod netutil;
 mod node_id;
+pub mod nodedb;
 mod peer_id;
 mod rlp;
 mod udp;

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, nodedb, unix_now};
+use ethp2p_discovery::nodedb;
+use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, unix_now};
 use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
 use ethp2p_discovery::{local_record, netutil};
@@ -142,8 +143,11 @@ pub(crate) async fn start(
     let discv5 = if discovery.v5 {
         let mut discv5_config = discovery.discv5.clone();
         discv5_config.bootnodes = discovery.bootnode_records.clone();
-        let discv5 = Discv5::new(config.key, enr.clone(), discv5_config, now, rand::random())
+        let mut discv5 = Discv5::new(config.key, enr.clone(), discv5_config, now, rand::random())
             .map_err(|error| StartError::Discovery(error.to_string()))?;
+        for record in v5_seeds(&config.data_dir) {
+            discv5.add_node(now, record);
+        }
         Some(discv5)
     } else {
         None
@@ -226,6 +230,45 @@ fn new_discv4(
 
 fn nodes_path(data_dir: &Option<PathBuf>) -> Option<PathBuf> {
     data_dir.as_ref().map(|dir| dir.join("nodes"))
+}
+
+/// discv5's node database: the records of its table, beside discv4's `nodes`.
+fn v5_nodes_path(data_dir: &Option<PathBuf>) -> Option<PathBuf> {
+    data_dir.as_ref().map(|dir| dir.join("nodes-v5"))
+}
+
+/// The most recently seen discv5 nodes of the database, pinged at start (they enter the table
+/// when they answer), as go-ethereum's 30 seeds no older than 5 days.
+fn v5_seeds(data_dir: &Option<PathBuf>) -> Vec<Enr> {
+    const SEEDS: usize = 30;
+    const MAX_AGE: u64 = 5 * 24 * 3600;
+    let Some(path) = v5_nodes_path(data_dir) else {
+        return Vec::new();
+    };
+    match nodedb::load_records(&path) {
+        Ok(seeds) => {
+            let oldest = unix_now().saturating_sub(MAX_AGE);
+            let recent = seeds.into_iter().filter(|(_, seen)| *seen >= oldest);
+            recent.map(|(record, _)| record).take(SEEDS).collect()
+        }
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot read the discv5 node database");
+            Vec::new()
+        }
+    }
+}
+
+async fn save_v5_nodes(inner: &Inner, handle: &Discv5Handle) {
+    let Some(path) = v5_nodes_path(&inner.config.data_dir) else {
+        return;
+    };
+    if let Ok(records) = handle.table_nodes().await {
+        let seen = unix_now();
+        let seeds: Vec<(Enr, u64)> = records.into_iter().map(|record| (record, seen)).collect();
+        if let Err(error) = nodedb::save_records(&path, &seeds) {
+            tracing::warn!(path = %path.display(), %error, "cannot write the discv5 node database");
+        }
+    }
 }
 
 /// Nodes found by discovery and not yet handed to the dialer, oldest first, each once.
@@ -362,7 +405,8 @@ impl RecordChecks {
     }
 }
 
-/// The discv5 node source, until shutdown; then stops discv5. Its lookups return their
+/// The discv5 node source, until shutdown; then saves its node database and stops discv5.
+/// Its lookups return their
 /// closest nodes when they end (at most 16), and nodes entering the table are offered as
 /// they come.
 pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: NodeSender) {
@@ -380,6 +424,8 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
     let mut lookup: Option<LookupFuture> = None;
     let mut gap = LOOKUP_INTERVAL;
     let mut next_lookup = Instant::now();
+    let mut save = tokio::time::interval(SAVE_INTERVAL);
+    save.reset();
     loop {
         if slot.is_some() {
             if let Some(node) = found.pop() {
@@ -431,8 +477,10 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
                 let handle = handle.clone();
                 lookup = Some(Box::pin(async move { handle.random_lookup().await }));
             }
+            _ = save.tick() => save_v5_nodes(&inner, &handle).await,
         }
     }
+    save_v5_nodes(&inner, &handle).await;
     handle.shutdown().await;
 }
 

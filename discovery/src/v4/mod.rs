@@ -5,7 +5,6 @@
 pub(crate) mod driver;
 pub(crate) mod endpoint;
 pub(crate) mod lookup;
-pub mod nodedb;
 pub mod packet;
 mod service;
 pub mod table;
