@@ -175,7 +175,11 @@ fn discovery_metrics_count_v4_pings_and_v5_drops() {
     assert!(ping.success(), "discv4 ping got no PONG");
     // The node counts the PING as it decodes it, before its PONG leaves.
     let body = scrape(node.metrics_addr);
-    let pings = labelled(&body, "ethp2p_discovery_packets_in_total", &["kind=\"ping\""]);
+    let pings = labelled(
+        &body,
+        "ethp2p_discovery_packets_in_total",
+        &["kind=\"ping\""],
+    );
     assert!(pings >= Some(1.0), "{body}");
     for gauge in ["ethp2p_discovery_table_nodes", "ethp2p_discv5_table_nodes"] {
         assert!(sample(&body, gauge).is_some(), "no {gauge}:\n{body}");
@@ -193,7 +197,10 @@ fn discovery_metrics_count_v4_pings_and_v5_drops() {
         if labelled(&body, "ethp2p_discv5_dropped_total", &malformed).is_some() {
             break body;
         }
-        assert!(std::time::Instant::now() < deadline, "never counted:\n{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never counted:\n{body}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     // discv5 saw the garbage only because discv4 handed it on, and counted that first.
