@@ -2,7 +2,9 @@
 //! no-op until the application installs a recorder). The state machines stay free of clocks and
 //! sockets; recording a metric is a counter add, and without a recorder nothing at all.
 
-use ::metrics::{counter, gauge};
+use ::metrics::counter;
+#[cfg(feature = "tokio")]
+use ::metrics::gauge;
 
 /// Gauge: nodes in the discv4 routing table, set by the driver after each input.
 pub const TABLE_NODES: &str = "ethp2p_discovery_table_nodes";
@@ -43,6 +45,7 @@ pub(crate) fn dropped(reason: &'static str) {
 }
 
 /// The routing table holds `nodes` nodes.
+#[cfg(feature = "tokio")]
 pub(crate) fn table_nodes(nodes: usize) {
     gauge!(TABLE_NODES).set(nodes as f64);
 }
@@ -58,6 +61,7 @@ pub(crate) fn v5_dropped(reason: &'static str) {
 }
 
 /// The discv5 routing table holds `nodes` nodes.
+#[cfg(feature = "tokio")]
 pub(crate) fn v5_table_nodes(nodes: usize) {
     gauge!(V5_TABLE_NODES).set(nodes as f64);
 }

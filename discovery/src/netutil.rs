@@ -8,10 +8,12 @@
 //! back into the IPv4 addresses they are, at every place an address enters from the network.
 
 use std::fmt;
+#[cfg(feature = "tokio")]
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
+#[cfg(feature = "tokio")]
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// An address range such as `10.0.0.0/8` or `fd00::/8`.
@@ -157,6 +159,7 @@ pub fn client_ip_for(targets: impl IntoIterator<Item = IpAddr>) -> IpAddr {
 /// A non-blocking socket for `addr`, and the address to bind it to: on `[::]` one that takes
 /// both families, or, where the host has no IPv6 at all, an IPv4 one on `0.0.0.0` and the same
 /// port (as Go's `:30303` falls back).
+#[cfg(feature = "tokio")]
 fn socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<(Socket, SocketAddr)> {
     let (socket, addr) = if is_dual_stack(addr) {
         let dual = Socket::new(Domain::IPV6, kind, Some(protocol)).and_then(|socket| {
@@ -184,6 +187,7 @@ fn socket(addr: SocketAddr, kind: Type, protocol: Protocol) -> io::Result<(Socke
 
 /// A UDP socket on `addr`; on `[::]` it receives IPv4 too (see [`is_dual_stack`]). Needs a
 /// tokio runtime.
+#[cfg(feature = "tokio")]
 pub fn bind_udp(addr: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
     let (socket, addr) = socket(addr, Type::DGRAM, Protocol::UDP)?;
     socket.bind(&addr.into())?;
@@ -193,6 +197,7 @@ pub fn bind_udp(addr: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
 /// A listening TCP socket on `addr`; on `[::]` it accepts IPv4 too (see [`is_dual_stack`]).
 /// `SO_REUSEADDR` and the backlog as tokio's own `TcpListener::bind` sets them on Unix. Needs
 /// a tokio runtime.
+#[cfg(feature = "tokio")]
 pub fn bind_tcp(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
     let (socket, addr) = socket(addr, Type::STREAM, Protocol::TCP)?;
     #[cfg(unix)]
@@ -250,6 +255,7 @@ mod tests {
         assert_eq!(pick(&[]), "127.0.0.1");
     }
 
+    #[cfg(feature = "tokio")]
     #[tokio::test]
     async fn dual_stack_udp_takes_both_families() {
         let socket = bind_udp("[::]:0".parse().unwrap()).unwrap();
@@ -274,6 +280,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "tokio")]
     #[tokio::test]
     async fn dual_stack_tcp_accepts_both_families() {
         let listener = bind_tcp("[::]:0".parse().unwrap()).unwrap();

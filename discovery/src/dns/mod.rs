@@ -17,6 +17,7 @@ mod base32;
 mod cache;
 mod client;
 mod download;
+#[cfg(feature = "tokio")]
 pub mod driver;
 pub mod entry;
 #[cfg(feature = "dns-resolver")]
@@ -27,6 +28,7 @@ mod rate_limit;
 mod resolver;
 pub mod tree;
 mod tree_sync;
+#[cfg(feature = "tokio")]
 mod udp;
 mod verify;
 
@@ -40,6 +42,7 @@ pub use entry::{
 pub use hickory::HickoryResolver;
 pub use resolver::{MemoryResolver, ResolveError, Resolver};
 pub use tree::{SignedTree, Tree, TreeError, ZoneOptions};
+#[cfg(feature = "tokio")]
 pub use udp::UdpResolver;
 pub use verify::SyncError;
 

@@ -2,7 +2,7 @@
 //! sends what comes out, and broadcasts events. [`Discv4Handle`] sends it commands.
 
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -12,13 +12,6 @@ use super::packet::{Endpoint, NodeRecord};
 use super::service::{Discv4, Event, Stats, Transmit};
 use crate::PeerId;
 use crate::enr::Enr;
-
-/// Seconds since 1970 now, for packet expirations.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 pub(crate) enum Command {
     Lookup(PeerId, oneshot::Sender<LookupId>),

@@ -2,6 +2,7 @@
 //! (<https://github.com/ethereum/devp2p/blob/master/discv4.md>): the packet codec, the node
 //! table, lookups and endpoint prediction, as a sans-IO [`Discv4`] state machine.
 
+#[cfg(feature = "tokio")]
 pub(crate) mod driver;
 pub(crate) mod endpoint;
 pub(crate) mod lookup;
@@ -9,7 +10,8 @@ pub mod packet;
 mod service;
 pub mod table;
 
-pub use driver::{Discv4Handle, Stopped, unix_now};
+#[cfg(feature = "tokio")]
+pub use driver::{Discv4Handle, Stopped};
 pub use endpoint::EndpointVotes;
 pub use lookup::LookupId;
 pub use packet::{
@@ -18,3 +20,10 @@ pub use packet::{
     Ping, Pong, decode, encode, is_expired, neighbors_packets,
 };
 pub use service::{Config, Discv4, Event, NotDiscv4, Stats, Transmit};
+
+/// Seconds since 1970 now, for packet expirations and the node database.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}

@@ -48,12 +48,14 @@ pub mod packet;
 pub mod session;
 
 mod codec;
+#[cfg(feature = "tokio")]
 pub(crate) mod driver;
 mod service;
 
 pub use codec::{
     Challenge, Codec, Config, DecodeError, Decoded, EncodeError, Outgoing, OutgoingKind,
 };
+#[cfg(feature = "tokio")]
 pub use driver::{AsyncTalkHandler, CallError, Discv5Handle, Pong};
 pub use handshake::{HandshakeError, Whoareyou};
 pub use message::{Message, MessageError, RequestId};
