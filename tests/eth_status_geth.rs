@@ -8,7 +8,7 @@
 mod eth;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -44,20 +44,6 @@ const GENESIS: &str = r#"{
   "extraData": "0x",
   "alloc": {}
 }"#;
-
-fn geth_binary() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/geth");
-    if path.exists() {
-        return Some(path);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    assert!(
-        !ci,
-        "geth is not built: run `bash scripts/install-geth-tools.sh`"
-    );
-    eprintln!("SKIPPED: geth is not built (bash scripts/install-geth-tools.sh)");
-    None
-}
 
 /// geth on 127.0.0.1 with a data directory of its own; killed (and the directory removed) on drop.
 struct Geth {
@@ -158,9 +144,7 @@ impl Drop for Geth {
 
 #[tokio::test]
 async fn geth_keeps_the_eth_status_example_as_a_peer() {
-    let Some(binary) = geth_binary() else {
-        return;
-    };
+    let binary = ethp2p_testkit::geth_tool("geth");
     let geth = tokio::task::spawn_blocking(move || Geth::start(binary))
         .await
         .unwrap();

@@ -8,27 +8,21 @@
 
 mod child;
 
-use std::path::PathBuf;
 
 use child::{DEADLINE, JsonChild, repo_path};
 use ethp2p::p2p::DisconnectReason;
 use ethp2p::rlpx::random_secret_key;
 use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
 use ethp2p_discovery::Enode;
+use ethp2p_testkit::geth_tool;
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::timeout;
 
 const HINT: &str = "go-ethereum tools are not built: run `bash scripts/install-geth-tools.sh`";
 
-fn tool(name: &str) -> PathBuf {
-    let path = repo_path(".tools/bin").join(name);
-    assert!(path.exists(), "{HINT} ({} missing)", path.display());
-    path
-}
-
 fn gethpeer(args: &[&str]) -> JsonChild {
-    JsonChild::spawn(&tool("gethpeer"), args, &repo_path("."), HINT)
+    JsonChild::spawn(&geth_tool("gethpeer"), args, &repo_path("."), HINT)
 }
 
 type Seen = mpsc::UnboundedSender<(String, u64, Vec<u8>)>;
@@ -118,7 +112,7 @@ async fn devp2p_rlpx_ping_prints_our_hello() {
     let server = start_server(&mut rng, false, seen).await;
     let output = timeout(
         DEADLINE,
-        tokio::process::Command::new(tool("devp2p"))
+        tokio::process::Command::new(geth_tool("devp2p"))
             .args(["rlpx", "ping", &server.local_enode().to_string()])
             .output(),
     )
@@ -251,7 +245,7 @@ async fn geth_discv4_conformance_suite_passes() {
     let enode = server.local_enode().to_string();
     let output = timeout(
         std::time::Duration::from_secs(120),
-        tokio::process::Command::new(tool("devp2p"))
+        tokio::process::Command::new(geth_tool("devp2p"))
             .args([
                 "discv4",
                 "test",

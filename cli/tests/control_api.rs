@@ -181,22 +181,6 @@ fn http_call(addr: SocketAddr, request: Value) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-/// go-ethereum's `geth` from .tools/bin; `None` (SKIPPED) where it is not built, except under
-/// CI, where its absence fails the test.
-fn geth(test: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/geth");
-    if path.exists() {
-        return Some(path);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    assert!(
-        !ci,
-        "{test}: geth is not built: run `bash scripts/install-geth-tools.sh`"
-    );
-    eprintln!("SKIPPED: {test}: geth not built (bash scripts/install-geth-tools.sh)");
-    None
-}
-
 /// `geth attach --exec SCRIPT SOCKET`; its stdout, trimmed.
 fn geth_exec(geth: &Path, socket: &Path, script: &str, home: &Path) -> String {
     let output = Command::new(geth)
@@ -220,10 +204,7 @@ fn geth_exec(geth: &Path, socket: &Path, script: &str, home: &Path) -> String {
 
 #[test]
 fn geth_console_reads_node_info_and_lists_a_peer_it_added() {
-    let test = "geth_console_reads_node_info_and_lists_a_peer_it_added";
-    let Some(geth) = geth(test) else {
-        return;
-    };
+    let geth = ethp2p_testkit::geth_tool("geth");
     let home = TempDir::new();
     let mut a = Node::start();
     let b = Node::start();

@@ -14,7 +14,7 @@ mod dnsmasq;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -30,15 +30,7 @@ const DOMAIN: &str = "nodes.example.org";
 const LINK: &str =
     "enrtree://AM5FCQLWIZX2QFPNJAP7VUERCCRNGRHWZG3YYHIUV7BVDQ5FDPRT2@more.example.org";
 const DEADLINE: Duration = Duration::from_secs(60);
-const HINT: &str = "go-ethereum tools are not built: run `bash scripts/install-geth-tools.sh`";
-
-fn tool(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../.tools/bin")
-        .join(name);
-    assert!(path.exists(), "{HINT} ({} missing)", path.display());
-    path
-}
+use ethp2p_testkit::geth_tool as tool;
 
 fn run(command: &mut Command, stdin: &str) -> String {
     let mut child = command
@@ -230,13 +222,11 @@ async fn go_ethereum_tree_through_dnsmasq_syncs_and_tampering_is_refused() {
 /// under CI (env CI set), as the NAT rig does.
 fn namespaces_available(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    assert!(!ci, "{test}: needs root for a network namespace");
-    eprintln!("SKIPPED: {test}: not root, no network namespace");
-    false
+    let root = unsafe { libc::geteuid() } == 0;
+    let prerequisite = root
+        .then_some(())
+        .ok_or("not root, no network namespace".to_string());
+    ethp2p_testkit::runnable(test, prerequisite)
 }
 
 /// us -> go-ethereum: `ethp2p dns sign` and `to-txt` publish a tree of 20 nodes with a link;

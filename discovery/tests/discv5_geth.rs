@@ -23,13 +23,7 @@ use secp256k1::SecretKey;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn devp2p() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/devp2p");
-    assert!(
-        path.exists(),
-        "go-ethereum tools are not built: run `bash scripts/install-geth-tools.sh` ({} missing)",
-        path.display()
-    );
-    path
+    ethp2p_testkit::geth_tool("devp2p")
 }
 
 #[tokio::test]

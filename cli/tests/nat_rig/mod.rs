@@ -74,21 +74,10 @@ fn availability() -> &'static Result<(), String> {
     })
 }
 
-/// True when the rig can run. Otherwise: under CI (env CI set) the test fails with the reason;
-/// elsewhere a "SKIPPED:" line is written straight to stderr (past the test harness's capture,
-/// so it shows) and the test returns early. It is then reported as skipped, not as a pass.
+/// True when the rig can run; otherwise the test fails under CI, or says SKIPPED and returns
+/// early (see [`ethp2p_testkit::runnable`]).
 pub fn rig_available(test: &str) -> bool {
-    match availability() {
-        Ok(()) => true,
-        Err(reason) => {
-            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-            if ci {
-                panic!("the NAT rig cannot run on this CI machine: {reason}");
-            }
-            let _ = writeln!(std::io::stderr(), "SKIPPED: nat_rig::{test}: {reason}");
-            false
-        }
-    }
+    ethp2p_testkit::runnable(&format!("nat_rig::{test}"), availability().clone())
 }
 
 /// Lines so far, and whether the stream ended.

@@ -1,0 +1,47 @@
+//! What the tests of every ethp2p crate share: where the pinned external tools live, and one
+//! rule for a test whose prerequisite is missing (it fails under CI, and says SKIPPED
+//! elsewhere).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The workspace root (this crate sits one level below it).
+pub fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("testkit is inside the workspace")
+        .to_path_buf()
+}
+
+/// Whether the tests run under CI (env `CI` set, and not to `false` or `0`), where nothing may
+/// be skipped.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false" && value != "0")
+}
+
+/// Whether `test` can run: `Ok` runs it; an `Err(reason)` fails it under CI and otherwise
+/// writes a `SKIPPED:` line past the test harness's capture (so it shows) and returns false,
+/// for the test to return early.
+pub fn runnable(test: &str, prerequisite: Result<(), String>) -> bool {
+    match prerequisite {
+        Ok(()) => true,
+        Err(reason) => {
+            assert!(!under_ci(), "{test} cannot run under CI: {reason}");
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+            false
+        }
+    }
+}
+
+/// A go-ethereum tool (`devp2p`, `ethkey`, `geth`, `gethpeer`) that `scripts/test.sh` builds
+/// into `.tools/bin`, pinned; a missing one fails the test with the command that builds it.
+pub fn geth_tool(name: &str) -> PathBuf {
+    let path = repo_root().join(".tools/bin").join(name);
+    assert!(
+        path.exists(),
+        "go-ethereum tools are not built: run `bash scripts/install-geth-tools.sh` ({} missing)",
+        path.display()
+    );
+    path
+}
