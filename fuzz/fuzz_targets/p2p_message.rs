@@ -5,15 +5,17 @@
 //! a failed decode leaves the reused buffer empty; a decoded payload respects the limit, is
 //! rejected by a limit one byte smaller, and survives `encode_message` -> `decode_message`
 //! (uncompressed: re-encoding gives back the input exactly, since ids must be canonical).
-//! Base-protocol payloads are also fed to their own decoders.
+//! Base-protocol payloads are also fed to their own decoders, and the session's rules
+//! (`p2p::rules::receive`) read every input as the plain split does.
 
 #![no_main]
 
 use std::cell::RefCell;
 
 use ethp2p::p2p::{
-    DISCONNECT, HELLO, Hello, MAX_MESSAGE_SIZE, P2pError, decode_disconnect_message,
-    decode_message, decode_message_into, encode_message, split_message_code,
+    BASE_PROTOCOL_LENGTH, DISCONNECT, HELLO, Hello, MAX_MESSAGE_SIZE, P2pError, Received,
+    Violation, decode_disconnect_message, decode_message, decode_message_into, encode_message,
+    rules, split_message_code,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -29,6 +31,15 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(data: &[u8], compressed: bool) {
+    match (split_message_code(data), rules::receive(data, compressed)) {
+        (Err(error), rule) => assert_eq!(rule, Err(Violation::Malformed(error))),
+        (Ok((HELLO, _)), rule) => assert_eq!(rule, Err(Violation::UnexpectedHello)),
+        (Ok((code, raw)), Ok(Received::Subprotocol { code: c, raw: r })) => {
+            assert!(code >= BASE_PROTOCOL_LENGTH && (code, raw) == (c, r));
+        }
+        (Ok((code, _)), Ok(rule)) => assert!(code < BASE_PROTOCOL_LENGTH, "{rule:?}"),
+        (Ok(split), Err(violation)) => panic!("{split:?} split, but {violation}"),
+    }
     let fresh = decode_message(data, compressed, MAX_MESSAGE_SIZE);
     let reused = BUFFER.with_borrow_mut(|buffer| {
         let result = decode_message_into(data, compressed, MAX_MESSAGE_SIZE, buffer);

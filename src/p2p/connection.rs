@@ -7,8 +7,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{
     DISCONNECT, DisconnectReason, HELLO, Hello, MAX_MESSAGE_SIZE, P2pError, PING, PING_PAYLOAD,
-    PONG, PONG_PAYLOAD, decode_disconnect_message, decode_payload_into, encode_message,
-    snappy_enabled, split_message_code,
+    PONG, PONG_PAYLOAD, Received, Violation, decode_disconnect_message, decode_payload_into,
+    encode_message, rules, snappy_enabled, split_message_code,
 };
 use crate::rlpx::{PeerId, RlpxError, RlpxStream};
 
@@ -32,9 +32,21 @@ pub enum ConnectionError {
         /// Identity claimed in Hello.
         hello: PeerId,
     },
+    /// The remote sent a second Hello.
+    #[error("second Hello")]
+    UnexpectedHello,
     /// The remote sent Disconnect.
     #[error("remote disconnected: {0}")]
     Disconnected(DisconnectReason),
+}
+
+impl From<Violation> for ConnectionError {
+    fn from(violation: Violation) -> Self {
+        match violation {
+            Violation::Malformed(error) => ConnectionError::Protocol(error),
+            Violation::UnexpectedHello => ConnectionError::UnexpectedHello,
+        }
+    }
 }
 
 impl ConnectionError {
@@ -49,7 +61,8 @@ impl ConnectionError {
             }
             ConnectionError::Rlpx(_)
             | ConnectionError::Protocol(_)
-            | ConnectionError::ExpectedHello(_) => Some(DisconnectReason::BreachOfProtocol),
+            | ConnectionError::ExpectedHello(_)
+            | ConnectionError::UnexpectedHello => Some(DisconnectReason::BreachOfProtocol),
         }
     }
 }
@@ -115,23 +128,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> P2pConnection<S> {
         self.send(PING, PING_PAYLOAD).await
     }
 
-    /// Receives the next message other than Ping (answered here) and Disconnect (returned as
-    /// [`ConnectionError::Disconnected`]). Returns the wire code and the decompressed payload.
+    /// Receives the next Pong (with an empty payload) or subprotocol message (its wire code and
+    /// decompressed payload), by the base protocol's [`rules`]: Ping is answered here, reserved
+    /// codes are skipped, and Disconnect is returned as [`ConnectionError::Disconnected`].
     pub async fn recv(&mut self) -> Result<(u64, &[u8]), ConnectionError> {
         loop {
             let frame = self.stream.read_frame().await?;
-            let (code, raw) = split_message_code(frame)?;
-            if code == DISCONNECT {
-                return Err(ConnectionError::Disconnected(decode_disconnect_message(
-                    raw,
-                    self.snappy,
-                )?));
-            }
+            let (code, raw) = match rules::receive(frame, self.snappy)? {
+                Received::Ping => {
+                    self.send(PONG, PONG_PAYLOAD).await?;
+                    continue;
+                }
+                Received::Reserved(_) => continue,
+                Received::Disconnect(reason) => {
+                    return Err(ConnectionError::Disconnected(reason?));
+                }
+                Received::Pong => return Ok((PONG, &[])),
+                Received::Subprotocol { code, raw } => (code, raw),
+            };
             decode_payload_into(raw, self.snappy, MAX_MESSAGE_SIZE, &mut self.payload)?;
-            if code == PING {
-                self.send(PONG, PONG_PAYLOAD).await?;
-                continue;
-            }
             return Ok((code, &self.payload));
         }
     }

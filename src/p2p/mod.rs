@@ -1,8 +1,9 @@
 //! The devp2p base protocol ("p2p", version 5) carried over RLPx.
 //!
 //! Pure encoding/decoding only (no IO): message framing with optional snappy compression
-//! ([`message`]), [`Hello`], [`DisconnectReason`], Ping/Pong payloads and capability
-//! matching ([`match_capabilities`], [`route`]).
+//! ([`message`]), [`Hello`], [`DisconnectReason`], Ping/Pong payloads, capability
+//! matching ([`match_capabilities`], [`route`]) and what a received message asks of the session
+//! ([`rules`]).
 //!
 //! Spec: [rlpx.md, "p2p" Capability](https://github.com/ethereum/devp2p/blob/master/rlpx.md#p2p-capability)
 //! and [EIP-706](https://eips.ethereum.org/EIPS/eip-706) (snappy).
@@ -14,6 +15,7 @@ pub mod error;
 pub mod hello;
 pub mod message;
 pub(crate) mod rlp_reader;
+pub mod rules;
 
 pub use capability::{
     Capability, MAX_CAPABILITY_NAME_LEN, ProtocolSpec, SharedCapability, match_capabilities, route,
@@ -29,3 +31,4 @@ pub use message::{
     PONG_PAYLOAD, decode_message, decode_message_into, decode_payload_into, encode_message,
     is_base_protocol_code, split_message_code,
 };
+pub use rules::{Received, Violation};

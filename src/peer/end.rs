@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::p2p::{Capability, DisconnectReason, P2pError};
+use crate::p2p::{Capability, DisconnectReason, P2pError, Violation};
 use crate::rlpx::RlpxError;
 
 /// What ended a peer session.
@@ -34,6 +34,15 @@ pub enum EndCause {
     WriteTimeout,
     /// The transport failed: bad MAC, oversized frame, closed or broken socket.
     Transport(RlpxError),
+}
+
+impl From<Violation> for EndCause {
+    fn from(violation: Violation) -> Self {
+        match violation {
+            Violation::Malformed(error) => EndCause::BadMessage(error),
+            Violation::UnexpectedHello => EndCause::UnexpectedHello,
+        }
+    }
 }
 
 impl EndCause {

@@ -29,9 +29,8 @@ pub(crate) use message_counts::MessageCounts;
 
 use crate::metrics::Traffic;
 use crate::p2p::{
-    BASE_PROTOCOL_LENGTH, DISCONNECT, DisconnectReason, HELLO, MAX_MESSAGE_SIZE, PING,
-    PING_PAYLOAD, PONG, PONG_PAYLOAD, SharedCapability, decode_disconnect_message,
-    decode_payload_into, encode_message, route, split_message_code,
+    DISCONNECT, DisconnectReason, MAX_MESSAGE_SIZE, PING, PING_PAYLOAD, PONG, PONG_PAYLOAD,
+    Received, SharedCapability, decode_payload_into, encode_message, route, rules,
 };
 use crate::protocol::{Message, MessageSender, PeerInfo, Protocol, ProtocolPeer};
 use crate::rlpx::{HEADER_LEN, RlpxReader, RlpxWriter};
@@ -246,28 +245,22 @@ impl ReadLoop<'_> {
                 Ok(Err(error)) => return EndCause::Transport(error),
                 Ok(Ok(frame)) => frame,
             };
-            let (code, raw) = match split_message_code(frame) {
-                Ok(split) => split,
-                Err(error) => return EndCause::BadMessage(error),
+            let received = match rules::receive(frame, self.snappy) {
+                Ok(received) => received,
+                Err(violation) => return EndCause::from(violation),
             };
-            match code {
-                PING => {
+            match received {
+                Received::Ping => {
                     let pong = base_protocol_frame(PONG, PONG_PAYLOAD, self.snappy);
                     if self.outbox.send(pong).await.is_err() {
                         // The writer is gone; the session is already ending.
                         return EndCause::Requested(DisconnectReason::ClientQuitting);
                     }
                 }
-                DISCONNECT => {
-                    return EndCause::RemoteDisconnect(
-                        decode_disconnect_message(raw, self.snappy).ok(),
-                    );
-                }
-                HELLO => return EndCause::UnexpectedHello,
-                // Pong, and base-protocol codes not defined yet: nothing to do (go-ethereum
-                // discards them too). Every frame already reset the read timeout.
-                code if code < BASE_PROTOCOL_LENGTH => {}
-                code => {
+                Received::Disconnect(reason) => return EndCause::RemoteDisconnect(reason.ok()),
+                // Every frame already reset the read timeout.
+                Received::Pong | Received::Reserved(_) => {}
+                Received::Subprotocol { code, raw } => {
                     let Some((index, relative)) = route(self.capabilities, code) else {
                         return EndCause::UnknownCode(code);
                     };
