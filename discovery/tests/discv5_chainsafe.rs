@@ -179,12 +179,14 @@ async fn chainsafe_pings_and_findnodes_us() {
 }
 
 /// Us to ChainSafe: our PING gets its PONG (naming our socket and its record's sequence
-/// number) and our FINDNODE at distance 0 gets its record.
+/// number) and our FINDNODE at distance 0 gets its record. ChainSafe takes our node into its
+/// table, which it does only when the record in our handshake verified (signature, and the
+/// socket it names is the one we send from).
 #[tokio::test]
 async fn we_ping_and_findnode_chainsafe() {
     let Some(dir) = chainsafe_dir() else { return };
     let mut chainsafe = ChainSafe::start(&dir, 0xa1).await;
-    let (ours, _) = our_node(0xa2, Vec::new()).await;
+    let (ours, our_enr) = our_node(0xa2, Vec::new()).await;
 
     let pong = ours.ping(chainsafe.enr.clone()).await.unwrap();
     assert_eq!(pong.to, ours.local_addr());
@@ -194,6 +196,9 @@ async fn we_ping_and_findnode_chainsafe() {
         .await
         .unwrap();
     assert_eq!(own, vec![chainsafe.enr.clone()]);
+    chainsafe.added(&our_enr).await;
+    let table = chainsafe.records("table").await;
+    assert_eq!(table, vec![our_enr]);
     ours.shutdown().await;
 }
 
