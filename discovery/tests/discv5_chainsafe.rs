@@ -145,7 +145,8 @@ impl ChainSafe {
 }
 
 /// ChainSafe to us: its PING gets our PONG, naming the socket it sent from; its FINDNODE at
-/// distance 0 gets our record, and at the distance of a third node we hold, that node.
+/// distance 0 gets our record, and at the distance of a third node we hold, that node; its
+/// lookup of the third node through us finds it.
 #[tokio::test]
 async fn chainsafe_pings_and_findnodes_us() {
     let Some(dir) = chainsafe_dir() else { return };
@@ -172,6 +173,13 @@ async fn chainsafe_pings_and_findnodes_us() {
     let distance = our_enr.id().log_distance(&third_enr.id());
     let found = chainsafe.find_node(&our_enr, &[distance]).await;
     assert_eq!(found, vec![third_enr.clone()], "distance {distance}");
+
+    // ChainSafe's own lookup, with us as the only node it knows: its FINDNODEs ask for three
+    // distances around the target's, and it must take our NODES as valid.
+    let looked_up = chainsafe
+        .records(&format!("lookup {}", hex::encode(third_enr.id().0)))
+        .await;
+    assert_eq!(looked_up.first(), Some(&third_enr), "{looked_up:?}");
 
     for handle in [ours, third] {
         handle.shutdown().await;
