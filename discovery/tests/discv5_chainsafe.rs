@@ -1,20 +1,27 @@
 //! Interop with ChainSafe's discv5 (`@chainsafe/discv5` 11.0.0 from npm, the TypeScript
 //! implementation Lodestar uses) on 127.0.0.1, both ways: it PINGs us and FINDNODEs us (our own
-//! record at distance 0, a third node at its distance), we PING and FINDNODE it, and a lookup
-//! of ours finds a node only the ChainSafe node knows.
+//! record at distance 0, a third node at its distance) and looks a node up through us, we PING
+//! and FINDNODE it, TALKREQ goes both ways, and a lookup of ours finds a node only the ChainSafe
+//! node knows.
 //!
 //! The peer program is `tests/interop/chainsafe/node.mjs` (commands on stdin, JSON lines on
 //! stdout); `scripts/test.sh` installs its pinned npm packages with `npm ci`. Without Node or
 //! the packages the tests are skipped with a message, except under CI (env `CI` set), where
 //! that is a failure.
 //!
-//! ChainSafe behaviour these tests allow for (both within the spec):
-//! - It keeps a session only when the peer's record names the socket the packets come from, so
-//!   every record here names its exact 127.0.0.1 port (ours do; `node.mjs` writes its bound
-//!   port into its record after binding port 0).
+//! ChainSafe behaviour to know about:
+//! - It never answers a TALKREQ by itself: the application must call `sendTalkResp`. So a
+//!   TALKREQ of a protocol it does not serve gets no TALKRESP at all, where the spec asks for
+//!   an empty one (go-ethereum and we send it), see
+//!   <https://github.com/ethereum/devp2p/blob/master/discv5/discv5-wire.md#talkreq-request-0x05>.
+//!   Not a behaviour the spec allows, so no test depends on it: `node.mjs` serves protocol
+//!   `echo`, which is what our TALKREQ asks.
+//! - It keeps a session only when the peer's record names the socket the packets come from
+//!   (or no socket at all), so every record here names its exact 127.0.0.1 port (ours do;
+//!   `node.mjs` writes its bound port into its record after binding port 0).
 //! - Its secp256k1 and AES are JavaScript and its request timeout is 1 s with one retry: on a
-//!   loaded machine a first answer can take a while, so every wait here is generous and a
-//!   node is polled for (its table) rather than expected at once.
+//!   loaded machine a first answer can take a while, so every wait here is generous, and a
+//!   node entering its table is awaited as an event (`enr_added`), not expected at once.
 
 #[path = "../../tests/child/mod.rs"]
 mod child;
@@ -26,6 +33,7 @@ use std::time::Duration;
 
 use child::{JsonChild, repo_path};
 use discv5::our_node;
+use ethp2p_discovery::v5::NodeAddress;
 use ethp2p_discovery::{Enr, NodeId};
 use serde_json::Value;
 use tokio::time::timeout;
@@ -146,11 +154,18 @@ impl ChainSafe {
 
 /// ChainSafe to us: its PING gets our PONG, naming the socket it sent from; its FINDNODE at
 /// distance 0 gets our record, and at the distance of a third node we hold, that node; its
-/// lookup of the third node through us finds it.
+/// TALKREQs get our handler's answer (or an empty one); its lookup of the third node through us
+/// finds it.
 #[tokio::test]
 async fn chainsafe_pings_and_findnodes_us() {
     let Some(dir) = chainsafe_dir() else { return };
     let (ours, our_enr) = our_node(0x91, Vec::new()).await;
+    ours.register_talk_protocol(
+        b"echo".to_vec(),
+        Box::new(|_: &NodeAddress, request: &[u8]| request.to_vec()),
+    )
+    .await
+    .unwrap();
     // A third node answers our PING, so it is in our table and known to be live.
     let (third, third_enr) = our_node(0x92, Vec::new()).await;
     ours.ping(third_enr.clone()).await.unwrap();
@@ -174,6 +189,14 @@ async fn chainsafe_pings_and_findnodes_us() {
     let found = chainsafe.find_node(&our_enr, &[distance]).await;
     assert_eq!(found, vec![third_enr.clone()], "distance {distance}");
 
+    // TALKREQ: our handler's answer, and an empty one for a protocol we do not serve.
+    let echoed = chainsafe
+        .ask(&format!("talk {our_enr} echo 68656c6c6f"))
+        .await;
+    assert_eq!(echoed["response"], "68656c6c6f", "{echoed}");
+    let unknown = chainsafe.ask(&format!("talk {our_enr} nope 78")).await;
+    assert_eq!(unknown["response"], "", "{unknown}");
+
     // ChainSafe's own lookup, with us as the only node it knows: its FINDNODEs ask for three
     // distances around the target's, and it must take our NODES as valid.
     let looked_up = chainsafe
@@ -187,7 +210,8 @@ async fn chainsafe_pings_and_findnodes_us() {
 }
 
 /// Us to ChainSafe: our PING gets its PONG (naming our socket and its record's sequence
-/// number) and our FINDNODE at distance 0 gets its record. ChainSafe takes our node into its
+/// number), our FINDNODE at distance 0 gets its record, our TALKREQ its application's answer.
+/// ChainSafe takes our node into its
 /// table, which it does only when the record in our handshake verified (signature, and the
 /// socket it names is the one we send from).
 #[tokio::test]
@@ -204,6 +228,12 @@ async fn we_ping_and_findnode_chainsafe() {
         .await
         .unwrap();
     assert_eq!(own, vec![chainsafe.enr.clone()]);
+    // ChainSafe answers TALKREQ only where its application does: node.mjs serves "echo".
+    let echoed = ours
+        .talk_request(chainsafe.enr.clone(), b"echo".to_vec(), b"hello".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(echoed, b"hello");
     chainsafe.added(&our_enr).await;
     let table = chainsafe.records("table").await;
     assert_eq!(table, vec![our_enr]);

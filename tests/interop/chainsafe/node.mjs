@@ -17,8 +17,11 @@ commands on stdin, one a line:
   ping <enr>                     PING the node; answers "pong"
   findnode <enr> <d>[,<d>...]    FINDNODE at these log-distances; answers "nodes"
   lookup <node-id hex>           iterative lookup; answers "nodes" (closest first)
+  talk <enr> <protocol> <hex>    TALKREQ; answers "talk" with the response (hex)
   add <enr>                      put a record in the table; answers "added"
-  table                          the table's records; answers "table"`
+  table                          the table's records; answers "table"
+TALKREQs of protocol "echo" get the request back; others stay unanswered, as ChainSafe leaves
+every TALKREQ to the application.`
 
 // ---------------------------------------------------------------- output
 
@@ -133,6 +136,13 @@ async function run(discv5, n, line) {
       const enrs = await discv5.findNode(args[0])
       return { event: 'nodes', enrs: enrs.map((e) => e.encodeTxt()) }
     }
+    case 'talk': {
+      if (args[1] === undefined || !/^(?:[0-9a-f]{2})*$/.test(args[2] ?? '')) {
+        throw new Error('usage: talk <enr> <protocol> <hex>')
+      }
+      const response = await discv5.sendTalkReq(parseEnr(args[0]), Buffer.from(args[2], 'hex'), args[1])
+      return { event: 'talk', response: Buffer.from(response).toString('hex') }
+    }
     case 'add': {
       discv5.addEnr(parseEnr(args[0]))
       return { event: 'added' }
@@ -180,7 +190,13 @@ async function main() {
   log(`node id ${ourEnr.nodeId}, udp ${opts.host}:${port}`)
 
   discv5.on('enrAdded', (added) => emit({ event: 'enr_added', enr: added.encodeTxt(), node_id: added.nodeId }))
-  discv5.on('talkReqReceived', (addr) => log(`TALKREQ from ${addr.nodeId.slice(0, 8)} left unanswered`))
+  discv5.on('talkReqReceived', (addr, _enr, message) => {
+    const protocol = Buffer.from(message.protocol).toString()
+    emit({ event: 'talk_request', node_id: addr.nodeId, protocol, request: Buffer.from(message.request).toString('hex') })
+    if (protocol === 'echo') {
+      discv5.sendTalkResp(addr, message.id, message.request).catch((err) => log(`TALKRESP failed: ${describeError(err)}`))
+    }
+  })
 
   emit({ event: 'listening', enr: ourEnr.encodeTxt(), node_id: ourEnr.nodeId, udp_port: port })
 
