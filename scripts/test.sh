@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 echo "== installing the ethereumjs interop peer (pinned in its package-lock.json)"
 (cd tests/interop/ethereumjs && npm ci --no-audit --no-fund --loglevel=error)
 
+echo "== installing the ChainSafe discv5 interop peer (pinned in its package-lock.json)"
+(cd tests/interop/chainsafe && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== building the go-ethereum interop tools (pinned in tests/interop/geth/go.mod)"
 bash scripts/install-geth-tools.sh
 

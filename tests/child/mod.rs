@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::timeout;
 
 /// Every wait is bounded: some peers have no handshake timeout of their own.
@@ -23,11 +23,24 @@ pub fn repo_path(relative: &str) -> PathBuf {
 pub struct JsonChild {
     _child: Child,
     lines: Lines<BufReader<ChildStdout>>,
+    /// Commands to the child, one a line (only when started by [`JsonChild::spawn_with_stdin`]).
+    stdin: Option<ChildStdin>,
 }
 
 impl JsonChild {
-    /// Starts `program args` in `dir`; `missing` explains how to install it if absent.
+    /// Starts `program args` in `dir`; `missing` explains how to install it if absent. The
+    /// child inherits our stdin.
     pub fn spawn(program: &Path, args: &[&str], dir: &Path, missing: &str) -> JsonChild {
+        Self::start(program, args, dir, missing, false)
+    }
+
+    /// As [`JsonChild::spawn`], for a child that takes commands on stdin ([`JsonChild::send`]);
+    /// its stdin closes when it is dropped.
+    pub fn spawn_with_stdin(program: &Path, args: &[&str], dir: &Path, missing: &str) -> JsonChild {
+        Self::start(program, args, dir, missing, true)
+    }
+
+    fn start(program: &Path, args: &[&str], dir: &Path, missing: &str, stdin: bool) -> JsonChild {
         assert!(
             program.exists() || program.components().count() == 1,
             "{missing}"
@@ -36,14 +49,31 @@ impl JsonChild {
             .args(args)
             .current_dir(dir)
             .stdout(Stdio::piped())
+            .stdin(if stdin {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}; {missing}", program.display()));
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         JsonChild {
+            stdin: child.stdin.take(),
             _child: child,
             lines,
         }
+    }
+
+    /// Writes one command line to the child's stdin.
+    pub async fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("started with spawn_with_stdin");
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        timeout(DEADLINE, stdin.write_all(&bytes))
+            .await
+            .expect("child read its stdin in time")
+            .expect("child's stdin is open");
     }
 
     /// The next JSON line.
