@@ -61,9 +61,7 @@ fn chainsafe_dir() -> Option<PathBuf> {
     } else {
         "node is not installed (Node 20 or later)"
     };
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    assert!(!ci, "{why}");
-    eprintln!("SKIPPED: {why}");
+    ethp2p_testkit::runnable("discv5_chainsafe", Err(why.to_string()));
     None
 }
 
