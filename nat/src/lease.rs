@@ -43,6 +43,23 @@ impl Default for LeaseConfig {
     }
 }
 
+impl LeaseConfig {
+    /// Leases of `lifetime` refreshed every `refresh` (each at least 1 s), with the default
+    /// retry backoff, except that the first retry never waits longer than half the refresh
+    /// interval: a short refresh (as in tests) must not be outlasted by its own retries.
+    pub fn with_timing(lifetime: Duration, refresh: Duration) -> Self {
+        let second = Duration::from_secs(1);
+        let refresh = refresh.max(second);
+        let default = LeaseConfig::default();
+        LeaseConfig {
+            lifetime: lifetime.max(second),
+            refresh,
+            retry_min: default.retry_min.min(refresh / 2),
+            ..default
+        }
+    }
+}
+
 /// A mapping as the gateway holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mapping {
@@ -800,7 +817,7 @@ mod tests {
         leases.poll_action(t0);
         leases.on_external_ip(t0, Ok(ext(1)));
         leases.poll_action(t0);
-        let refused = GatewayError::NotAuthorized("606 Action not authorized".into());
+        let refused = GatewayError::NotAuthorized(crate::ErrorCode::Upnp(606));
         leases.on_map(t0, Err(refused.clone()));
         assert_eq!(
             events(&mut leases),
