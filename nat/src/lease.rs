@@ -535,6 +535,21 @@ mod tests {
         IpAddr::from([203, 0, 113, last])
     }
 
+    #[test]
+    fn short_refresh_intervals_shorten_the_first_retry() {
+        let short = LeaseConfig::with_timing(Duration::from_secs(20), Duration::from_secs(4));
+        assert_eq!(short.refresh, Duration::from_secs(4));
+        assert_eq!(short.retry_min, Duration::from_secs(2));
+        assert_eq!(short.retry_max, LeaseConfig::default().retry_max);
+        let long = LeaseConfig::with_timing(Duration::from_secs(600), Duration::from_secs(480));
+        assert_eq!(long, LeaseConfig::default());
+        let zero = LeaseConfig::with_timing(Duration::ZERO, Duration::ZERO);
+        assert_eq!(
+            (zero.lifetime, zero.refresh),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+    }
+
     fn config() -> LeaseConfig {
         LeaseConfig {
             lifetime: Duration::from_secs(600),
