@@ -473,9 +473,10 @@ async fn a_bad_record_entry_is_a_configuration_error() {
     use ethp2p::server::StartError;
     let mut rng = StdRng::seed_from_u64(23);
     let mut node_config = config(&mut rng, vec![]);
-    let mut discovery = ethp2p::server::DiscoveryConfig::default();
-    discovery.record_entries = vec![("eth".into(), vec![0xc5, 0x01])];
-    node_config.discovery = Some(discovery);
+    node_config.discovery = Some(ethp2p::server::DiscoveryConfig {
+        record_entries: vec![("eth".into(), vec![0xc5, 0x01])],
+        ..Default::default()
+    });
     let Err(error) = Server::start(node_config).await else {
         panic!("a record entry that is not one RLP item must be refused");
     };

@@ -50,7 +50,8 @@ pub(crate) struct Started {
 }
 
 impl Started {
-    /// Stops what runs (a server that fails to start after discovery did).
+    /// Stops what runs (a server that fails to start after discovery did: port mapping).
+    #[cfg(feature = "nat")]
     pub(crate) async fn shutdown(&self) {
         if let Some(v4) = &self.v4 {
             v4.shutdown().await;
