@@ -345,13 +345,13 @@ pub mod discovery_and_nat {
     //!
     //! With the default feature `nat`, one field does it, as go-ethereum's `--nat`:
     //! `config.nat = NatConfig::new(NatMode::Any)` ([`ServerConfig::nat`](crate::ServerConfig),
-    //! [`NatConfig`](crate::server::NatConfig), modes `none` (the default), `any`, `upnp`,
+    //! `server::NatConfig`, modes `none` (the default), `any`, `upnp`,
     //! `pmp[:GATEWAY]`, `extip:IP`). The server then maps its TCP port and discovery UDP port by
-    //! UPnP IGD or NAT-PMP ([`ethp2p::nat`](crate::nat), the `ethp2p-nat` crate), keeps the 10
+    //! UPnP IGD or NAT-PMP (`ethp2p::nat`, the `ethp2p-nat` crate), keeps the 10
     //! minute leases refreshed, advertises each external endpoint granted (the enode, and the
     //! record with its sequence number bumped; endpoint predictions from discovery no longer
     //! override it), and deletes the mappings on shutdown. A server listening on loopback is
-    //! never mapped. [`ServerHandle::nat_events`](crate::ServerHandle::nat_events) reports what
+    //! never mapped. `ServerHandle::nat_events` reports what
     //! happens; this is what `ethp2p node --nat` prints. A known endpoint can also be set by
     //! hand with
     //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint).
