@@ -15,6 +15,7 @@
 //! Start with the [`manual`]: a quick start, the concepts, every default, the errors and
 //! disconnect reasons, discovery and NAT.
 
+mod blame;
 pub mod manual;
 pub mod metrics;
 pub mod nodekey;
@@ -25,6 +26,7 @@ pub mod rlpx;
 pub mod streams;
 mod subscription;
 
+pub use blame::Blame;
 pub use protocol::{
     Direction, Message, MessageSender, PeerInfo, Protocol, ProtocolError, ProtocolPeer, SendError,
 };

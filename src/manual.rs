@@ -237,6 +237,11 @@ pub mod errors {
     //! | `Rlpx` | the ECIES handshake failed (bad auth, bad MAC) | none (no session to send it on) |
     //! | `Hello` | the Hello exchange failed, or the remote sent Disconnect | as recorded in the error |
     //! | `Refused(reason)` | we refused: "too many peers", "already connected", "connected to self", "useless peer", or "client quitting" while shutting down | `reason` |
+    //! | `InvalidNodeId` | the id we were to dial is not a public key (our configuration's fault) | none (nothing sent) |
+    //!
+    //! [`SetupError::blame`](crate::server::SetupError::blame) says whose fault it is
+    //! ([`Blame`](crate::Blame)): the remote's for what it sent or did not send, ours for our
+    //! refusals and limits, the configuration's for an undialable id.
     //!
     //! A connection closed because the other one between the same two nodes won the
     //! simultaneous-dial tie-break is reported as
@@ -269,8 +274,11 @@ pub mod errors {
     //! ## Starting
     //!
     //! [`Server::start`](crate::Server::start) fails with
-    //! [`StartError`](crate::server::StartError) when the listen address cannot be bound or
-    //! discovery cannot start (its record cannot be built or stored).
+    //! [`StartError`](crate::server::StartError) when the listen address cannot be bound,
+    //! discovery cannot start (a record entry is not RLP, the record cannot be built or
+    //! stored, or discv5 cannot carry it), or port mapping cannot (a port below 1024).
+    //! [`StartError::blame`](crate::server::StartError::blame) tells a configuration mistake
+    //! from a failure of the machine.
 }
 
 pub mod discovery_and_nat {
@@ -335,13 +343,19 @@ pub mod discovery_and_nat {
     //!
     //! ## NAT
     //!
-    //! The server does not map ports itself. With the default feature `nat`,
-    //! [`ethp2p::nat`](crate::nat) (the `ethp2p-nat` crate) does: a `PortMapper` maps the TCP
-    //! and UDP ports by UPnP IGD or NAT-PMP (or is told a known external IP), keeps the 10
-    //! minute leases refreshed, and reports the external endpoint; hand it to
-    //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint),
-    //! which updates the enode and bumps the record's sequence number. This is what
-    //! `ethp2p node --nat` does. Build with `default-features = false` to leave NAT out.
+    //! With the default feature `nat`, one field does it, as go-ethereum's `--nat`:
+    //! `config.nat = NatConfig::new(NatMode::Any)` ([`ServerConfig::nat`](crate::ServerConfig),
+    //! `server::NatConfig`, modes `none` (the default), `any`, `upnp`,
+    //! `pmp[:GATEWAY]`, `extip:IP`). The server then maps its TCP port and discovery UDP port by
+    //! UPnP IGD or NAT-PMP (`ethp2p::nat`, the `ethp2p-nat` crate), keeps the 10
+    //! minute leases refreshed, advertises each external endpoint granted (the enode, and the
+    //! record with its sequence number bumped; endpoint predictions from discovery no longer
+    //! override it), and deletes the mappings on shutdown. A server listening on loopback is
+    //! never mapped. `ServerHandle::nat_events` reports what
+    //! happens; this is what `ethp2p node --nat` prints. A known endpoint can also be set by
+    //! hand with
+    //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint).
+    //! Build with `default-features = false` to leave NAT (and igd-next's HTTP stack) out.
 }
 
 pub mod observability {

@@ -99,6 +99,7 @@ pub(crate) fn event(event: &PeerEvent) {
                 SetupError::Rlpx(_) => "rlpx",
                 SetupError::Hello(_) => "hello",
                 SetupError::Refused(_) => "refused",
+                SetupError::InvalidNodeId(_) => "invalid_node_id",
             };
             counter!(HANDSHAKE_FAILURES, "direction" => direction(*dir), "kind" => kind)
                 .increment(1);

@@ -392,3 +392,97 @@ async fn dual_stack_listener_takes_both_families() {
         server.shutdown().await;
     }
 }
+
+/// `extip:` as a server option: the given address is advertised in the enode and the record
+/// (sequence number bumped) before the event reports it, with the server's own ports.
+#[cfg(feature = "nat")]
+#[tokio::test]
+async fn nat_extip_is_advertised_in_the_enode_and_the_record() {
+    use ethp2p::nat::{MappingProtocol, NatEvent, NatMode};
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut node_config = config(&mut rng, vec![]);
+    node_config.discovery = Some(ethp2p::server::DiscoveryConfig::default());
+    let public = std::net::IpAddr::from([203, 0, 113, 7]);
+    node_config.nat = ethp2p::server::NatConfig::new(NatMode::ExtIp(public));
+    let node = Server::start(node_config).await.unwrap();
+    let mut nat_events = node.nat_events();
+    let event = timeout(DEADLINE, nat_events.recv())
+        .await
+        .expect("NAT event in time")
+        .expect("NAT event stream open");
+    let NatEvent::Mapped {
+        protocol, endpoint, ..
+    } = event
+    else {
+        panic!("expected Mapped, got {event:?}");
+    };
+    assert_eq!((protocol, endpoint.ip), (MappingProtocol::ExtIp, public));
+    let enode = node.local_enode();
+    assert_eq!(enode.ip, public);
+    assert_eq!(Some(enode.tcp_port), endpoint.tcp_port);
+    assert_eq!(Some(enode.udp_port), endpoint.udp_port);
+    let record = node.local_enr().expect("discovery on");
+    assert_eq!(record.ip4().map(std::net::IpAddr::from), Some(public));
+    assert_eq!(record.tcp4(), Some(enode.tcp_port));
+    assert!(
+        record.seq() > 1,
+        "a new endpoint is a new record: {}",
+        record.seq()
+    );
+    node.shutdown().await;
+}
+
+/// A static peer whose id is no public key is the configuration's fault, not the remote's:
+/// the connection is made, but no handshake is addressed to it.
+#[tokio::test]
+async fn an_undialable_node_id_is_blamed_on_the_configuration() {
+    use ethp2p::Blame;
+    use ethp2p::server::SetupError;
+    let mut rng = StdRng::seed_from_u64(22);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bad = ethp2p_discovery::Enode {
+        id: ethp2p::PeerId([0xff; 64]),
+        ip: addr.ip(),
+        tcp_port: addr.port(),
+        udp_port: addr.port(),
+    };
+    let mut dialer_config = config(&mut rng, vec![]);
+    dialer_config.static_peers = vec![bad];
+    // Subscribed before the dial can end: on this single-threaded runtime the dialer task runs
+    // only once the test awaits again.
+    let dialer = Server::start(dialer_config).await.unwrap();
+    let mut events = dialer.events();
+    loop {
+        if let PeerEvent::HandshakeFailed { id, error, .. } = next_event(&mut events).await {
+            assert_eq!(id, Some(bad.id));
+            assert!(
+                matches!(error, SetupError::InvalidNodeId(id) if id == bad.id),
+                "{error}"
+            );
+            assert_eq!(error.blame(), Blame::Configuration);
+            break;
+        }
+    }
+    dialer.shutdown().await;
+}
+
+/// A record entry that is not RLP stops the start as a configuration error.
+#[tokio::test]
+async fn a_bad_record_entry_is_a_configuration_error() {
+    use ethp2p::server::StartError;
+    let mut rng = StdRng::seed_from_u64(23);
+    let mut node_config = config(&mut rng, vec![]);
+    node_config.discovery = Some(ethp2p::server::DiscoveryConfig {
+        record_entries: vec![("eth".into(), vec![0xc5, 0x01])],
+        ..Default::default()
+    });
+    let Err(error) = Server::start(node_config).await else {
+        panic!("a record entry that is not one RLP item must be refused");
+    };
+    assert!(
+        matches!(&error, StartError::RecordEntry { key, .. } if key == "eth"),
+        "{error}"
+    );
+    assert_eq!(error.blame(), ethp2p::Blame::Configuration);
+}

@@ -1,13 +1,14 @@
-//! `ethp2p nat probe`, and the `--nat` options of `ethp2p node`.
+//! `ethp2p nat probe`, and the `--nat` options of `ethp2p node` (parsed here, mapped by the
+//! library's [`ServerConfig::nat`](ethp2p::ServerConfig)).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ethp2p::nat::{
-    AddressKind, Gateway, LeaseConfig, MapRequest, MapperConfig, MapperHandle, Mapping, NatEvent,
-    NatEvents, NatMode, PmpGateway, PortMapper, Presence, SearchConfig, Transport, UpnpGateway,
-    route,
+    AddressKind, Gateway, LeaseConfig, MapRequest, Mapping, NatEvent, NatMode, PmpGateway,
+    Presence, SearchConfig, Transport, UpnpGateway, route,
 };
+use ethp2p::server::NatConfig;
 use ethp2p_discovery::Enode;
 
 use super::json::JsonObject;
@@ -29,101 +30,37 @@ pub struct NatArgs {
     nat_refresh: u64,
 }
 
-/// A node's port mapper, if `--nat` asked for one.
-pub struct NodeNat {
-    mapper: Option<(MapperHandle, NatEvents)>,
-    local: Enode,
-}
-
 impl NatArgs {
-    /// Starts mapping the node's ports (`local`: its enode with the bound TCP port and its UDP
-    /// port), mapped to the listen IP when that is a specific address.
-    pub fn start(&self, local: Enode, listen: Option<SocketAddr>) -> Result<NodeNat, String> {
-        // A router cannot forward to a host's loopback address (extip maps nothing).
-        let maps_ports = matches!(self.nat, NatMode::Any | NatMode::Upnp | NatMode::Pmp(_));
-        let loopback = listen.is_some_and(|addr| addr.ip().is_loopback());
-        if maps_ports && loopback {
-            tracing::info!(mode = %self.nat, "listening on loopback: no port mapping");
+    /// The library's NAT option these flags describe (the server does the mapping).
+    pub fn config(&self) -> NatConfig {
+        NatConfig {
+            mode: self.nat,
+            lease: LeaseConfig::with_timing(
+                Duration::from_secs(self.nat_lease),
+                Duration::from_secs(self.nat_refresh),
+            ),
         }
-        if self.nat == NatMode::None || (maps_ports && loopback) {
-            return Ok(NodeNat {
-                mapper: None,
-                local,
-            });
-        }
-        let mut config = MapperConfig::new(self.nat, Some(local.tcp_port), Some(local.udp_port));
-        let refresh = Duration::from_secs(self.nat_refresh.max(1));
-        config.lease = LeaseConfig {
-            lifetime: Duration::from_secs(self.nat_lease.max(1)),
-            refresh,
-            // Never wait longer to retry than the refresh interval would.
-            retry_min: LeaseConfig::default().retry_min.min(refresh / 2),
-            ..LeaseConfig::default()
-        };
-        if let Some(SocketAddr::V4(listen)) = listen {
-            let ip = *listen.ip();
-            if !ip.is_unspecified() && !ip.is_loopback() {
-                config.search.local_ip = Some(ip);
-            }
-        }
-        let mapper = PortMapper::start(config).map_err(|error| error.to_string())?;
-        Ok(NodeNat {
-            mapper: Some(mapper),
-            local,
-        })
     }
 }
 
-impl NodeNat {
-    /// The next mapping event; never resolves without a mapper or after its stream ended.
-    pub async fn next(&mut self) -> NatEvent {
-        if let Some((_, events)) = &mut self.mapper {
-            if let Some(event) = events.recv().await {
-                return event;
-            }
-        }
-        std::future::pending().await
+/// Prints `event`, plus the node's enode (`local`, already updated by the server) when the
+/// event gave it a new external endpoint.
+pub fn print(event: &NatEvent, local: Enode, json: bool) {
+    println!("{}", event_line(event, json));
+    if !matches!(
+        event,
+        NatEvent::Mapped { .. } | NatEvent::ExternalAddressChanged { .. }
+    ) {
+        return;
     }
-
-    /// The endpoint to advertise (IP, TCP port, UDP port) when `event` publishes one.
-    pub fn advertised(&self, event: &NatEvent) -> Option<(std::net::IpAddr, u16, u16)> {
-        let endpoint = match event {
-            NatEvent::Mapped { endpoint, .. } => endpoint,
-            NatEvent::ExternalAddressChanged { new, .. } => new,
-            _ => return None,
-        };
-        let tcp = endpoint.tcp_port.unwrap_or(self.local.tcp_port);
-        let udp = endpoint.udp_port.unwrap_or(self.local.udp_port);
-        Some((endpoint.ip, tcp, udp))
-    }
-
-    /// Prints `event`, plus the external enode when the event changes it.
-    pub fn print(&self, event: &NatEvent, json: bool) {
-        println!("{}", event_line(event, json));
-        if let Some((ip, tcp_port, udp_port)) = self.advertised(event) {
-            let enode = Enode {
-                ip,
-                tcp_port,
-                udp_port,
-                ..self.local
-            };
-            if json {
-                let line = JsonObject::default()
-                    .str("event", "external_enode")
-                    .str("enode", &enode.to_string())
-                    .finish();
-                println!("{line}");
-            } else {
-                println!("external enode {enode}");
-            }
-        }
-    }
-
-    /// Deletes the mappings (if any) and stops.
-    pub async fn shutdown(self) {
-        if let Some((handle, _)) = self.mapper {
-            handle.shutdown().await;
-        }
+    if json {
+        let line = JsonObject::default()
+            .str("event", "external_enode")
+            .str("enode", &local.to_string())
+            .finish();
+        println!("{line}");
+    } else {
+        println!("external enode {local}");
     }
 }
 

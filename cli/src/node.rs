@@ -155,6 +155,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     config.data_dir = args.datadir.clone();
+    config.nat = args.nat.config();
     config.protocols.push(demo_protocol(Duration::from_secs(1)));
     // Byte streams for `ethp2p p2p` (served as `stream/1`).
     config.streams = Some(ethp2p::streams::StreamConfig::default());
@@ -168,6 +169,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     let server = Server::start(config).await.map_err(|e| e.to_string())?;
     // Before anything is dialed from the DNS lists: their first peers must be reported too.
     let mut events = server.events();
+    let mut nat_events = server.nat_events();
     if !args.nodiscover && !args.discovery_dns.is_empty() {
         let resolver = super::dns::resolver(args.dns_server).await?;
         server.add_dns_discovery(resolver, &args.discovery_dns, ClientConfig::default());
@@ -176,7 +178,6 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     if let Some(enr) = server.local_enr() {
         eprintln!("node record: {enr}");
     }
-    let mut nat = args.nat.start(server.local_enode(), Some(args.addr))?;
     let (rpc, ipc_path, http_addr) = match super::rpc::Rpc::start(
         &args.rpc,
         &server,
@@ -187,7 +188,6 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     {
         Ok(started) => started,
         Err(error) => {
-            nat.shutdown().await;
             server.shutdown().await;
             return Err(error);
         }
@@ -209,16 +209,16 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
                 Err(RecvError::Lagged(missed)) => eprintln!("event stream lagged: {missed} events missed"),
                 Err(RecvError::Closed) => break,
             },
-            event = nat.next() => {
-                nat.print(&event, args.json);
-                if let Some((ip, tcp, udp)) = nat.advertised(&event) {
-                    server.set_external_endpoint(ip, tcp, udp).await;
-                }
-            }
+            event = nat_events.recv() => match event {
+                Ok(event) => super::nat::print(&event, server.local_enode(), args.json),
+                Err(RecvError::Lagged(missed)) => eprintln!("nat event stream lagged: {missed} events missed"),
+                // The server holds the sender until it is dropped, after this loop.
+                Err(RecvError::Closed) => break,
+            },
         }
     }
     rpc.stop().await;
-    nat.shutdown().await;
+    // Deletes the NAT mappings too.
     server.shutdown().await;
     Ok(())
 }

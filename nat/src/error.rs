@@ -5,6 +5,63 @@ use std::time::Duration;
 
 use crate::MappingProtocol;
 
+/// Whose fault an error is: the gateway's (it refused, cannot, or answered nonsense), ours at
+/// run time (a local socket), or the configuration's (a port no router is asked for). The same
+/// three as `ethp2p::Blame`, which converts from this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Blame {
+    /// The gateway, or the network to it.
+    Remote,
+    /// This host: a socket could not be opened or used.
+    Local,
+    /// What the caller asked for.
+    Configuration,
+}
+
+/// A gateway's own error code, as its protocol numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// A UPnP control error (the `errorCode` of a SOAP fault, UPnP IGD v2 section 2.4), such
+    /// as 606 (not authorized) or 718 (conflict in mapping entry).
+    Upnp(u16),
+    /// A NAT-PMP result code ([RFC 6886 section 3.5](https://www.rfc-editor.org/rfc/rfc6886#section-3.5)),
+    /// such as 2 (not authorized) or 4 (out of resources).
+    Pmp(u16),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::Upnp(code) => write!(f, "UPnP error {code}"),
+            ErrorCode::Pmp(code) => write!(f, "NAT-PMP result {code}"),
+        }
+    }
+}
+
+/// An answer the gateway's protocol does not allow, or that we cannot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum ProtocolViolation {
+    /// An error code we do not interpret.
+    #[error("{0}")]
+    UnknownCode(ErrorCode),
+    /// An answer of another kind than the request (a NAT-PMP opcode that does not match).
+    #[error("unexpected answer")]
+    UnexpectedAnswer,
+    /// A mapping granted with no lifetime or no external port.
+    #[error("the gateway granted no lifetime or no port")]
+    EmptyGrant,
+    /// A SOAP or NAT-PMP answer that does not parse.
+    #[error("unparsable answer")]
+    Unparsable,
+    /// The HTTP exchange with a UPnP gateway failed (bad status, broken body).
+    #[error("HTTP exchange failed")]
+    Http,
+    /// The gateway refused every form of the mapping request we know (other port, permanent
+    /// lease).
+    #[error("the router kept refusing the mapping")]
+    KeptRefusing,
+}
+
 /// A request to a gateway failed. Cloneable and comparable so that events can carry it and tests
 /// can match on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,31 +71,48 @@ pub enum GatewayError {
     Timeout(Duration),
     /// The gateway refuses this client or this mapping (UPnP 606, NAT-PMP result 2), for example
     /// because its rules do not allow the port or the client.
-    #[error("the gateway does not allow this mapping: {0}")]
-    NotAuthorized(String),
+    #[error("the gateway does not allow this mapping ({0})")]
+    NotAuthorized(ErrorCode),
     /// The gateway cannot forward at all right now: it has no usable external connection or
     /// sits behind a restrictive NAT itself (UPnP 501, NAT-PMP result 3).
-    #[error("the gateway cannot forward ports: {0}")]
-    ForwardingImpossible(String),
+    #[error("the gateway cannot forward ports ({0})")]
+    ForwardingImpossible(ErrorCode),
     /// The gateway's mapping table is full, or no external port is free (UPnP 728, NAT-PMP
     /// result 4).
-    #[error("the gateway has no room for the mapping: {0}")]
-    OutOfResources(String),
+    #[error("the gateway has no room for the mapping ({0})")]
+    OutOfResources(ErrorCode),
     /// The requested external port is mapped to another client (UPnP 718).
     #[error("external port {0} is mapped to another client")]
     PortInUse(u16),
-    /// The gateway does not implement what was asked (unknown action or opcode).
-    #[error("the gateway does not support this request: {0}")]
-    Unsupported(String),
+    /// The gateway does not implement what was asked (UPnP 401 or 602, NAT-PMP result 1 or 5).
+    #[error("the gateway does not support this request ({0})")]
+    Unsupported(ErrorCode),
+    /// The gateway's UPnP service description lacks an action we need.
+    #[error("the gateway's UPnP service has no {0} action")]
+    MissingAction(&'static str),
     /// The gateway reports no external address (0.0.0.0): its WAN link is down.
     #[error("the gateway reports no external address")]
     NoExternalAddress,
-    /// Any other error the gateway answered, or an answer we could not parse.
+    /// Nothing listens for NAT-PMP at the gateway (its port is unreachable).
+    #[error("no NAT-PMP service at the gateway (port unreachable)")]
+    NoService,
+    /// An answer the protocol does not allow, or that we cannot read.
     #[error("gateway error: {0}")]
-    Protocol(String),
-    /// A local socket or connection error.
+    Protocol(ProtocolViolation),
+    /// A local socket error.
     #[error("network error: {0}")]
-    Io(String),
+    Io(std::io::ErrorKind),
+}
+
+impl GatewayError {
+    /// Whose fault it is: the gateway's for everything it answered or did not, ours for a
+    /// socket that failed here.
+    pub fn blame(&self) -> Blame {
+        match self {
+            GatewayError::Io(_) => Blame::Local,
+            _ => Blame::Remote,
+        }
+    }
 }
 
 /// One protocol's reason for not finding a usable gateway.
@@ -69,6 +143,17 @@ pub enum NatError {
     /// Nothing to map: neither a TCP nor a UDP port was given.
     #[error("no port to map")]
     NoPorts,
+}
+
+impl NatError {
+    /// Whose fault it is: the network's when no gateway answered, the configuration's for
+    /// ports that cannot be mapped.
+    pub fn blame(&self) -> Blame {
+        match self {
+            NatError::NoGateway(_) => Blame::Remote,
+            NatError::PrivilegedPort(_) | NatError::NoPorts => Blame::Configuration,
+        }
+    }
 }
 
 fn join(failures: &[DiscoveryFailure]) -> String {

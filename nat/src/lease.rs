@@ -43,6 +43,23 @@ impl Default for LeaseConfig {
     }
 }
 
+impl LeaseConfig {
+    /// Leases of `lifetime` refreshed every `refresh` (each at least 1 s), with the default
+    /// retry backoff, except that the first retry never waits longer than half the refresh
+    /// interval: a short refresh (as in tests) must not be outlasted by its own retries.
+    pub fn with_timing(lifetime: Duration, refresh: Duration) -> Self {
+        let second = Duration::from_secs(1);
+        let refresh = refresh.max(second);
+        let default = LeaseConfig::default();
+        LeaseConfig {
+            lifetime: lifetime.max(second),
+            refresh,
+            retry_min: default.retry_min.min(refresh / 2),
+            ..default
+        }
+    }
+}
+
 /// A mapping as the gateway holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mapping {
@@ -518,6 +535,21 @@ mod tests {
         IpAddr::from([203, 0, 113, last])
     }
 
+    #[test]
+    fn short_refresh_intervals_shorten_the_first_retry() {
+        let short = LeaseConfig::with_timing(Duration::from_secs(20), Duration::from_secs(4));
+        assert_eq!(short.refresh, Duration::from_secs(4));
+        assert_eq!(short.retry_min, Duration::from_secs(2));
+        assert_eq!(short.retry_max, LeaseConfig::default().retry_max);
+        let long = LeaseConfig::with_timing(Duration::from_secs(600), Duration::from_secs(480));
+        assert_eq!(long, LeaseConfig::default());
+        let zero = LeaseConfig::with_timing(Duration::ZERO, Duration::ZERO);
+        assert_eq!(
+            (zero.lifetime, zero.refresh),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+    }
+
     fn config() -> LeaseConfig {
         LeaseConfig {
             lifetime: Duration::from_secs(600),
@@ -800,7 +832,7 @@ mod tests {
         leases.poll_action(t0);
         leases.on_external_ip(t0, Ok(ext(1)));
         leases.poll_action(t0);
-        let refused = GatewayError::NotAuthorized("606 Action not authorized".into());
+        let refused = GatewayError::NotAuthorized(crate::ErrorCode::Upnp(606));
         leases.on_map(t0, Err(refused.clone()));
         assert_eq!(
             events(&mut leases),

@@ -45,7 +45,7 @@ pub mod pmp;
 pub mod route;
 pub mod upnp;
 
-pub use error::{DiscoveryFailure, GatewayError, NatError};
+pub use error::{Blame, DiscoveryFailure, ErrorCode, GatewayError, NatError, ProtocolViolation};
 pub use event::{AddressKind, ExternalEndpoint, MappingProtocol, NatEvent, Transport};
 pub use gateway::{AnyGateway, Gateway, SearchConfig, discover};
 pub use lease::{Grant, LeaseConfig, MapRequest, Mapping, Presence};

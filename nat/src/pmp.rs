@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use natpmp::{Protocol, Response};
 
 use crate::gateway::Gateway;
-use crate::{GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence, Transport};
+use crate::{
+    ErrorCode, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence,
+    ProtocolViolation, Transport,
+};
 
 /// The first resend comes after this long; each further one waits twice as long.
 const FIRST_WAIT: Duration = Duration::from_millis(250);
@@ -78,8 +81,7 @@ impl PmpGateway {
     }
 
     async fn transaction(&mut self, request: Request) -> Result<Response, GatewayError> {
-        let socket_error =
-            |error: std::io::Error| GatewayError::Io(format!("NAT-PMP socket: {error}"));
+        let socket_error = |error: std::io::Error| GatewayError::Io(error.kind());
         let socket = tokio::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
             .await
             .map_err(socket_error)?;
@@ -144,9 +146,7 @@ impl Gateway for PmpGateway {
                 Err(GatewayError::NoExternalAddress)
             }
             Response::Gateway(answer) => Ok(IpAddr::V4(*answer.public_address())),
-            other => Err(GatewayError::Protocol(format!(
-                "unexpected answer {other:?}"
-            ))),
+            _ => Err(GatewayError::Protocol(ProtocolViolation::UnexpectedAnswer)),
         }
     }
 
@@ -171,12 +171,10 @@ impl Gateway for PmpGateway {
             })
             .await?;
         let (Response::TCP(answer) | Response::UDP(answer)) = response else {
-            return Err(GatewayError::Protocol("unexpected answer".into()));
+            return Err(GatewayError::Protocol(ProtocolViolation::UnexpectedAnswer));
         };
         if answer.lifetime().is_zero() || answer.public_port() == 0 {
-            return Err(GatewayError::Protocol(
-                "the gateway granted no lifetime or no port".into(),
-            ));
+            return Err(GatewayError::Protocol(ProtocolViolation::EmptyGrant));
         }
         self.granted
             .insert((request.transport, request.internal_port), self.restarts);
@@ -222,7 +220,7 @@ async fn send(
                 .await
         }
     };
-    sent.map_err(|error| GatewayError::Io(format!("NAT-PMP send: {error}")))
+    sent.map_err(result_error)
 }
 
 /// Whether `response` answers `request`: the right opcode, and for mappings the right private
@@ -270,26 +268,20 @@ pub fn epoch_shows_restart(previous: u32, previous_at: Instant, epoch: u32, now:
 
 fn result_error(error: natpmp::Error) -> GatewayError {
     use natpmp::Error as E;
+    // RFC 6886 section 3.5 result codes.
     match error {
-        E::NATPMP_ERR_NOTAUTHORIZED => {
-            GatewayError::NotAuthorized("NAT-PMP result 2 (not authorized / refused)".into())
+        E::NATPMP_ERR_UNSUPPORTEDVERSION => GatewayError::Unsupported(ErrorCode::Pmp(1)),
+        E::NATPMP_ERR_NOTAUTHORIZED => GatewayError::NotAuthorized(ErrorCode::Pmp(2)),
+        E::NATPMP_ERR_NETWORKFAILURE => GatewayError::ForwardingImpossible(ErrorCode::Pmp(3)),
+        E::NATPMP_ERR_OUTOFRESOURCES => GatewayError::OutOfResources(ErrorCode::Pmp(4)),
+        E::NATPMP_ERR_UNSUPPORTEDOPCODE => GatewayError::Unsupported(ErrorCode::Pmp(5)),
+        // The connected socket got the ICMP port unreachable of a gateway without NAT-PMP.
+        E::NATPMP_ERR_RECVFROM => GatewayError::NoService,
+        E::NATPMP_ERR_SENDERR => GatewayError::Io(std::io::ErrorKind::Other),
+        E::NATPMP_ERR_UNDEFINEDERROR => {
+            GatewayError::Protocol(ProtocolViolation::UnknownCode(ErrorCode::Pmp(0)))
         }
-        E::NATPMP_ERR_NETWORKFAILURE => GatewayError::ForwardingImpossible(
-            "NAT-PMP result 3 (network failure: no usable external address)".into(),
-        ),
-        E::NATPMP_ERR_OUTOFRESOURCES => {
-            GatewayError::OutOfResources("NAT-PMP result 4 (out of resources)".into())
-        }
-        E::NATPMP_ERR_UNSUPPORTEDVERSION => {
-            GatewayError::Unsupported("NAT-PMP result 1 (unsupported version)".into())
-        }
-        E::NATPMP_ERR_UNSUPPORTEDOPCODE => {
-            GatewayError::Unsupported("NAT-PMP result 5 (unsupported opcode)".into())
-        }
-        E::NATPMP_ERR_RECVFROM => {
-            GatewayError::Io("no NAT-PMP service at the gateway (port unreachable)".into())
-        }
-        other => GatewayError::Protocol(format!("NAT-PMP: {other}")),
+        _ => GatewayError::Protocol(ProtocolViolation::Unparsable),
     }
 }
 

@@ -25,7 +25,8 @@ use igd_next::{
 
 use crate::gateway::{Gateway, SearchConfig};
 use crate::{
-    GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence, Transport, route,
+    ErrorCode, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence,
+    ProtocolViolation, Transport, route,
 };
 
 /// Bound on each control request (igd-next's own is 10 s).
@@ -177,7 +178,7 @@ impl Gateway for UpnpGateway {
             .await?
             .map_err(|error| match error {
                 GetExternalIpError::ActionNotAuthorized => {
-                    GatewayError::NotAuthorized("GetExternalIPAddress".into())
+                    GatewayError::NotAuthorized(ErrorCode::Upnp(606))
                 }
                 GetExternalIpError::RequestError(error) => request_error(error),
             })?;
@@ -253,9 +254,7 @@ impl Gateway for UpnpGateway {
                 Err(error) => return Err(add_port_error(error, external)),
             }
         }
-        Err(GatewayError::Protocol(
-            "the router kept refusing the mapping".into(),
-        ))
+        Err(GatewayError::Protocol(ProtocolViolation::KeptRefusing))
     }
 
     async fn unmap(&mut self, mapping: Mapping) -> Result<(), GatewayError> {
@@ -267,7 +266,7 @@ impl Gateway for UpnpGateway {
         {
             Ok(()) | Err(RemovePortError::NoSuchPortMapping) => Ok(()),
             Err(RemovePortError::ActionNotAuthorized) => {
-                Err(GatewayError::NotAuthorized("DeletePortMapping".into()))
+                Err(GatewayError::NotAuthorized(ErrorCode::Upnp(606)))
             }
             Err(RemovePortError::RequestError(error)) => Err(request_error(error)),
         }
@@ -294,55 +293,80 @@ fn timeout_error() -> RequestError {
     ))
 }
 
-/// A UPnP error code in the terms of [`GatewayError`].
+/// A UPnP error code in the terms of [`GatewayError`]; its description (`text`) is logged
+/// at debug level, the code says what it means.
 fn code_error(code: u16, text: &str) -> GatewayError {
-    let detail = format!("UPnP error {code}: {text}");
+    tracing::debug!(code, description = text, "UPnP error answer");
+    let upnp = ErrorCode::Upnp(code);
     match code {
-        606 => GatewayError::NotAuthorized(detail),
-        501 => GatewayError::ForwardingImpossible(detail),
-        728 => GatewayError::OutOfResources(detail),
-        401 | 602 => GatewayError::Unsupported(detail),
-        _ => GatewayError::Protocol(detail),
+        606 => GatewayError::NotAuthorized(upnp),
+        501 => GatewayError::ForwardingImpossible(upnp),
+        728 => GatewayError::OutOfResources(upnp),
+        401 | 602 => GatewayError::Unsupported(upnp),
+        _ => GatewayError::Protocol(ProtocolViolation::UnknownCode(upnp)),
     }
 }
 
 fn request_error(error: RequestError) -> GatewayError {
     match error {
         RequestError::ErrorCode(code, text) => code_error(code, &text),
-        RequestError::UnsupportedAction(action) => GatewayError::Unsupported(action),
+        RequestError::UnsupportedAction(action) => {
+            tracing::debug!(%action, "the gateway's UPnP service lacks an action");
+            GatewayError::MissingAction(known_action(&action))
+        }
         RequestError::IoError(error) if error.kind() == std::io::ErrorKind::TimedOut => {
             GatewayError::Timeout(REQUEST_TIMEOUT)
         }
-        RequestError::IoError(error) => GatewayError::Io(error.to_string()),
+        RequestError::IoError(error) => GatewayError::Io(error.kind()),
         RequestError::InvalidResponse(text) => {
-            GatewayError::Protocol(format!("unparsable answer: {}", shorten(&text)))
+            tracing::debug!(answer = shorten(&text), "unparsable UPnP answer");
+            GatewayError::Protocol(ProtocolViolation::Unparsable)
         }
-        other => GatewayError::Io(other.to_string()),
+        other => {
+            tracing::debug!(error = %other, "UPnP HTTP exchange failed");
+            GatewayError::Protocol(ProtocolViolation::Http)
+        }
     }
 }
 
 fn add_port_error(error: AddPortError, port: u16) -> GatewayError {
     match error {
-        AddPortError::ActionNotAuthorized => {
-            GatewayError::NotAuthorized(format!("UPnP error 606 for port {port}"))
-        }
+        AddPortError::ActionNotAuthorized => GatewayError::NotAuthorized(ErrorCode::Upnp(606)),
         AddPortError::PortInUse => GatewayError::PortInUse(port),
         AddPortError::RequestError(error) => request_error(error),
-        other => GatewayError::Protocol(other.to_string()),
+        other => {
+            tracing::debug!(error = %other, port, "AddPortMapping refused");
+            GatewayError::Protocol(ProtocolViolation::KeptRefusing)
+        }
     }
 }
 
 fn add_any_error(error: AddAnyPortError) -> GatewayError {
     match error {
-        AddAnyPortError::ActionNotAuthorized => {
-            GatewayError::NotAuthorized("AddAnyPortMapping refused (606)".into())
-        }
-        AddAnyPortError::NoPortsAvailable => {
-            GatewayError::OutOfResources("no external port available".into())
-        }
+        AddAnyPortError::ActionNotAuthorized => GatewayError::NotAuthorized(ErrorCode::Upnp(606)),
+        AddAnyPortError::NoPortsAvailable => GatewayError::OutOfResources(ErrorCode::Upnp(728)),
         AddAnyPortError::RequestError(error) => request_error(error),
-        other => GatewayError::Protocol(other.to_string()),
+        other => {
+            tracing::debug!(error = %other, "AddAnyPortMapping refused");
+            GatewayError::Protocol(ProtocolViolation::KeptRefusing)
+        }
     }
+}
+
+/// The UPnP actions we call, by name, so an error can name one without holding a string.
+const ACTIONS: [&str; 5] = [
+    "GetExternalIPAddress",
+    "AddPortMapping",
+    "AddAnyPortMapping",
+    "DeletePortMapping",
+    "GetSpecificPortMappingEntry",
+];
+
+fn known_action(action: &str) -> &'static str {
+    ACTIONS
+        .into_iter()
+        .find(|known| *known == action)
+        .unwrap_or("needed")
 }
 
 fn shorten(text: &str) -> &str {
@@ -364,7 +388,7 @@ pub fn specific_entry_presence(
         let code: u16 = code
             .trim()
             .parse()
-            .map_err(|_| GatewayError::Protocol(format!("bad errorCode {code:?}")))?;
+            .map_err(|_| GatewayError::Protocol(ProtocolViolation::Unparsable))?;
         if code == 714 {
             return Ok(Presence::Absent);
         }
@@ -383,10 +407,13 @@ pub fn specific_entry_presence(
                 Presence::Absent
             })
         }
-        _ => Err(GatewayError::Protocol(format!(
-            "unparsable GetSpecificPortMappingEntry answer: {}",
-            shorten(text)
-        ))),
+        _ => {
+            tracing::debug!(
+                answer = shorten(text),
+                "unparsable GetSpecificPortMappingEntry answer"
+            );
+            Err(GatewayError::Protocol(ProtocolViolation::Unparsable))
+        }
     }
 }
 
@@ -470,9 +497,7 @@ mod tests {
         );
         assert_eq!(
             specific_entry_presence(&fault(606, "Action not authorized"), LOCAL, 1),
-            Err(GatewayError::NotAuthorized(
-                "UPnP error 606: Action not authorized".into()
-            ))
+            Err(GatewayError::NotAuthorized(ErrorCode::Upnp(606)))
         );
         assert!(specific_entry_presence("<html>nope</html>", LOCAL, 1).is_err());
     }
@@ -497,6 +522,10 @@ mod tests {
             code_error(728, ""),
             GatewayError::OutOfResources(_)
         ));
-        assert!(matches!(code_error(999, ""), GatewayError::Protocol(_)));
+        assert_eq!(
+            code_error(999, ""),
+            GatewayError::Protocol(ProtocolViolation::UnknownCode(ErrorCode::Upnp(999)))
+        );
+        assert_eq!(code_error(999, "").blame(), crate::Blame::Remote);
     }
 }

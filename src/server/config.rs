@@ -63,6 +63,11 @@ pub struct ServerConfig {
     /// beside `protocols`, and [`open_stream`](super::ServerHandle::open_stream) and
     /// [`accept_streams`](super::ServerHandle::accept_streams) work. Off by default.
     pub streams: Option<StreamConfig>,
+    /// Port mapping through the router (UPnP, NAT-PMP) or a known external IP, as
+    /// go-ethereum's `--nat`: the granted endpoint is advertised in the enode and the record.
+    /// Maps nothing by default. Feature `nat`.
+    #[cfg(feature = "nat")]
+    pub nat: super::NatConfig,
 }
 
 /// Settings of node discovery: discv4, discv5, or both on one UDP port (go-ethereum's
@@ -161,6 +166,8 @@ impl ServerConfig {
             discovery: None,
             data_dir: None,
             streams: None,
+            #[cfg(feature = "nat")]
+            nat: super::NatConfig::default(),
         }
     }
 

@@ -50,6 +50,19 @@ pub(crate) struct Started {
     pub(crate) enr: Enr,
 }
 
+impl Started {
+    /// Stops what runs (a server that fails to start after discovery did: port mapping).
+    #[cfg(feature = "nat")]
+    pub(crate) async fn shutdown(&self) {
+        if let Some(v4) = &self.v4 {
+            v4.shutdown().await;
+        }
+        if let Some(v5) = &self.v5 {
+            v5.shutdown().await;
+        }
+    }
+}
+
 /// Puts our endpoint in the record. `dual`: TCP and UDP take both families; on IPv4 loopback
 /// the record then names `::1` beside `127.0.0.1` (the one IPv6 address of ours known without
 /// votes or NAT), and leaving loopback for a real address drops that `::1` again.
@@ -106,7 +119,10 @@ pub(crate) async fn start(
     for (key, value) in &discovery.record_entries {
         Enr::builder()
             .insert_raw(key, value)
-            .map_err(|error| StartError::Discovery(format!("record entry {key:?}: {error}")))?;
+            .map_err(|source| StartError::RecordEntry {
+                key: key.clone(),
+                source,
+            })?;
     }
     let dual = dual_stack(config, discovery);
     let fill = |builder: &mut EnrBuilder| {
@@ -116,14 +132,13 @@ pub(crate) async fn start(
         }
     };
     let enr = match &config.data_dir {
-        Some(dir) => local_record::load_or_create(&dir.join("enr"), &config.key, fill)
-            .map_err(|error| StartError::Discovery(error.to_string()))?,
+        Some(dir) => local_record::load_or_create(&dir.join("enr"), &config.key, fill)?,
         None => {
             let mut builder = Enr::builder();
             fill(&mut builder);
             builder
                 .build(&config.key)
-                .map_err(|error| StartError::Discovery(error.to_string()))?
+                .map_err(local_record::LocalRecordError::from)?
         }
     };
     let listen_error = |source| StartError::Listen {
@@ -143,8 +158,7 @@ pub(crate) async fn start(
     let discv5 = if discovery.v5 {
         let mut discv5_config = discovery.discv5.clone();
         discv5_config.bootnodes = discovery.bootnode_records.clone();
-        let mut discv5 = Discv5::new(config.key, enr.clone(), discv5_config, now, rand::random())
-            .map_err(|error| StartError::Discovery(error.to_string()))?;
+        let mut discv5 = Discv5::new(config.key, enr.clone(), discv5_config, now, rand::random())?;
         for record in v5_seeds(&config.data_dir) {
             discv5.add_node(now, record);
         }

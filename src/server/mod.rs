@@ -9,8 +9,11 @@ mod discovery;
 mod dns;
 mod events;
 mod listener;
+#[cfg(feature = "nat")]
+mod nat;
 mod setup;
 mod sources;
+mod start_error;
 mod table;
 mod tasks;
 
@@ -25,8 +28,11 @@ use tokio::sync::{Notify, broadcast, oneshot, watch};
 pub use config::{DiscoveryConfig, RecordFilter, ServerConfig};
 pub use ethp2p_discovery::netutil::{Cidr, ParseCidrError, is_lan};
 pub use events::{PeerEvent, Stats};
+#[cfg(feature = "nat")]
+pub use nat::NatConfig;
 pub use setup::SetupError;
 pub use sources::{NodeSender, NodeSlot, ServerStopped};
+pub use start_error::StartError;
 
 use crate::p2p::{Capability, DisconnectReason, Hello, PROTOCOL_VERSION, ProtocolSpec};
 use crate::peer::EndCause;
@@ -39,22 +45,6 @@ use ethp2p_discovery::Enode;
 pub(crate) use events::Counters;
 use table::PeerTable;
 use tasks::TaskGroup;
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Binding the listen address failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// Discovery could not start (its record could not be built or stored).
-    #[error("discovery: {0}")]
-    Discovery(String),
-}
 
 /// An inbound handshake in progress.
 struct PendingEntry {
@@ -90,6 +80,9 @@ pub(crate) struct Inner {
     local_enr: Mutex<Option<ethp2p_discovery::Enr>>,
     /// Set once a NAT mapping published the endpoint: predictions no longer override it.
     endpoint_from_nat: std::sync::atomic::AtomicBool,
+    /// What the port mapper reports, for [`ServerHandle::nat_events`].
+    #[cfg(feature = "nat")]
+    nat: nat::NatReports,
     local_hello: Hello,
     specs: Vec<ProtocolSpec>,
     state: Mutex<State>,
@@ -190,6 +183,22 @@ impl Server {
             tcp_port: advertised.port(),
             udp_port,
         };
+        #[cfg(feature = "nat")]
+        let mapper = match nat::start(
+            &config.nat,
+            config.listen_addr,
+            bound.map(|addr| addr.port()),
+            started.as_ref().map(|s| s.udp_addr.port()),
+            local_enode,
+        ) {
+            Ok(mapper) => mapper,
+            Err(error) => {
+                if let Some(started) = &started {
+                    started.shutdown().await;
+                }
+                return Err(StartError::Nat(error));
+            }
+        };
         let now = Instant::now();
         let mut state = State::default();
         for enode in &config.trusted_peers {
@@ -207,6 +216,8 @@ impl Server {
             discv5: started.as_ref().and_then(|s| s.v5.clone()),
             local_enr: Mutex::new(started.as_ref().map(|s| s.enr.clone())),
             endpoint_from_nat: Default::default(),
+            #[cfg(feature = "nat")]
+            nat: nat::NatReports::new(),
             config,
             local_id,
             local_hello,
@@ -237,6 +248,10 @@ impl Server {
             let source = inner.add_node_source("discv5");
             let feed = discovery::feed_v5(inner.clone(), handle, source);
             inner.tasks.spawn(feed);
+        }
+        #[cfg(feature = "nat")]
+        if let Some(mapper) = mapper {
+            inner.tasks.spawn(nat::run(inner.clone(), mapper));
         }
         tracing::info!(enode = %local_enode, "server started");
         Ok(ServerHandle { inner })
@@ -269,6 +284,14 @@ impl ServerHandle {
             .endpoint_from_nat
             .store(true, std::sync::atomic::Ordering::Release);
         discovery::publish_endpoint(&self.inner, ip, tcp_port, udp_port).await;
+    }
+
+    /// The port mapper's events ([`ServerConfig::nat`]), each sent once the endpoint it grants
+    /// is advertised: the first call gets every event since start, later calls the events from
+    /// then on. Nothing comes when no mapper runs (mode `none`, a loopback listen address).
+    #[cfg(feature = "nat")]
+    pub fn nat_events(&self) -> broadcast::Receiver<crate::nat::NatEvent> {
+        self.inner.nat.subscribe()
     }
 
     /// The discv4 service, when it runs (for lookups, pings, its event stream).

@@ -13,6 +13,7 @@ use super::dial_state::DialOutcome;
 use super::events::Counters;
 use super::table::Entry;
 use super::{Inner, PeerEvent};
+use crate::Blame;
 use crate::p2p::{
     ConnectionError, DisconnectReason, P2pConnection, SharedCapability, match_capabilities, refuse,
 };
@@ -45,6 +46,11 @@ pub enum SetupError {
     /// We refused it, telling the remote this reason.
     #[error("refused: {0}")]
     Refused(DisconnectReason),
+    /// The node we were to dial has an id that is not a secp256k1 public key, so no handshake
+    /// can be addressed to it. The id came from our side (a static peer, a node source), not
+    /// from whoever listens at that address: nothing was sent.
+    #[error("node id {0} is not a valid public key")]
+    InvalidNodeId(PeerId),
 }
 
 impl SetupError {
@@ -54,6 +60,21 @@ impl SetupError {
             SetupError::Refused(reason) => Some(*reason),
             SetupError::Hello(error) => error.disconnect_reason(),
             _ => None,
+        }
+    }
+
+    /// Whose fault it is: the remote's for everything it sent, refused or did not send in
+    /// time; ours for our refusals and the pending limit; the configuration's for a node id
+    /// that cannot be dialed.
+    pub fn blame(&self) -> Blame {
+        match self {
+            SetupError::Connect(_)
+            | SetupError::ConnectTimeout
+            | SetupError::Timeout
+            | SetupError::Rlpx(_)
+            | SetupError::Hello(_) => Blame::Remote,
+            SetupError::Evicted | SetupError::Refused(_) => Blame::Local,
+            SetupError::InvalidNodeId(_) => Blame::Configuration,
         }
     }
 
@@ -243,11 +264,7 @@ async fn handshake(
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let stream = match expected {
         Some(id) => {
-            let remote = id
-                .to_public_key()
-                .ok_or(SetupError::Rlpx(RlpxError::Handshake(
-                    crate::rlpx::HandshakeError::InvalidPublicKey,
-                )))?;
+            let remote = id.to_public_key().ok_or(SetupError::InvalidNodeId(id))?;
             let key = crate::rlpx::NodeKey::from_parts(config.key, inner.local_id);
             RlpxStream::connect(tcp, key, remote, &mut rng, config.max_frame_size).await?
         }
