@@ -288,6 +288,10 @@ pub mod discovery_and_nat {
     //! lookups still find nodes never offered before). Add your own sources (a DNS list, a
     //! crawler's output) with [`ServerHandle::add_node_source`](crate::ServerHandle::add_node_source);
     //! the dialer skips nodes already connected, being dialed, or dialed in the last 30 s.
+    //! A candidate from a record with both families
+    //! ([`DialCandidate::from_record`](crate::server::DialCandidate::from_record)) is dialed
+    //! at its IPv4 endpoint first (IPv6 first when the node listens on one IPv6 address only),
+    //! and at the other when that connect fails.
     //!
     //! discv4 defaults ([`v4::Config`](ethp2p_discovery::v4::Config)): buckets of 16, lookups
     //! of alpha 3, reply timeout 500 ms, endpoint proof (bond) valid 24 h, revalidation every
@@ -340,8 +344,11 @@ pub mod discovery_and_nat {
     //! and UDP ports by UPnP IGD or NAT-PMP (or is told a known external IP), keeps the 10
     //! minute leases refreshed, and reports the external endpoint; hand it to
     //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint),
-    //! which updates the enode and bumps the record's sequence number. This is what
-    //! `ethp2p node --nat` does. Build with `default-features = false` to leave NAT out.
+    //! which updates the record's endpoint of that family (`ip` or `ip6`; the enode when it
+    //! is the IPv4 one) and bumps its sequence number; endpoint predictions from discovery
+    //! move each family's endpoint only while no mapping pinned it. This is what
+    //! `ethp2p node --nat` does (`--nat extip:` takes an IPv6 address too). Build with
+    //! `default-features = false` to leave NAT out.
 }
 
 pub mod observability {

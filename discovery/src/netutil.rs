@@ -322,11 +322,17 @@ mod tests {
         assert!(range("::1/128").contains(ip("::1")));
         assert!(!range("::1/128").contains(ip("::2")));
         assert!(range("::/0").contains(ip("2001:db8::1")));
-        assert!(!range("::/0").contains(ip("8.8.8.8")), "an IPv6 range holds no IPv4");
+        assert!(
+            !range("::/0").contains(ip("8.8.8.8")),
+            "an IPv6 range holds no IPv4"
+        );
         // A mapped address is the IPv4 it carries: in IPv4 ranges, not in IPv6 ones.
         assert!(!range("::/0").contains(ip("::ffff:8.8.8.8")));
         assert!(range("8.8.0.0/16").contains(ip("::ffff:8.8.8.8")));
-        assert!(" fd00::/8 ".parse::<Cidr>().is_ok(), "spaces around a list item");
+        assert!(
+            " fd00::/8 ".parse::<Cidr>().is_ok(),
+            "spaces around a list item"
+        );
         assert!("fd00::/129".parse::<Cidr>().is_err());
         assert!("[fd00::]/8".parse::<Cidr>().is_err());
     }
@@ -353,7 +359,10 @@ mod tests {
         assert!(relay_allowed(ip("127.0.0.1"), ip("::1")));
         assert!(relay_allowed(ip("::1"), ip("127.0.0.1")));
         assert!(!relay_allowed(wan6, ip("::1")));
-        assert!(!relay_allowed(ip("fd00::1"), ip("::1")), "LAN is not loopback");
+        assert!(
+            !relay_allowed(ip("fd00::1"), ip("::1")),
+            "LAN is not loopback"
+        );
         // Link-local and unique-local only to LAN requesters.
         for lan in ["fe80::1", "febf::1", "fc00::1", "fd12:3456::1"] {
             assert!(!relay_allowed(wan6, ip(lan)), "{lan} to WAN");
@@ -363,7 +372,10 @@ mod tests {
             assert!(relay_allowed(ip("10.0.0.1"), ip(lan)), "{lan} to IPv4 LAN");
         }
         assert!(relay_allowed(wan6, ip("2001:db8:1::1")));
-        assert!(relay_allowed(ip("::1"), wan6), "a public node is told to anyone");
+        assert!(
+            relay_allowed(ip("::1"), wan6),
+            "a public node is told to anyone"
+        );
         // Never the unspecified or a multicast address.
         assert!(!relay_allowed(wan6, ip("::")));
         assert!(!relay_allowed(ip("::1"), ip("::")));
