@@ -33,6 +33,8 @@ fn family(ip: IpAddr) -> usize {
 pub(crate) struct Advertised {
     /// IPv4, IPv6.
     slots: [Option<Slot>; 2],
+    /// TCP and UDP take both families: a prediction may fill a family that has no slot.
+    dual: bool,
 }
 
 impl Advertised {
@@ -52,23 +54,27 @@ impl Advertised {
         if dual && ip == IpAddr::V4(Ipv4Addr::LOCALHOST) {
             slots[1] = Some(slot(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         }
-        Advertised { slots }
+        Advertised { slots, dual }
     }
 
     /// Discovery predicts our external UDP endpoint of `udp`'s family: that slot takes it
-    /// (TCP assumed reachable on the port it had), unless a NAT mapping pinned the slot or the
-    /// address is loopback or unspecified. Whether anything changed.
+    /// (TCP assumed reachable on the port it had), unless a NAT mapping pinned the slot, the
+    /// address is loopback or unspecified, or our TCP listener does not take that family.
+    /// Whether anything changed.
     pub(crate) fn predicted(&mut self, udp: SocketAddr) -> bool {
         let ip = udp.ip().to_canonical();
         if ip.is_loopback() || ip.is_unspecified() {
             return false;
         }
         let current = self.slots[family(ip)];
+        if current.is_none() && !self.dual {
+            return false;
+        }
         if current.is_some_and(|slot| slot.pinned) {
             tracing::info!(%udp, "peers see our discovery endpoint as this; keeping the NAT mapping's");
             return false;
         }
-        // A family without a slot yet: the dual-stack listener's TCP port serves it too.
+        // A family without a slot: the dual-stack listener's TCP port serves it too.
         let tcp_port = current.map_or(self.primary().tcp_port, |slot| slot.tcp_port);
         self.set(Slot {
             ip,
@@ -248,8 +254,12 @@ mod tests {
         let (v4, v6) = slots(&record(&loopback, &key));
         assert_eq!(v4, "Some(127.0.0.1) Some(30303) Some(30304)");
         assert_eq!(v6, "Some(::1) Some(30303) Some(30304)");
-        let single = Advertised::new(ip("127.0.0.1"), 30303, 30304, false);
+        let mut single = Advertised::new(ip("127.0.0.1"), 30303, 30304, false);
         assert_eq!(record(&single, &key).ip6(), None, "IPv4 only: no ::1");
+        assert!(
+            !single.predicted(addr("[2001:db8::3]:30304")),
+            "no IPv6 endpoint for a listener that takes IPv4 only"
+        );
 
         // A real IPv4 endpoint drops the ::1.
         let mut v4_known = loopback.clone();
