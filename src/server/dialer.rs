@@ -108,7 +108,8 @@ async fn dial(inner: Arc<Inner>, enode: Enode, addrs: Vec<SocketAddr>) {
                     Ok(Err(error)) => setup::SetupError::Connect(Arc::new(error)),
                     _ => setup::SetupError::ConnectTimeout,
                 };
-                tracing::debug!(%addr, %error, "dial failed");
+                // The record's other family, if any, is tried next.
+                tracing::debug!(%addr, %error, "connect failed");
                 last_error = Some((addr, error));
             }
         }
