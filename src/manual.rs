@@ -296,6 +296,10 @@ pub mod discovery_and_nat {
     //! lookups still find nodes never offered before). Add your own sources (a DNS list, a
     //! crawler's output) with [`ServerHandle::add_node_source`](crate::ServerHandle::add_node_source);
     //! the dialer skips nodes already connected, being dialed, or dialed in the last 30 s.
+    //! A candidate from a record with both families
+    //! ([`DialCandidate::from_record`](crate::server::DialCandidate::from_record)) is dialed
+    //! at its IPv4 endpoint first (IPv6 first when the node listens on one IPv6 address only),
+    //! and at the other when that connect fails.
     //!
     //! discv4 defaults ([`v4::Config`](ethp2p_discovery::v4::Config)): buckets of 16, lookups
     //! of alpha 3, reply timeout 500 ms, endpoint proof (bond) valid 24 h, revalidation every
@@ -347,15 +351,17 @@ pub mod discovery_and_nat {
     //! `config.nat = NatConfig::new(NatMode::Any)` ([`ServerConfig::nat`](crate::ServerConfig),
     //! `server::NatConfig`, modes `none` (the default), `any`, `upnp`,
     //! `pmp[:GATEWAY]`, `extip:IP`). The server then maps its TCP port and discovery UDP port by
-    //! UPnP IGD or NAT-PMP (`ethp2p::nat`, the `ethp2p-nat` crate), keeps the 10
-    //! minute leases refreshed, advertises each external endpoint granted (the enode, and the
-    //! record with its sequence number bumped; endpoint predictions from discovery no longer
-    //! override it), and deletes the mappings on shutdown. A server listening on loopback is
-    //! never mapped. `ServerHandle::nat_events` reports what
-    //! happens; this is what `ethp2p node --nat` prints. A known endpoint can also be set by
-    //! hand with
-    //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint).
-    //! Build with `default-features = false` to leave NAT (and igd-next's HTTP stack) out.
+    //! UPnP IGD or NAT-PMP (`ethp2p::nat`, the `ethp2p-nat` crate; IPv4 only), keeps the 10
+    //! minute leases refreshed, advertises each external endpoint granted, and deletes the
+    //! mappings on shutdown. A server listening on loopback is never mapped.
+    //! `ServerHandle::nat_events` reports what happens; this is what `ethp2p node --nat`
+    //! prints. A known endpoint can also be set by hand with
+    //! [`ServerHandle::set_external_endpoint`](crate::ServerHandle::set_external_endpoint)
+    //! (`extip:` takes an IPv6 address too). Either updates the record's endpoint of that
+    //! family (`ip` or `ip6`; the enode when it is the IPv4 one) and bumps its sequence number
+    //! once; endpoint predictions from discovery move each family's endpoint only while no
+    //! mapping pinned it. Build with `default-features = false` to leave NAT (and igd-next's
+    //! HTTP stack) out.
 }
 
 pub mod observability {

@@ -388,6 +388,24 @@ async fn dual_stack_listener_takes_both_families() {
         (record.ip6(), record.tcp6(), record.udp6()),
         (None, None, None)
     );
+    // An IPv6 one (`--nat extip:2001:db8::9`) fills the IPv6 slot beside it, one sequence
+    // number later; IPv4 and our enode stay.
+    let public6: std::net::Ipv6Addr = "2001:db8::9".parse().unwrap();
+    hub.set_external_endpoint(public6.into(), tcp, udp).await;
+    let with_v6 = hub.local_enr().unwrap();
+    assert_eq!(with_v6.seq(), record.seq() + 1);
+    assert_eq!(with_v6.ip4(), Some(public));
+    assert_eq!(
+        (with_v6.ip6(), with_v6.tcp6(), with_v6.udp6()),
+        (Some(public6), Some(tcp), Some(udp))
+    );
+    assert_eq!(hub.local_enode().ip, std::net::IpAddr::from(public));
+    hub.set_external_endpoint(public6.into(), tcp, udp).await;
+    assert_eq!(
+        hub.local_enr().unwrap().seq(),
+        with_v6.seq(),
+        "no change: no bump"
+    );
     for server in [v4, v6, hub] {
         server.shutdown().await;
     }
@@ -485,4 +503,69 @@ async fn a_bad_record_entry_is_a_configuration_error() {
         "{error}"
     );
     assert_eq!(error.blame(), ethp2p::Blame::Configuration);
+/// A record whose IPv4 endpoint is dead (a closed port on 127.0.0.1) and whose IPv6 endpoint
+/// is a live node on ::1: the dialer tries IPv4 first (it listens on 127.0.0.1), falls back to
+/// the record's IPv6 endpoint, and the peer connects there, with no failure reported. The same
+/// node as an enode at the dead address alone fails, so the IPv4 endpoint really is dead.
+#[tokio::test]
+async fn dialer_falls_back_to_the_records_other_family() {
+    let mut rng = StdRng::seed_from_u64(13);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let foo = || recorder("foo", 1, 1, None, tx.clone());
+    let mut live_config = config(&mut rng, vec![foo()]);
+    live_config.listen_addr = Some("[::1]:0".parse().unwrap());
+    let live_key = live_config.key;
+    let live = Server::start(live_config).await.unwrap();
+    let live_addr = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, live.local_enode().tcp_port));
+    // Bound and closed again: nothing listens there.
+    let dead_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let record = ethp2p_discovery::Enr::builder()
+        .ip4(std::net::Ipv4Addr::LOCALHOST)
+        .tcp4(dead_addr.port())
+        .ip6(std::net::Ipv6Addr::LOCALHOST)
+        .tcp6(live_addr.port())
+        .build(&live_key)
+        .unwrap();
+    let candidate = ethp2p::server::DialCandidate::from_record(&record).unwrap();
+    assert_eq!(
+        candidate.enode.tcp_addr(),
+        dead_addr,
+        "IPv4 is the record's first"
+    );
+    assert_eq!(candidate.fallback, Some(live_addr));
+
+    // The dead IPv4 endpoint alone: the dial fails there.
+    let control = Server::start(config(&mut rng, vec![foo()])).await.unwrap();
+    let mut control_events = control.events();
+    let source = control.add_node_source("test");
+    source.send(candidate.enode).await.unwrap();
+    match next_event(&mut control_events).await {
+        PeerEvent::HandshakeFailed {
+            remote_addr, id, ..
+        } => {
+            assert_eq!(remote_addr, dead_addr);
+            assert_eq!(id, Some(live.local_id()));
+        }
+        other => panic!("expected the dial to fail, got {other:?}"),
+    }
+
+    // The record: connected over IPv6.
+    let dialer = Server::start(config(&mut rng, vec![foo()])).await.unwrap();
+    let mut events = dialer.events();
+    let source = dialer.add_node_source("test");
+    source.send(candidate).await.unwrap();
+    match next_event(&mut events).await {
+        PeerEvent::Added(info) => {
+            assert_eq!(info.id, live.local_id());
+            assert_eq!(info.remote_addr, live_addr);
+        }
+        other => panic!("expected the peer over IPv6, got {other:?}"),
+    }
+    assert_eq!(dialer.peer_count(), 1);
+    for server in [control, dialer, live] {
+        server.shutdown().await;
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerEvent, Server, ServerConfig};
 use ethp2p_discovery::dns::{ClientConfig, LinkEntry};
+use ethp2p_discovery::netutil::Cidr;
 use ethp2p_discovery::{Enode, Enr};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -43,6 +44,11 @@ pub struct NodeArgs {
     /// Maximum number of peers.
     #[arg(long, default_value_t = 50)]
     maxpeers: usize,
+    /// Connect to, dial and discover only nodes in these ranges (CIDR, comma separated, IPv4
+    /// or IPv6: `10.0.0.0/8,fd00::/8`), as go-ethereum's --netrestrict; an IPv4 peer on the
+    /// dual-stack socket is matched against the IPv4 ranges.
+    #[arg(long, value_delimiter = ',')]
+    netrestrict: Vec<Cidr>,
     /// Nodes to bootstrap discovery from, comma separated, as go-ethereum's --bootnodes:
     /// `enr:` records serve discv5 and discv4; for an `enode://` URL discv5 gets the record
     /// by asking the node over discv4 (a discv5 handshake needs it), so with discv4 off only
@@ -132,6 +138,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.max_peers = args.maxpeers;
     config.static_peers = args.static_peers;
     config.trusted_peers = args.trusted;
+    config.net_restrict = (!args.netrestrict.is_empty()).then_some(args.netrestrict);
     if !args.nodiscover && (args.discovery_v4 || args.discovery_v5) {
         let udp_addr = args
             .discport
@@ -342,7 +349,31 @@ pub fn print_event(event: &PeerEvent, json: bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::Bootnode;
+    use super::{Bootnode, NodeArgs};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    #[test]
+    fn netrestrict_takes_both_families() {
+        let parse = |flags: &[&str]| {
+            Flags::try_parse_from(std::iter::once("node").chain(flags.iter().copied()))
+                .map(|flags| flags.node.netrestrict)
+        };
+        let ranges = parse(&["--netrestrict", "10.0.0.0/8,fd00::/8,::1/128"]).unwrap();
+        let shown: Vec<String> = ranges.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "fd00::/8", "::1/128"]);
+        assert!(ranges[1].contains("fd12::1".parse().unwrap()));
+        assert!(ranges[2].contains("::1".parse().unwrap()));
+        assert!(ranges[0].contains("::ffff:10.9.9.9".parse().unwrap()));
+        assert!(parse(&[]).unwrap().is_empty(), "none: no restriction");
+        assert!(parse(&["--netrestrict", "fd00::/200"]).is_err());
+        assert!(parse(&["--netrestrict", "[fd00::]/8"]).is_err());
+    }
 
     #[test]
     fn bootnodes_take_records_and_enode_urls() {

@@ -76,7 +76,11 @@ impl fmt::Display for Cidr {
     }
 }
 
-/// Loopback, private and link-local addresses: the inbound throttle does not apply to them.
+/// Loopback, private and link-local addresses (go-ethereum's `netutil.IsLAN`): the inbound
+/// throttle and the table's subnet limits do not apply to them, and they are told only to
+/// nodes on a LAN themselves ([`relay_allowed`]). IPv4: 127/8, 10/8, 172.16/12, 192.168/16,
+/// 169.254/16 and 0/8; IPv6: `::1`, link-local `fe80::/10` and unique-local `fc00::/7`
+/// ([RFC 4193](https://www.rfc-editor.org/rfc/rfc4193)); a mapped IPv4 address as its IPv4.
 pub fn is_lan(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(ip) => {
@@ -312,6 +316,35 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_ranges() {
+        let range = |s: &str| s.parse::<Cidr>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ula = range("fc00::/7");
+        assert_eq!(ula.to_string(), "fc00::/7");
+        assert!(ula.contains(ip("fc00::1")) && ula.contains(ip("fdff:ffff::1")));
+        assert!(!ula.contains(ip("fe00::1")) && !ula.contains(ip("fbff::1")));
+        let doc = range("2001:db8::/32");
+        assert!(doc.contains(ip("2001:db8:ffff::1")));
+        assert!(!doc.contains(ip("2001:db9::1")));
+        assert!(range("::1/128").contains(ip("::1")));
+        assert!(!range("::1/128").contains(ip("::2")));
+        assert!(range("::/0").contains(ip("2001:db8::1")));
+        assert!(
+            !range("::/0").contains(ip("8.8.8.8")),
+            "an IPv6 range holds no IPv4"
+        );
+        // A mapped address is the IPv4 it carries: in IPv4 ranges, not in IPv6 ones.
+        assert!(!range("::/0").contains(ip("::ffff:8.8.8.8")));
+        assert!(range("8.8.0.0/16").contains(ip("::ffff:8.8.8.8")));
+        assert!(
+            " fd00::/8 ".parse::<Cidr>().is_ok(),
+            "spaces around a list item"
+        );
+        assert!("fd00::/129".parse::<Cidr>().is_err());
+        assert!("[fd00::]/8".parse::<Cidr>().is_err());
+    }
+
+    #[test]
     fn relay() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert!(relay_allowed(ip("127.0.0.1"), ip("127.0.0.2")));
@@ -321,6 +354,45 @@ mod tests {
         assert!(relay_allowed(ip("8.8.8.8"), ip("1.1.1.1")));
         assert!(!relay_allowed(ip("8.8.8.8"), ip("0.0.0.0")));
         assert!(!relay_allowed(ip("8.8.8.8"), ip("224.0.0.1")));
+        assert!(!relay_allowed(ip("8.8.8.8"), ip("255.255.255.255")));
+    }
+
+    #[test]
+    fn relay_ipv6() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let wan6 = ip("2001:db8::1");
+        // Loopback only between loopback addresses, of either family.
+        assert!(relay_allowed(ip("::1"), ip("::1")));
+        assert!(relay_allowed(ip("127.0.0.1"), ip("::1")));
+        assert!(relay_allowed(ip("::1"), ip("127.0.0.1")));
+        assert!(!relay_allowed(wan6, ip("::1")));
+        assert!(
+            !relay_allowed(ip("fd00::1"), ip("::1")),
+            "LAN is not loopback"
+        );
+        // Link-local and unique-local only to LAN requesters.
+        for lan in ["fe80::1", "febf::1", "fc00::1", "fd12:3456::1"] {
+            assert!(!relay_allowed(wan6, ip(lan)), "{lan} to WAN");
+            assert!(!relay_allowed(ip("8.8.8.8"), ip(lan)), "{lan} to IPv4 WAN");
+            assert!(relay_allowed(ip("fd00::2"), ip(lan)), "{lan} to ULA");
+            assert!(relay_allowed(ip("fe80::2"), ip(lan)), "{lan} to link-local");
+            assert!(relay_allowed(ip("10.0.0.1"), ip(lan)), "{lan} to IPv4 LAN");
+        }
+        assert!(relay_allowed(wan6, ip("2001:db8:1::1")));
+        assert!(
+            relay_allowed(ip("::1"), wan6),
+            "a public node is told to anyone"
+        );
+        // Never the unspecified or a multicast address.
+        assert!(!relay_allowed(wan6, ip("::")));
+        assert!(!relay_allowed(ip("::1"), ip("::")));
+        assert!(!relay_allowed(wan6, ip("ff02::1")));
+        // Mapped addresses, as relay or as node, are the IPv4 they carry.
+        assert!(!relay_allowed(wan6, ip("::ffff:127.0.0.1")));
+        assert!(relay_allowed(ip("::ffff:127.0.0.1"), ip("127.0.0.2")));
+        assert!(!relay_allowed(ip("::ffff:8.8.8.8"), ip("192.168.1.1")));
+        assert!(relay_allowed(ip("::ffff:10.0.0.1"), ip("fd00::1")));
+        assert!(!relay_allowed(ip("8.8.8.8"), ip("::ffff:0.0.0.0")));
     }
 
     #[test]
@@ -330,13 +402,36 @@ mod tests {
             "10.1.1.1",
             "192.168.1.1",
             "172.16.5.5",
+            "169.254.1.1",
             "::1",
+            // fe80::/10, both ends.
             "fe80::1",
+            "febf:ffff::1",
+            // fc00::/7, both ends.
+            "fc00::1",
             "fd00::1",
+            "fdff:ffff::1",
+            // Mapped IPv4 LAN addresses.
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.1.1",
+            "::ffff:192.168.1.1",
         ] {
             assert!(is_lan(lan.parse().unwrap()), "{lan}");
         }
-        for wan in ["8.8.8.8", "203.0.113.1", "2001:db8::1"] {
+        for wan in [
+            "8.8.8.8",
+            "203.0.113.1",
+            "2001:db8::1",
+            // Just outside fe80::/10 (fec0::/10 is the retired site-local range) and fc00::/7.
+            "fec0::1",
+            "fe7f::1",
+            "fe00::1",
+            "fbff::1",
+            // The IPv4-compatible form is IPv6, not the IPv4 loopback; :: is no LAN address.
+            "::127.0.0.1",
+            "::",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!is_lan(wan.parse().unwrap()), "{wan}");
         }
     }

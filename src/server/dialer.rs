@@ -5,12 +5,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::net::SocketAddr;
+
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::sources::{FairMix, Source};
-use super::{Inner, setup};
+use super::{DialCandidate, Inner, setup};
 use ethp2p_discovery::Enode;
 
 /// How long the dialer sleeps when nothing is scheduled (it wakes on every change anyway).
@@ -48,7 +50,9 @@ fn start_due_dials(inner: &Arc<Inner>) -> (Option<Instant>, bool) {
     let free_slot = state.dials.has_free_slot(&state.peers, &limits);
     for enode in dials {
         if inner.config.allows(enode.ip) {
-            inner.tasks.spawn(dial(inner.clone(), enode));
+            inner
+                .tasks
+                .spawn(dial(inner.clone(), enode, vec![enode.tcp_addr()]));
         } else {
             tracing::debug!(%enode, "not dialed: outside the net restriction");
             let outcome = super::dial_state::DialOutcome::Failed;
@@ -60,12 +64,15 @@ fn start_due_dials(inner: &Arc<Inner>) -> (Option<Instant>, bool) {
     (next_due, free_slot)
 }
 
-fn dial_candidate(inner: &Arc<Inner>, enode: Enode) {
+fn dial_candidate(inner: &Arc<Inner>, candidate: DialCandidate) {
+    let enode = candidate.enode;
+    let mut addrs = candidate.dial_order(inner.config.listen_addr);
+    addrs.retain(|addr| inner.config.allows(addr.ip()));
     let taken = {
         let mut state = inner.state.lock();
         let state = &mut *state;
         !state.shutting_down
-            && inner.config.allows(enode.ip)
+            && !addrs.is_empty()
             && state.dials.take_candidate(
                 &enode,
                 Instant::now(),
@@ -75,24 +82,39 @@ fn dial_candidate(inner: &Arc<Inner>, enode: Enode) {
     };
     tracing::trace!(peer = ?enode.id, taken, "dial candidate");
     if taken {
-        inner.tasks.spawn(dial(inner.clone(), enode));
+        inner.tasks.spawn(dial(inner.clone(), enode, addrs));
     }
 }
 
-async fn dial(inner: Arc<Inner>, enode: Enode) {
+/// Dials `enode` at each of `addrs` in turn (a record's two families) until one connects,
+/// then runs the handshake there; the dial fails when none connects.
+async fn dial(inner: Arc<Inner>, enode: Enode, addrs: Vec<SocketAddr>) {
     crate::metrics::dial();
-    let addr = enode.tcp_addr();
-    let tcp = match timeout(inner.config.dial_timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(tcp)) => tcp,
-        failed => {
-            let error = match failed {
-                Ok(Err(error)) => setup::SetupError::Connect(Arc::new(error)),
-                _ => setup::SetupError::ConnectTimeout,
-            };
-            tracing::debug!(%addr, %error, "dial failed");
-            setup::dial_failed(&inner, enode, addr, error);
-            return;
+    let mut last_error = None;
+    for addr in addrs {
+        match timeout(inner.config.dial_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => {
+                // The address that answered is the one redials use.
+                let reached = Enode {
+                    ip: addr.ip(),
+                    tcp_port: addr.port(),
+                    ..enode
+                };
+                let origin = setup::Origin::Outbound(reached);
+                return setup::run(inner, tcp, addr, origin).await;
+            }
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) => setup::SetupError::Connect(Arc::new(error)),
+                    _ => setup::SetupError::ConnectTimeout,
+                };
+                // The record's other family, if any, is tried next.
+                tracing::debug!(%addr, %error, "connect failed");
+                last_error = Some((addr, error));
+            }
         }
-    };
-    setup::run(inner, tcp, addr, setup::Origin::Outbound(enode)).await;
+    }
+    if let Some((addr, error)) = last_error {
+        setup::dial_failed(&inner, enode, addr, error);
+    }
 }

@@ -6,7 +6,7 @@
 //! (go-ethereum's lookup iterator, `p2p/discover/lookup.go`).
 
 use std::collections::{HashSet, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,8 @@ use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
 use ethp2p_discovery::{local_record, netutil};
 
+use super::DialCandidate;
+use super::advertised::Advertised;
 use super::config::RecordFilter;
 use super::sources::{NodeSender, NodeSlot};
 use super::{Inner, StartError};
@@ -41,12 +43,12 @@ const LOOKUP_GIVE_UP: Duration = Duration::from_secs(30);
 /// How often the node database is written.
 const SAVE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// A started discovery: the handles of what runs, the socket's address and the record it
-/// announces.
+/// A started discovery: the handles of what runs, the endpoints it advertises and the record
+/// it announces.
 pub(crate) struct Started {
     pub(crate) v4: Option<Discv4Handle>,
     pub(crate) v5: Option<Discv5Handle>,
-    pub(crate) udp_addr: SocketAddr,
+    pub(crate) advertised: Advertised,
     pub(crate) enr: Enr,
 }
 
@@ -60,19 +62,6 @@ impl Started {
         if let Some(v5) = &self.v5 {
             v5.shutdown().await;
         }
-    }
-}
-
-/// Puts our endpoint in the record. `dual`: TCP and UDP take both families; on IPv4 loopback
-/// the record then names `::1` beside `127.0.0.1` (the one IPv6 address of ours known without
-/// votes or NAT), and leaving loopback for a real address drops that `::1` again.
-fn fill_record(builder: &mut EnrBuilder, ip: IpAddr, tcp: u16, udp: u16, dual: bool) {
-    match ip {
-        IpAddr::V4(v4) => builder.ip4(v4).tcp4(tcp).udp4(udp),
-        IpAddr::V6(v6) => builder.ip6(v6).tcp6(tcp).udp6(udp),
-    };
-    if dual && ip == IpAddr::V4(Ipv4Addr::LOCALHOST) {
-        builder.ip6(Ipv6Addr::LOCALHOST).tcp6(tcp).udp6(udp);
     }
 }
 
@@ -124,9 +113,9 @@ pub(crate) async fn start(
                 source,
             })?;
     }
-    let dual = dual_stack(config, discovery);
+    let advertised = Advertised::new(ip, tcp_port, udp_port, dual_stack(config, discovery));
     let fill = |builder: &mut EnrBuilder| {
-        fill_record(builder, ip, tcp_port, udp_port, dual);
+        advertised.fill(builder);
         for (key, value) in &discovery.record_entries {
             let _ = builder.insert_raw(key, value);
         }
@@ -187,7 +176,7 @@ pub(crate) async fn start(
     Ok(Some(Started {
         v4,
         v5,
-        udp_addr: local_addr,
+        advertised,
         enr,
     }))
 }
@@ -288,7 +277,7 @@ async fn save_v5_nodes(inner: &Inner, handle: &Discv5Handle) {
 /// Nodes found by discovery and not yet handed to the dialer, oldest first, each once.
 #[derive(Default)]
 struct Found {
-    queue: VecDeque<Enode>,
+    queue: VecDeque<DialCandidate>,
     queued: HashSet<PeerId>,
     /// Every node queued so far (cleared when it reaches [`MAX_OFFERED`]).
     offered: HashSet<PeerId>,
@@ -296,7 +285,9 @@ struct Found {
 
 impl Found {
     /// Queues the node unless it is queued already; returns whether it was never offered.
-    fn push(&mut self, local_id: PeerId, enode: Enode) -> bool {
+    fn push(&mut self, local_id: PeerId, candidate: impl Into<DialCandidate>) -> bool {
+        let candidate = candidate.into();
+        let enode = candidate.enode;
         if enode.id == local_id || enode.tcp_port == 0 || !self.queued.insert(enode.id) {
             return false;
         }
@@ -306,17 +297,17 @@ impl Found {
         let novel = self.offered.insert(enode.id);
         if self.queue.len() >= MAX_BUFFERED {
             if let Some(oldest) = self.queue.pop_front() {
-                self.queued.remove(&oldest.id);
+                self.queued.remove(&oldest.enode.id);
             }
         }
-        self.queue.push_back(enode);
+        self.queue.push_back(candidate);
         novel
     }
 
-    fn pop(&mut self) -> Option<Enode> {
-        let enode = self.queue.pop_front()?;
-        self.queued.remove(&enode.id);
-        Some(enode)
+    fn pop(&mut self) -> Option<DialCandidate> {
+        let candidate = self.queue.pop_front()?;
+        self.queued.remove(&candidate.enode.id);
+        Some(candidate)
     }
 }
 
@@ -342,22 +333,15 @@ fn next_gap(gap: Duration, novel: bool, learned_nothing: bool) -> Duration {
     }
 }
 
-/// A protocol's majority of PONGs says our external UDP endpoint is `addr`: advertised, unless a
-/// NAT mapping pinned ours (or the address is loopback or unspecified).
+/// A protocol's majority of PONGs of one family says our external UDP endpoint of that family
+/// is `addr`: that family's slot of our record takes it (see [`Advertised::predicted`]).
 async fn predicted_endpoint(inner: &Inner, addr: SocketAddr) {
-    if inner
-        .endpoint_from_nat
-        .load(std::sync::atomic::Ordering::Acquire)
-    {
-        tracing::info!(%addr, "peers see our discovery endpoint as this; keeping the NAT mapping's");
-    } else if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
-        // The predicted UDP endpoint; TCP is assumed to be reachable on its port.
-        let tcp_port = inner.local_enode.lock().tcp_port;
-        publish_endpoint(inner, addr.ip(), tcp_port, addr.port()).await;
+    let changed = inner.advertised.lock().predicted(addr);
+    if changed {
+        publish(inner).await;
     }
 }
 
-/// The dial candidate a discv5 record names: its IP with its TCP port (none without one).
 /// A discv4 node found: a candidate at once, or, under a record filter, once its record
 /// passes (asked for here). Whether it is new.
 async fn offer_v4(
@@ -383,12 +367,13 @@ fn record_filter(inner: &Inner) -> Option<&RecordFilter> {
     inner.config.discovery.as_ref()?.record_filter.as_ref()
 }
 
-/// A record's dial address, if it has one and the caller's filter keeps it.
-fn dialable(record: &Enr, filter: Option<&RecordFilter>) -> Option<Enode> {
+/// A record's dial addresses (both families when it has both), if it has one and the
+/// caller's filter keeps it.
+fn dialable(record: &Enr, filter: Option<&RecordFilter>) -> Option<DialCandidate> {
     if filter.is_some_and(|filter| !filter.keeps(record)) {
         return None;
     }
-    record.to_enode().filter(|enode| enode.tcp_port != 0)
+    DialCandidate::from_record(record)
 }
 
 /// With a record filter, discv4 nodes wait here for their record (ENRREQUEST) before they may
@@ -455,15 +440,15 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
             },
             event = events.recv() => match event {
                 Ok(v5::Event::NodeAdded(record)) => {
-                    if let Some(enode) = dialable(&record, filter) {
-                        found.push(inner.local_id, enode);
+                    if let Some(candidate) = dialable(&record, filter) {
+                        found.push(inner.local_id, candidate);
                     }
                 }
                 // Lookups discv5 runs by itself (bootstrap, table refresh).
                 Ok(v5::Event::LookupFinished { nodes, .. }) => {
                     for record in &nodes {
-                        if let Some(enode) = dialable(record, filter) {
-                            found.push(inner.local_id, enode);
+                        if let Some(candidate) = dialable(record, filter) {
+                            found.push(inner.local_id, candidate);
                         }
                     }
                 }
@@ -479,8 +464,8 @@ pub(crate) async fn feed_v5(inner: Arc<Inner>, handle: Discv5Handle, source: Nod
                 let Ok(nodes) = nodes else { break };
                 let mut novel = false;
                 for record in &nodes {
-                    if let Some(enode) = dialable(record, filter) {
-                        novel |= found.push(inner.local_id, enode);
+                    if let Some(candidate) = dialable(record, filter) {
+                        novel |= found.push(inner.local_id, candidate);
                     }
                 }
                 gap = next_gap(gap, novel, nodes.is_empty());
@@ -557,9 +542,9 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
                 Ok(Event::ExternalEndpoint(addr)) => predicted_endpoint(&inner, addr).await,
                 Ok(Event::Enr { node, enr }) => {
                     if checks.answered(&node)
-                        && let Some(enode) = dialable(&enr, filter)
+                        && let Some(candidate) = dialable(&enr, filter)
                     {
-                        found.push(inner.local_id, enode);
+                        found.push(inner.local_id, candidate);
                     }
                     if record_bootnodes.contains(&node.id)
                         && let Some(discv5) = &inner.discv5
@@ -597,69 +582,64 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
     handle.shutdown().await;
 }
 
-/// Publishes a new external endpoint: our enode, and our record with its sequence number bumped
-/// (stored in the data directory) for discovery to hand out. Logged once per change.
-pub(crate) async fn publish_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, udp_port: u16) {
-    let enode = {
-        let mut enode = inner.local_enode.lock();
-        let unchanged = enode.ip == ip && enode.tcp_port == tcp_port && enode.udp_port == udp_port;
-        if unchanged {
+/// Publishes a NAT mapping's endpoint (see [`Advertised::pin`]).
+pub(crate) async fn pin_endpoint(inner: &Inner, ip: IpAddr, tcp_port: u16, udp_port: u16) {
+    let changed = inner.advertised.lock().pin(ip, tcp_port, udp_port);
+    if changed {
+        publish(inner).await;
+    }
+}
+
+/// Publishes the advertised endpoints after a change: our record signed again with the next
+/// sequence number (stored in the data directory) for discovery to hand out, and our enode.
+/// Logged once per change.
+async fn publish(inner: &Inner) {
+    let (enode, updated) = {
+        // Under the lock, so that concurrent changes are signed one after the other.
+        let advertised = inner.advertised.lock();
+        let mut record = inner.local_enr.lock();
+        let updated = record
+            .as_ref()
+            .map(|enr| advertised.update(enr, &inner.config.key));
+        if let Some(Ok(updated)) = &updated {
+            *record = Some(updated.clone());
+        }
+        (advertised.enode(inner.local_id), updated)
+    };
+    let enr = match updated {
+        None => {
+            tracing::info!(%enode, "advertising a new endpoint");
             return;
         }
-        *enode = Enode {
-            id: enode.id,
-            ip,
-            tcp_port,
-            udp_port,
-        };
-        *enode
-    };
-    if inner.discovery.is_none() && inner.discv5.is_none() {
-        tracing::info!(%enode, "advertising a new endpoint");
-        return;
-    }
-    let updated = {
-        let current = inner.local_enr.lock().clone();
-        current.map(|enr| {
-            let dual = inner
-                .config
-                .discovery
-                .as_ref()
-                .is_some_and(|discovery| dual_stack(&inner.config, discovery));
-            let loopback6 = enr.ip6().is_some_and(|ip| ip.is_loopback());
-            enr.update(&inner.config.key, |b| {
-                if loopback6 && !ip.is_loopback() {
-                    b.remove("ip6").remove("tcp6").remove("udp6");
-                }
-                fill_record(b, ip, tcp_port, udp_port, dual)
-            })
-        })
-    };
-    match updated {
-        Some(Ok(enr)) => {
-            if let Some(dir) = &inner.config.data_dir {
-                if let Err(error) = std::fs::write(dir.join("enr"), enr.to_string()) {
-                    tracing::warn!(%error, "cannot store the node record");
-                }
-            }
-            *inner.local_enr.lock() = Some(enr.clone());
-            let endpoint = Endpoint {
-                ip,
-                udp_port,
-                tcp_port,
-            };
-            // One record, one sequence bump, for both protocols.
-            if let Some(handle) = &inner.discovery {
-                let _ = handle.set_local_enr(enr.clone(), endpoint).await;
-            }
-            if let Some(handle) = &inner.discv5 {
-                if let Err(error) = handle.set_local_enr(enr.clone()).await {
-                    tracing::warn!(%error, "discv5 did not take the new record");
-                }
-            }
-            tracing::info!(%enode, seq = enr.seq(), "advertising a new endpoint");
+        Some(Err(error)) => {
+            tracing::warn!(%error, "cannot update the node record");
+            return;
         }
-        Some(Err(error)) => tracing::warn!(%error, "cannot update the node record"),
-        None => {}
+        Some(Ok(enr)) => enr,
+    };
+    tracing::info!(%enode, seq = enr.seq(), enr = %enr, "advertising a new endpoint");
+    if let Some(dir) = &inner.config.data_dir {
+        if let Err(error) = std::fs::write(dir.join("enr"), enr.to_string()) {
+            tracing::warn!(%error, "cannot store the node record");
+        }
+    }
+    // The newest record, not necessarily this call's: a change published meanwhile must not
+    // be overtaken by an older record.
+    let Some(enr) = inner.local_enr.lock().clone() else {
+        return;
+    };
+    let endpoint = Endpoint {
+        ip: enode.ip,
+        udp_port: enode.udp_port,
+        tcp_port: enode.tcp_port,
+    };
+    // One record, one sequence bump, for both protocols.
+    if let Some(handle) = &inner.discovery {
+        let _ = handle.set_local_enr(enr.clone(), endpoint).await;
+    }
+    if let Some(handle) = &inner.discv5 {
+        if let Err(error) = handle.set_local_enr(enr).await {
+            tracing::warn!(%error, "discv5 did not take the new record");
+        }
     }
 }

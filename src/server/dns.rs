@@ -6,9 +6,9 @@ use ethp2p_discovery::dns::driver::NodeIterator;
 use ethp2p_discovery::dns::{ClientConfig, LinkEntry, Resolver};
 use ethp2p_discovery::v4::{Discv4Handle, NodeRecord};
 
-use super::ServerHandle;
 use super::config::RecordFilter;
 use super::sources::NodeSender;
+use super::{DialCandidate, ServerHandle};
 
 impl ServerHandle {
     /// Dials the nodes listed in the DNS trees at `urls` (and the trees they link to), looked
@@ -65,8 +65,8 @@ async fn feed<R: Resolver>(
             // Stopped only when the server stops, which ends this task too.
             let _ = discovery.ping(NodeRecord::from(&enode)).await;
         }
-        if enode.tcp_port != 0 {
-            slot.send(enode);
+        if let Some(candidate) = DialCandidate::from_record(&record) {
+            slot.send(candidate);
         } else {
             tracing::debug!(%record, "DNS tree node without a TCP port: not dialed");
         }

@@ -2,6 +2,8 @@
 //! its limits, and runs each peer's session. Start one with [`Server::start`]; the returned
 //! [`ServerHandle`] lists peers, adds and removes them, streams [`PeerEvent`]s and shuts down.
 
+mod advertised;
+mod candidate;
 mod config;
 mod dial_state;
 mod dialer;
@@ -25,6 +27,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 
+pub use candidate::DialCandidate;
 pub use config::{DiscoveryConfig, RecordFilter, ServerConfig};
 pub use ethp2p_discovery::netutil::{Cidr, ParseCidrError, is_lan};
 pub use events::{PeerEvent, Stats};
@@ -73,13 +76,12 @@ struct State {
 pub(crate) struct Inner {
     config: ServerConfig,
     local_id: PeerId,
-    /// Our advertised endpoint; changes when NAT or endpoint prediction learn a better one.
-    local_enode: Mutex<Enode>,
+    /// Our advertised endpoints, one per family (our enode is the IPv4 one when there is
+    /// one); they change when NAT or endpoint prediction learn better ones.
+    advertised: Mutex<advertised::Advertised>,
     discovery: Option<ethp2p_discovery::v4::Discv4Handle>,
     discv5: Option<ethp2p_discovery::v5::Discv5Handle>,
     local_enr: Mutex<Option<ethp2p_discovery::Enr>>,
-    /// Set once a NAT mapping published the endpoint: predictions no longer override it.
-    endpoint_from_nat: std::sync::atomic::AtomicBool,
     /// What the port mapper reports, for [`ServerHandle::nat_events`].
     #[cfg(feature = "nat")]
     nat: nat::NatReports,
@@ -174,15 +176,16 @@ impl Server {
             Some(discovery) => discovery::start(&config, discovery, advertised, bound).await?,
             None => None,
         };
-        let udp_port = started
-            .as_ref()
-            .map_or(advertised.port(), |s| s.udp_addr.port());
-        let local_enode = Enode {
-            id: local_id,
-            ip: advertised.ip(),
-            tcp_port: advertised.port(),
-            udp_port,
+        let advertised = match &started {
+            Some(started) => started.advertised.clone(),
+            None => advertised::Advertised::new(
+                advertised.ip(),
+                advertised.port(),
+                advertised.port(),
+                false,
+            ),
         };
+        let local_enode = advertised.enode(local_id);
         #[cfg(feature = "nat")]
         let mapper = match nat::start(
             &config.nat,
@@ -211,11 +214,10 @@ impl Server {
         let inner = Arc::new(Inner {
             specs: config.protocols.iter().map(|p| p.spec()).collect(),
             events: broadcast::channel(config.event_capacity.max(1)).0,
-            local_enode: Mutex::new(local_enode),
+            advertised: Mutex::new(advertised),
             discovery: started.as_ref().and_then(|s| s.v4.clone()),
             discv5: started.as_ref().and_then(|s| s.v5.clone()),
             local_enr: Mutex::new(started.as_ref().map(|s| s.enr.clone())),
-            endpoint_from_nat: Default::default(),
             #[cfg(feature = "nat")]
             nat: nat::NatReports::new(),
             config,
@@ -267,7 +269,7 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// Our `enode://` URL: the listen address, or 127.0.0.1 if listening on all interfaces.
     pub fn local_enode(&self) -> Enode {
-        *self.inner.local_enode.lock()
+        self.inner.advertised.lock().enode(self.inner.local_id)
     }
 
     /// Our node record, when discovery runs.
@@ -275,15 +277,14 @@ impl ServerHandle {
         self.inner.local_enr.lock().clone()
     }
 
-    /// Advertises `ip` with these ports from now on (what a NAT mapping grants): our enode
-    /// changes, and our ENR gets the new endpoint with its sequence number bumped (persisted
-    /// with the data directory) and is handed out by discovery. Endpoint predictions from
-    /// discovery no longer override it.
+    /// Advertises `ip` with these ports from now on as our endpoint of `ip`'s family (what a
+    /// NAT mapping or `--nat extip:` grants): our record's `ip`/`tcp`/`udp` (IPv4) or
+    /// `ip6`/`tcp6`/`udp6` (IPv6) take it, with the sequence number bumped once (persisted
+    /// with the data directory), and discovery hands it out; our enode changes when it is its
+    /// family. Endpoint predictions no longer override that family's endpoint; the other
+    /// family's still follows its own predictions.
     pub async fn set_external_endpoint(&self, ip: IpAddr, tcp_port: u16, udp_port: u16) {
-        self.inner
-            .endpoint_from_nat
-            .store(true, std::sync::atomic::Ordering::Release);
-        discovery::publish_endpoint(&self.inner, ip, tcp_port, udp_port).await;
+        discovery::pin_endpoint(&self.inner, ip, tcp_port, udp_port).await;
     }
 
     /// The port mapper's events ([`ServerConfig::nat`]), each sent once the endpoint it grants

@@ -6,7 +6,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use ethp2p_discovery::Enode;
 use ethp2p_nat::{
@@ -147,8 +146,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut mapper: Mapper) {
             break;
         };
         if let Some((ip, tcp, udp)) = advertised(&mapper.local, &event) {
-            inner.endpoint_from_nat.store(true, Ordering::Release);
-            super::discovery::publish_endpoint(&inner, ip, tcp, udp).await;
+            super::discovery::pin_endpoint(&inner, ip, tcp, udp).await;
         }
         // Nobody listening is fine.
         let _ = inner.nat.sender.send(event);

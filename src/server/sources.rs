@@ -14,7 +14,7 @@ use std::task::Poll;
 
 use tokio::sync::mpsc;
 
-use ethp2p_discovery::Enode;
+use super::DialCandidate;
 
 /// Candidates a source may have queued for the dialer: one, so producers follow demand.
 const SOURCE_CAPACITY: usize = 1;
@@ -23,7 +23,7 @@ const SOURCE_CAPACITY: usize = 1;
 /// clone is dropped.
 #[derive(Clone, Debug)]
 pub struct NodeSender {
-    tx: mpsc::Sender<Enode>,
+    tx: mpsc::Sender<DialCandidate>,
 }
 
 /// The server stopped: its dialer takes no more candidates.
@@ -33,19 +33,21 @@ pub struct ServerStopped;
 
 /// A place in the dialer's queue, reserved before the candidate is known (see
 /// [`NodeSender::reserve`]).
-pub struct NodeSlot(mpsc::OwnedPermit<Enode>);
+pub struct NodeSlot(mpsc::OwnedPermit<DialCandidate>);
 
 impl NodeSlot {
-    /// Hands the candidate to the dialer.
-    pub fn send(self, node: Enode) {
-        self.0.send(node);
+    /// Hands the candidate (an [`Enode`](ethp2p_discovery::Enode) or a [`DialCandidate`])
+    /// to the dialer.
+    pub fn send(self, node: impl Into<DialCandidate>) {
+        self.0.send(node.into());
     }
 }
 
 impl NodeSender {
-    /// Offers a candidate, waiting while the dialer has no use for one.
-    pub async fn send(&self, node: Enode) -> Result<(), ServerStopped> {
-        self.tx.send(node).await.map_err(|_| ServerStopped)
+    /// Offers a candidate (an [`Enode`](ethp2p_discovery::Enode), or a [`DialCandidate`]
+    /// that names both families of a record), waiting while the dialer has no use for one.
+    pub async fn send(&self, node: impl Into<DialCandidate>) -> Result<(), ServerStopped> {
+        self.tx.send(node.into()).await.map_err(|_| ServerStopped)
     }
 
     /// Completes when the server has stopped taking candidates: a producer waiting on something
@@ -65,7 +67,7 @@ impl NodeSender {
 /// The dialer's half of one source.
 pub(crate) struct Source {
     name: String,
-    rx: mpsc::Receiver<Enode>,
+    rx: mpsc::Receiver<DialCandidate>,
 }
 
 /// A new source: the producer's sender and the dialer's receiver.
@@ -94,7 +96,7 @@ impl FairMix {
 
     /// The next candidate from any source (cancel-safe: nothing is taken unless returned).
     /// Pending forever while there are no sources.
-    pub(crate) async fn next(&mut self) -> Enode {
+    pub(crate) async fn next(&mut self) -> DialCandidate {
         poll_fn(|cx| {
             let count = self.sources.len();
             let mut ready = None;
@@ -142,17 +144,17 @@ mod tests {
         mix.add(slow_rx);
         fast.send(enode(1)).await.unwrap();
         slow.send(enode(2)).await.unwrap();
-        assert_eq!(mix.next().await.id, enode(1).id);
+        assert_eq!(mix.next().await.enode.id, enode(1).id);
         fast.send(enode(3)).await.unwrap();
         // The slow source's turn, although the fast one has a candidate ready.
-        assert_eq!(mix.next().await.id, enode(2).id);
-        assert_eq!(mix.next().await.id, enode(3).id);
+        assert_eq!(mix.next().await.enode.id, enode(2).id);
+        assert_eq!(mix.next().await.enode.id, enode(3).id);
         drop(fast);
         slow.send(enode(4)).await.unwrap();
-        assert_eq!(mix.next().await.id, enode(4).id);
+        assert_eq!(mix.next().await.enode.id, enode(4).id);
         slow.send(enode(5)).await.unwrap();
         // This pull scans the ended source first and drops it.
-        assert_eq!(mix.next().await.id, enode(5).id);
+        assert_eq!(mix.next().await.enode.id, enode(5).id);
         assert_eq!(mix.sources.len(), 1, "the ended source is gone");
     }
 
@@ -168,7 +170,7 @@ mod tests {
             futures_poll_once(waiting.as_mut()).await.is_none(),
             "queue full: no demand"
         );
-        assert_eq!(mix.next().await.id, enode(1).id);
+        assert_eq!(mix.next().await.enode.id, enode(1).id);
         assert!(waiting.await.is_ok(), "the dialer took it: demand again");
         drop(mix);
         assert_eq!(tx.reserve().await.err(), Some(ServerStopped));

@@ -3,9 +3,8 @@
 //! external endpoint when no NAT mapping tells us better.
 //!
 //! On a dual-stack socket peers of both families vote, and each family sees a different
-//! address of ours: a candidate needs a majority among the voters of its own family, and an
-//! IPv4 prediction wins over an IPv6 one (the record's `ip` stays the primary address; IPv6
-//! voters alone, as on an IPv6-only network, still predict).
+//! address of ours: a candidate needs a majority among the voters of its own family, and each
+//! family has its own prediction (the record's `ip` and `ip6` slots are fed separately).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,10 +17,18 @@ pub const MIN_VOTES: usize = 3;
 /// Most statements kept (one per peer IP), so a flood cannot grow memory.
 const MAX_VOTERS: usize = 1000;
 
-/// Recent endpoint statements, one per reporting peer IP (a peer cannot vote twice).
+/// Recent endpoint statements, one per reporting peer IP (a peer cannot vote twice), and the
+/// last prediction of each family.
 #[derive(Default)]
 pub struct EndpointVotes {
     votes: HashMap<IpAddr, (SocketAddr, Instant)>,
+    /// The last prediction reported by [`changed`](Self::changed): IPv4, IPv6.
+    reported: [Option<SocketAddr>; 2],
+}
+
+/// Index of `addr`'s family in per-family arrays: 0 for IPv4, 1 for IPv6.
+fn family(addr: &SocketAddr) -> usize {
+    usize::from(addr.is_ipv6())
 }
 
 impl EndpointVotes {
@@ -42,9 +49,9 @@ impl EndpointVotes {
             .retain(|_, (_, at)| now.duration_since(*at) < VOTE_WINDOW);
     }
 
-    /// The endpoint a majority of at least `MIN_VOTES` (3) recent voters of its family agree
-    /// on, IPv4 first.
-    pub fn predict(&mut self, now: Instant) -> Option<SocketAddr> {
+    /// For each family (IPv4, IPv6), the endpoint a majority of at least `MIN_VOTES` (3)
+    /// recent voters of that family agree on.
+    pub fn predict(&mut self, now: Instant) -> [Option<SocketAddr>; 2] {
         self.expire(now);
         let mut tally: HashMap<SocketAddr, usize> = HashMap::new();
         let mut voters = [0usize; 2];
@@ -52,16 +59,35 @@ impl EndpointVotes {
             // A voter of one family cannot have seen us at an address of the other.
             if voter.is_ipv4() == seen.is_ipv4() {
                 *tally.entry(*seen).or_default() += 1;
-                voters[usize::from(seen.is_ipv6())] += 1;
+                voters[family(seen)] += 1;
             }
         }
-        tally
-            .into_iter()
-            .filter(|&(addr, count)| {
-                count >= MIN_VOTES && count * 2 > voters[usize::from(addr.is_ipv6())]
-            })
-            .max_by_key(|&(addr, count)| (addr.is_ipv4(), count, addr))
-            .map(|(addr, _)| addr)
+        let mut best: [Option<(usize, SocketAddr)>; 2] = [None, None];
+        for (addr, count) in tally {
+            let slot = &mut best[family(&addr)];
+            if count >= MIN_VOTES && count * 2 > voters[family(&addr)] {
+                // A strict majority: at most one candidate per family passes.
+                *slot = Some((count, addr));
+            }
+        }
+        best.map(|best| best.map(|(_, addr)| addr))
+    }
+
+    /// The predictions that are new since the last call, IPv4 first: what a service reports
+    /// as its external endpoint (a family whose votes lapsed reports nothing; its last
+    /// prediction stands).
+    pub fn changed(&mut self, now: Instant) -> Vec<SocketAddr> {
+        let mut changed = Vec::new();
+        let predicted = self.predict(now);
+        for (reported, predicted) in self.reported.iter_mut().zip(predicted) {
+            if let Some(addr) = predicted
+                && *reported != Some(addr)
+            {
+                *reported = Some(addr);
+                changed.push(addr);
+            }
+        }
+        changed
     }
 }
 
@@ -77,16 +103,20 @@ mod tests {
         let wrong: SocketAddr = "203.0.113.7:40000".parse().unwrap();
         votes.add("1.1.1.1".parse().unwrap(), ours, now);
         votes.add("2.2.2.2".parse().unwrap(), ours, now);
-        assert_eq!(votes.predict(now), None, "two votes are not enough");
+        assert_eq!(votes.predict(now), [None, None], "two votes are not enough");
         votes.add("3.3.3.3".parse().unwrap(), ours, now);
         votes.add("4.4.4.4".parse().unwrap(), wrong, now);
-        assert_eq!(votes.predict(now), Some(ours));
+        assert_eq!(votes.predict(now), [Some(ours), None]);
         // One voter changing its mind many times still counts once.
         for _ in 0..5 {
             votes.add("4.4.4.4".parse().unwrap(), wrong, now);
         }
-        assert_eq!(votes.predict(now), Some(ours));
-        assert_eq!(votes.predict(now + VOTE_WINDOW), None, "votes expire");
+        assert_eq!(votes.predict(now), [Some(ours), None]);
+        assert_eq!(
+            votes.predict(now + VOTE_WINDOW),
+            [None, None],
+            "votes expire"
+        );
     }
 
     #[test]
@@ -98,14 +128,32 @@ mod tests {
         for i in 1..=4 {
             votes.add(format!("2001:db8:{i}::1").parse().unwrap(), ours6, now);
         }
-        assert_eq!(votes.predict(now), Some(ours6), "IPv6 voters alone predict");
+        assert_eq!(votes.predict(now), [None, Some(ours6)], "IPv6 voters alone");
+        assert_eq!(votes.changed(now), [ours6]);
+        assert_eq!(votes.changed(now), [], "reported once");
         // Three IPv4 voters are a majority of the IPv4 ones, though not of all seven; a mapped
         // voter and a mapped statement count as the IPv4 they are.
         votes.add("1.1.1.1".parse().unwrap(), ours4, now);
         votes.add("2.2.2.2".parse().unwrap(), ours4, now);
         let mapped: SocketAddr = "[::ffff:203.0.113.7]:30303".parse().unwrap();
         votes.add("::ffff:3.3.3.3".parse().unwrap(), mapped, now);
-        assert_eq!(votes.predict(now), Some(ours4), "IPv4 first");
+        assert_eq!(votes.predict(now), [Some(ours4), Some(ours6)]);
+        assert_eq!(
+            votes.changed(now),
+            [ours4],
+            "only the IPv4 prediction is new"
+        );
         assert_eq!(votes.votes.len(), 7);
+        // IPv6 voters moving to a new address change only the IPv6 prediction.
+        let moved6: SocketAddr = "[2001:db8::8]:30303".parse().unwrap();
+        for i in 1..=4 {
+            votes.add(format!("2001:db8:{i}::1").parse().unwrap(), moved6, now);
+        }
+        assert_eq!(votes.changed(now), [moved6]);
+        // An IPv4 voter claiming an IPv6 address of ours is not counted.
+        for i in 5..=9 {
+            votes.add(format!("9.9.9.{i}").parse().unwrap(), ours6, now);
+        }
+        assert_eq!(votes.predict(now), [Some(ours4), Some(moved6)]);
     }
 }

@@ -123,7 +123,8 @@ pub enum Event {
     },
     /// A record request failed (no answer, or an invalid record).
     EnrFailed(NodeRecord),
-    /// The majority of recent PONGs now say our external UDP endpoint is this.
+    /// The majority of recent PONGs from peers of one family now say our external UDP
+    /// endpoint of that family is this (IPv4 and IPv6 are predicted apart).
     ExternalEndpoint(SocketAddr),
 }
 
@@ -259,7 +260,6 @@ pub struct Discv4 {
     revalidate_unverified: bool,
     next_refresh: Instant,
     votes: EndpointVotes,
-    predicted: Option<SocketAddr>,
     recent: HashSet<[u8; 32]>,
     recent_order: VecDeque<[u8; 32]>,
     last_log: HashMap<&'static str, Instant>,
@@ -305,7 +305,6 @@ impl Discv4 {
             revalidate_unverified: false,
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
-            predicted: None,
             recent: HashSet::new(),
             recent_order: VecDeque::new(),
             last_log: HashMap::new(),
@@ -854,11 +853,8 @@ impl Discv4 {
             SocketAddr::new(pong.to.ip, pong.to.udp_port),
             now,
         );
-        if let Some(predicted) = self.votes.predict(now) {
-            if self.predicted != Some(predicted) {
-                self.predicted = Some(predicted);
-                self.events.push_back(Event::ExternalEndpoint(predicted));
-            }
+        for predicted in self.votes.changed(now) {
+            self.events.push_back(Event::ExternalEndpoint(predicted));
         }
         let mut node = pending.node;
         node.endpoint.udp_port = sender.addr.port();

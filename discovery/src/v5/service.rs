@@ -221,7 +221,8 @@ pub enum Event {
         /// Packets the lookup sent (FINDNODEs, handshakes included).
         packets: u64,
     },
-    /// The majority of recent PONGs now say our external UDP endpoint is this.
+    /// The majority of recent PONGs from peers of one family now say our external UDP
+    /// endpoint of that family is this (IPv4 and IPv6 are predicted apart).
     ExternalEndpoint(SocketAddr),
     /// A TALKREQ of a protocol served through events ([`Discv5::serve_talk_protocol`]): answer
     /// it with [`Discv5::respond_talk`] within [`Config::talk_timeout`].
@@ -353,7 +354,6 @@ pub struct Discv5 {
     revalidate_unverified: bool,
     next_refresh: Instant,
     votes: EndpointVotes,
-    predicted: Option<SocketAddr>,
     last_log: HashMap<&'static str, Instant>,
     stats: Stats,
     /// Where recent packets went, by nonce (bounded, oldest forgotten first).
@@ -397,7 +397,6 @@ impl Discv5 {
             revalidate_unverified: false,
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
-            predicted: None,
             last_log: HashMap::new(),
             stats: Stats::default(),
             sent_nonces: HashMap::new(),
@@ -1214,11 +1213,8 @@ impl Discv5 {
             } => {
                 let to = SocketAddr::new(to_ip, to_port);
                 self.votes.add(node.addr.ip(), to, now);
-                if let Some(predicted) = self.votes.predict(now) {
-                    if self.predicted != Some(predicted) {
-                        self.predicted = Some(predicted);
-                        self.events.push_back(Event::ExternalEndpoint(predicted));
-                    }
+                for predicted in self.votes.changed(now) {
+                    self.events.push_back(Event::ExternalEndpoint(predicted));
                 }
                 self.complete(now, index, Response::Pong { enr_seq, to });
             }
