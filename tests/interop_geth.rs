@@ -8,7 +8,6 @@
 
 mod child;
 
-
 use child::{DEADLINE, JsonChild, repo_path};
 use ethp2p::p2p::DisconnectReason;
 use ethp2p::rlpx::random_secret_key;

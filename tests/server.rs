@@ -503,6 +503,8 @@ async fn a_bad_record_entry_is_a_configuration_error() {
         "{error}"
     );
     assert_eq!(error.blame(), ethp2p::Blame::Configuration);
+}
+
 /// A record whose IPv4 endpoint is dead (a closed port on 127.0.0.1) and whose IPv6 endpoint
 /// is a live node on ::1: the dialer tries IPv4 first (it listens on 127.0.0.1), falls back to
 /// the record's IPv6 endpoint, and the peer connects there, with no failure reported. The same

@@ -191,7 +191,7 @@ impl Server {
             &config.nat,
             config.listen_addr,
             bound.map(|addr| addr.port()),
-            started.as_ref().map(|s| s.udp_addr.port()),
+            started.as_ref().map(|_| local_enode.udp_port),
             local_enode,
         ) {
             Ok(mapper) => mapper,
