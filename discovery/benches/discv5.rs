@@ -35,9 +35,10 @@
 //!
 //! **Memory per session**: the server process's resident set (`/proc/self/statm`) after the
 //! handshake phase minus before it, divided by the sessions that phase added (each round's
-//! server is a fresh process, so allocator states never mix). It includes everything a session
-//! costs the server: keys, the client's record, the table entry (buckets cap those), the bump in
-//! any map.
+//! server is a fresh process, so allocator states never mix). It includes everything those
+//! sessions cost the server: the session entries and the slack of their hash map (at 960
+//! entries a map has 2048 slots), the records of the clients that made it into the table
+//! (buckets cap those), and any other structure that grew.
 //!
 //! Each round runs both implementations (in alternating order), each with a fresh server and
 //! fresh clients; figures are medians over rounds, and ratios (ours / sigp, ours / bound) are
@@ -377,7 +378,9 @@ impl Server {
 
 fn read_line(reader: &mut impl BufRead) -> String {
     let mut line = String::new();
-    reader.read_line(&mut line).expect("read the server's output");
+    reader
+        .read_line(&mut line)
+        .expect("read the server's output");
     line.trim_end().to_owned()
 }
 
@@ -441,7 +444,12 @@ fn run(
         rng,
     )));
     let warmed = runtime.block_on(ping_all(&clients, 0..WARM, WARM));
-    assert_eq!(warmed, WARM, "{}: warm-up handshakes answered", which.name());
+    assert_eq!(
+        warmed,
+        WARM,
+        "{}: warm-up handshakes answered",
+        which.name()
+    );
 
     let measure = |server: &mut Server, phase: &dyn Fn() -> (usize, usize)| {
         let (before, cpu, wall) = (server.stat(), process_cpu(), Instant::now());
@@ -509,7 +517,13 @@ impl Crypto {
     }
 
     fn handshake_server(&self) -> Duration {
-        self.ecdh + self.verify + self.record_check + self.hkdf + self.seal + self.open + 4 * self.mask
+        self.ecdh
+            + self.verify
+            + self.record_check
+            + self.hkdf
+            + self.seal
+            + self.open
+            + 4 * self.mask
     }
 
     fn ping(&self) -> Duration {
@@ -557,7 +571,14 @@ fn measure_crypto(rng: &mut StdRng, iterations: usize) -> Crypto {
     let ecdh = per_op(start);
     let start = clock.now();
     let signatures: Vec<[u8; 64]> = (0..iterations)
-        .map(|i| crypto::id_sign(&keys[i % INPUTS], &challenge, &ephemerals[(i + 1) % INPUTS], &dest))
+        .map(|i| {
+            crypto::id_sign(
+                &keys[i % INPUTS],
+                &challenge,
+                &ephemerals[(i + 1) % INPUTS],
+                &dest,
+            )
+        })
         .collect();
     let sign = per_op(start);
     let start = clock.now();
@@ -889,7 +910,13 @@ fn summary(rounds: &[Round]) {
     );
 
     type Pick = fn(&RunResult) -> &Phase;
-    let phases: [(&str, Pick, fn(&Crypto) -> Duration, fn(&Crypto) -> Duration, f64); 2] = [
+    let phases: [(
+        &str,
+        Pick,
+        fn(&Crypto) -> Duration,
+        fn(&Crypto) -> Duration,
+        f64,
+    ); 2] = [
         (
             "handshakes",
             |r| &r.handshakes,
@@ -897,7 +924,13 @@ fn summary(rounds: &[Round]) {
             Crypto::handshake_server,
             4.0,
         ),
-        ("PING/PONG", |r| &r.pings, Crypto::ping, Crypto::ping_server, 2.0),
+        (
+            "PING/PONG",
+            |r| &r.pings,
+            Crypto::ping,
+            Crypto::ping_server,
+            2.0,
+        ),
     ];
     println!();
     println!(
