@@ -870,6 +870,16 @@ struct Round {
     sigp: RunResult,
 }
 
+/// One measured load as the summary prints it: which phase, its bounds (both ends, the
+/// server's share) and the loopback datagrams it needs.
+struct Load {
+    name: &'static str,
+    pick: fn(&RunResult) -> &Phase,
+    bound: fn(&Crypto) -> Duration,
+    server_bound: fn(&Crypto) -> Duration,
+    datagrams: f64,
+}
+
 fn summary(rounds: &[Round]) {
     let med = |f: &dyn Fn(&Round) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
     let c = |f: fn(&Crypto) -> Duration| med(&|r| micros(f(&r.crypto)));
@@ -909,28 +919,21 @@ fn summary(rounds: &[Round]) {
         med(&|r| r.crypto.ping().as_secs_f64() / r.sans_io.1.as_secs_f64()),
     );
 
-    type Pick = fn(&RunResult) -> &Phase;
-    let phases: [(
-        &str,
-        Pick,
-        fn(&Crypto) -> Duration,
-        fn(&Crypto) -> Duration,
-        f64,
-    ); 2] = [
-        (
-            "handshakes",
-            |r| &r.handshakes,
-            Crypto::handshake,
-            Crypto::handshake_server,
-            4.0,
-        ),
-        (
-            "PING/PONG",
-            |r| &r.pings,
-            Crypto::ping,
-            Crypto::ping_server,
-            2.0,
-        ),
+    let phases = [
+        Load {
+            name: "handshakes",
+            pick: |r| &r.handshakes,
+            bound: Crypto::handshake,
+            server_bound: Crypto::handshake_server,
+            datagrams: 4.0,
+        },
+        Load {
+            name: "PING/PONG",
+            pick: |r| &r.pings,
+            bound: Crypto::ping,
+            server_bound: Crypto::ping_server,
+            datagrams: 2.0,
+        },
     ];
     println!();
     println!(
@@ -948,7 +951,14 @@ fn summary(rounds: &[Round]) {
         "srv ratio",
         "answered"
     );
-    for (name, pick, bound, server_bound, datagrams) in phases {
+    for Load {
+        name,
+        pick,
+        bound,
+        server_bound,
+        datagrams,
+    } in phases
+    {
         let bound_rate = |r: &Round| 1.0 / bound(&r.crypto).as_secs_f64();
         let udp_rate = |r: &Round| 1e6 / (micros(bound(&r.crypto)) + datagrams * datagram);
         let server_rate = |r: &Round| 1.0 / server_bound(&r.crypto).as_secs_f64();
