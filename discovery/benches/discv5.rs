@@ -2,6 +2,9 @@
 //! session, of our node beside sigp's `discv5` 0.12 (the crate Lighthouse and reth use),
 //! measured the same way in the same run, and beside the bound the cryptography sets.
 //!
+//! Targets (issue 8): at least 1.5 times sigp's rates per CPU-second, at least 0.8 of the
+//! bound, and less memory per session than sigp.
+//!
 //! # The load, the same for both implementations
 //!
 //! One **server** node runs alone in a child process of its own (this benchmark re-run with
