@@ -51,6 +51,8 @@
 //! `cargo bench -p ethp2p-discovery --bench discv4`. `ETHP2P_BENCH_QUICK=1` runs fewer, shorter
 //! rounds. Without `--bench` (as `cargo test --benches` runs it) a tiny smoke run.
 
+mod support;
+
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -66,6 +68,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use secp256k1::SecretKey;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use sha3::{Digest, Keccak256};
+use support::{CpuClock, measure_udp, median, micros, random_key};
 
 /// Keys of the bonded load.
 const KEYS: usize = 16;
@@ -85,69 +88,7 @@ struct Settings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Clocks.
-
-/// A thread's CPU-time clock.
-#[derive(Clone, Copy)]
-struct CpuClock(libc::clockid_t);
-
-impl CpuClock {
-    fn this_thread() -> CpuClock {
-        CpuClock(libc::CLOCK_THREAD_CPUTIME_ID)
-    }
-
-    /// The clock of another thread, where the platform has one.
-    #[cfg(target_os = "linux")]
-    fn of(thread: &std::thread::JoinHandle<()>) -> Option<CpuClock> {
-        use std::os::unix::thread::JoinHandleExt;
-        let mut clock: libc::clockid_t = 0;
-        // SAFETY: the thread is alive (its handle is held) and `clock` is a valid out pointer.
-        let rc = unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &mut clock) };
-        (rc == 0).then_some(CpuClock(clock))
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn of(_: &std::thread::JoinHandle<()>) -> Option<CpuClock> {
-        None
-    }
-
-    fn now(self) -> Duration {
-        let mut time = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `time` is a valid out pointer; the clock id came from the C library.
-        let rc = unsafe { libc::clock_gettime(self.0, &mut time) };
-        assert_eq!(rc, 0, "clock_gettime");
-        Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
-    }
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[middle]
-    } else {
-        (sorted[middle - 1] + sorted[middle]) / 2.0
-    }
-}
-
-fn micros(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e6
-}
-
-// ---------------------------------------------------------------------------------------------
 // Packets.
-
-fn random_key(rng: &mut StdRng) -> SecretKey {
-    loop {
-        if let Ok(key) = SecretKey::from_secret_bytes(rng.random()) {
-            return key;
-        }
-    }
-}
 
 /// A PING from `key`, unique by `seq` (its ENR sequence number), expiring in an hour.
 fn ping_packet(key: &SecretKey, from: SocketAddr, to: SocketAddr, seq: u64) -> Vec<u8> {
@@ -350,31 +291,6 @@ fn measure_pending_cost(rng: &mut StdRng) -> PendingCost {
         ping_many,
         poll_timeout,
     }
-}
-
-/// CPU time of one blocking `send_to` and one `recv_from` of a PONG-sized datagram on loopback
-/// (a send on loopback also runs the receiving socket's side of the delivery).
-fn measure_udp(rounds: usize) -> (Duration, Duration) {
-    const BATCH: usize = 32;
-    let (a, b) = (Generator::new(), Generator::new());
-    let datagram = [0x5au8; 150];
-    let mut buf = [0u8; 2048];
-    let clock = CpuClock::this_thread();
-    let (mut send, mut receive) = (Duration::ZERO, Duration::ZERO);
-    for _ in 0..rounds {
-        let start = clock.now();
-        for _ in 0..BATCH {
-            a.socket.send_to(&datagram, b.addr).unwrap();
-        }
-        send += clock.now() - start;
-        let start = clock.now();
-        for _ in 0..BATCH {
-            b.socket.recv_from(&mut buf).unwrap();
-        }
-        receive += clock.now() - start;
-    }
-    let count = (rounds * BATCH) as u32;
-    (send / count, receive / count)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -704,7 +620,7 @@ fn main() {
         unbonded.push(u);
     }
     summary(&crypto, &sans_io, &bonded, &unbonded);
-    let (send, receive) = measure_udp(if smoke { 10 } else { 1_000 });
+    let (send, receive) = measure_udp(if smoke { 10 } else { 1_000 }, 150);
     println!(
         "loopback UDP, 150 bytes, blocking std socket: send_to {:.1} us, recv_from {:.1} us of CPU",
         micros(send),

@@ -29,6 +29,8 @@
 //! `cargo bench -p ethp2p-discovery --bench dns`. Without `--bench` (as `cargo test --benches`
 //! runs it), a 300-record smoke run.
 
+mod support;
+
 #[path = "../tests/support/dnsmasq.rs"]
 mod dnsmasq;
 #[path = "../tests/support/nsd.rs"]
@@ -36,7 +38,7 @@ mod nsd;
 
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ethp2p_discovery::Enr;
 use ethp2p_discovery::dns::driver::sync_tree;
@@ -46,25 +48,14 @@ use ethp2p_discovery::dns::{
 };
 use secp256k1::SecretKey;
 
-/// Thread CPU time.
-fn cpu_now() -> Duration {
-    let mut time = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `time` is a valid out pointer and the clock id a constant of the C library.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
-    assert_eq!(rc, 0, "clock_gettime");
-    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
-}
-
 /// Wall and CPU seconds of `f`.
 fn timed(f: impl FnOnce()) -> (f64, f64) {
-    let (wall, cpu) = (Instant::now(), cpu_now());
+    let clock = support::CpuClock::this_thread();
+    let (wall, cpu) = (Instant::now(), clock.now());
     f();
     (
         wall.elapsed().as_secs_f64(),
-        (cpu_now() - cpu).as_secs_f64(),
+        (clock.now() - cpu).as_secs_f64(),
     )
 }
 

@@ -91,6 +91,29 @@ pub enum EnrError {
     SeqOverflow,
 }
 
+/// Where a key or a value lies in a record's encoding (records are at most 300 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u16,
+    end: u16,
+}
+
+impl Span {
+    /// The span of `part`, a subslice of `whole`.
+    fn of(whole: &[u8], part: &[u8]) -> Span {
+        let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+        debug_assert!(start + part.len() <= whole.len(), "a subslice");
+        Span {
+            start: start as u16,
+            end: (start + part.len()) as u16,
+        }
+    }
+
+    fn get(self, whole: &[u8]) -> &[u8] {
+        &whole[usize::from(self.start)..usize::from(self.end)]
+    }
+}
+
 /// A verified node record (identity scheme "v4").
 #[derive(Clone)]
 pub struct Enr {
@@ -98,8 +121,9 @@ pub struct Enr {
     raw: Vec<u8>,
     seq: u64,
     signature: [u8; 64],
-    /// Key and raw RLP value, strictly increasing by key.
-    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Key and raw RLP value, strictly increasing by key, as spans of `raw`: one small
+    /// allocation instead of two per pair (a table of records is most of discovery's memory).
+    pairs: Vec<(Span, Span)>,
     public_key: PublicKey,
     id: NodeId,
     ip4: Option<Ipv4Addr>,
@@ -140,7 +164,7 @@ impl Enr {
         let seq = rlp::uint(&seq, 8).map_err(EnrError::InvalidRlp)?;
 
         // At most 150 pairs fit in 300 bytes, so this is bounded by the size check above.
-        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut pairs: Vec<(Span, Span)> = Vec::new();
         while !rest.is_empty() {
             let (key, after_key) = rlp::split_item(rest).map_err(EnrError::InvalidRlp)?;
             if key.kind != Kind::Bytes {
@@ -149,16 +173,16 @@ impl Enr {
             let (value, after_value) = rlp::split_item(after_key)
                 .map_err(|_| EnrError::InvalidRlp("key without a valid value"))?;
             if let Some((previous, _)) = pairs.last()
-                && previous.as_slice() >= key.payload
+                && previous.get(bytes) >= key.payload
             {
                 return Err(EnrError::DuplicateOrUnsortedKey);
             }
-            pairs.push((key.payload.to_vec(), value.raw.to_vec()));
+            pairs.push((Span::of(bytes, key.payload), Span::of(bytes, value.raw)));
             rest = after_value;
         }
 
         // The identity scheme decides how to verify, so it is checked first.
-        let scheme = lookup(&pairs, KEY_ID)
+        let scheme = lookup(bytes, &pairs, KEY_ID)
             .ok_or(EnrError::MissingKey(KEY_ID))
             .and_then(|raw| bytes_value(KEY_ID, raw))?;
         if scheme != b"v4" {
@@ -166,7 +190,7 @@ impl Enr {
                 String::from_utf8_lossy(scheme).into_owned(),
             ));
         }
-        let public_key = lookup(&pairs, KEY_SECP256K1)
+        let public_key = lookup(bytes, &pairs, KEY_SECP256K1)
             .ok_or(EnrError::MissingKey(KEY_SECP256K1))
             .and_then(parse_public_key)?;
         let signature = verify_v4(signature.payload, content, &public_key)?;
@@ -176,12 +200,12 @@ impl Enr {
             signature,
             public_key,
             id: NodeId::from_public_key(&public_key),
-            ip4: typed(&pairs, KEY_IP)?,
-            tcp4: typed(&pairs, KEY_TCP)?,
-            udp4: typed(&pairs, KEY_UDP)?,
-            ip6: typed(&pairs, KEY_IP6)?,
-            tcp6: typed(&pairs, KEY_TCP6)?,
-            udp6: typed(&pairs, KEY_UDP6)?,
+            ip4: typed(bytes, &pairs, KEY_IP)?,
+            tcp4: typed(bytes, &pairs, KEY_TCP)?,
+            udp4: typed(bytes, &pairs, KEY_UDP)?,
+            ip6: typed(bytes, &pairs, KEY_IP6)?,
+            tcp6: typed(bytes, &pairs, KEY_TCP6)?,
+            udp6: typed(bytes, &pairs, KEY_UDP6)?,
             pairs,
         })
     }
@@ -238,12 +262,14 @@ impl Enr {
 
     /// The raw RLP item stored under `key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Option<&[u8]> {
-        lookup_bytes(&self.pairs, key.as_ref())
+        lookup_bytes(&self.raw, &self.pairs, key.as_ref())
     }
 
     /// All keys and raw RLP values, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))
+        self.pairs
+            .iter()
+            .map(|(k, v)| (k.get(&self.raw), v.get(&self.raw)))
     }
 
     /// The 64-byte signature.
@@ -287,7 +313,7 @@ impl Enr {
     pub fn to_builder(&self) -> EnrBuilder {
         EnrBuilder {
             seq: self.seq,
-            pairs: self.pairs.iter().cloned().collect(),
+            pairs: self.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
         }
     }
 
@@ -327,23 +353,24 @@ fn verify_v4(signature: &[u8], content: &[u8], key: &PublicKey) -> Result<[u8; 6
 }
 
 /// The raw value of `key` in pairs sorted by key.
-fn lookup<'a>(pairs: &'a [(Vec<u8>, Vec<u8>)], key: &str) -> Option<&'a [u8]> {
-    lookup_bytes(pairs, key.as_bytes())
+fn lookup<'a>(raw: &'a [u8], pairs: &[(Span, Span)], key: &str) -> Option<&'a [u8]> {
+    lookup_bytes(raw, pairs, key.as_bytes())
 }
 
-fn lookup_bytes<'a>(pairs: &'a [(Vec<u8>, Vec<u8>)], key: &[u8]) -> Option<&'a [u8]> {
+fn lookup_bytes<'a>(raw: &'a [u8], pairs: &[(Span, Span)], key: &[u8]) -> Option<&'a [u8]> {
     pairs
-        .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        .binary_search_by(|(k, _)| k.get(raw).cmp(key))
         .ok()
-        .map(|i| pairs[i].1.as_slice())
+        .map(|i| pairs[i].1.get(raw))
 }
 
 /// The value of a known key, if present, checked against its type.
 fn typed<T: KnownValue>(
-    pairs: &[(Vec<u8>, Vec<u8>)],
+    raw: &[u8],
+    pairs: &[(Span, Span)],
     key: &'static str,
 ) -> Result<Option<T>, EnrError> {
-    lookup(pairs, key)
+    lookup(raw, pairs, key)
         .map(|raw| T::parse(raw).ok_or_else(|| invalid(key.as_bytes())))
         .transpose()
 }
@@ -439,7 +466,7 @@ impl fmt::Debug for Enr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Enr");
         s.field("seq", &self.seq).field("id", &self.id);
-        for (key, value) in &self.pairs {
+        for (key, value) in self.iter() {
             s.field(&String::from_utf8_lossy(key), &hex::encode(value));
         }
         s.finish()

@@ -172,12 +172,36 @@ pub enum EncodeError {
     ChallengesFull,
 }
 
+/// The last 8 bytes of the nonces we send to `node`:
+/// `sha256(nonce_key || prefix || node id || ip || port)[..8]`, `prefix` being the first 4.
+///
+/// Unpredictable to others (the key is ours), so nonces are still "counter || random" as
+/// discv5-wire.md asks, but we can recognise our own nonces from the nonce and the node alone
+/// ([`Codec::sent_nonce`]) instead of keeping a map of every nonce recently sent (which cost
+/// ~350 bytes per session at a thousand sessions).
+fn nonce_tag(nonce_key: &[u8; 32], prefix: [u8; 4], node: &NodeAddress) -> [u8; 8] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(nonce_key);
+    hash.update(prefix);
+    hash.update(node.id.0);
+    match node.addr.ip() {
+        std::net::IpAddr::V4(ip) => hash.update(ip.octets()),
+        std::net::IpAddr::V6(ip) => hash.update(ip.octets()),
+    }
+    hash.update(node.addr.port().to_be_bytes());
+    let digest = hash.finalize();
+    digest[..8].try_into().expect("8 of 32 bytes")
+}
+
 /// The discv5.1 codec of one node.
 pub struct Codec {
     key: SecretKey,
     record: Enr,
     sessions: SessionCache,
     challenges: Challenges,
+    /// The secret of [`nonce_tag`].
+    nonce_key: [u8; 32],
     rng: StdRng,
 }
 
@@ -208,9 +232,13 @@ impl Codec {
                 record: record.id(),
             });
         }
+        let mut rng = rng;
+        let mut nonce_key = [0u8; 32];
+        rng.fill_bytes(&mut nonce_key);
         Ok(Codec {
             key,
             record,
+            nonce_key,
             sessions: SessionCache::new(config.session_capacity),
             challenges: Challenges::new(config.max_pending_challenges, config.handshake_timeout),
             rng,
@@ -240,9 +268,10 @@ impl Codec {
         Ok(())
     }
 
-    /// The record of the node a session with `node` was established with.
-    pub fn session_record(&self, node: &NodeAddress) -> Option<&Enr> {
-        self.sessions.peek(node).map(|s| &s.record)
+    /// Whether a session with `node` is established. (Sessions keep no record: the table
+    /// has the records worth keeping, and a record per session would triple its memory.)
+    pub fn has_session(&self, node: &NodeAddress) -> bool {
+        self.sessions.peek(node).is_some()
     }
 
     /// Forgets the session with `node` (the next message starts a handshake).
@@ -259,6 +288,24 @@ impl Codec {
     /// that takes `now`).
     pub fn pending_challenge_count(&self) -> usize {
         self.challenges.len()
+    }
+
+    /// The nonce of a packet to `node`: `prefix` (the session's message counter, or random
+    /// bytes without a session), then its [`nonce_tag`].
+    fn nonce(&self, prefix: [u8; 4], node: &NodeAddress) -> Nonce {
+        let mut nonce = [0u8; 12];
+        nonce[..4].copy_from_slice(&prefix);
+        nonce[4..].copy_from_slice(&nonce_tag(&self.nonce_key, prefix, node));
+        nonce
+    }
+
+    /// Whether we sent a packet with `nonce` to `node` (at any time): what lets a WHOAREYOU
+    /// naming one of our packets other than the request it answers (crossed handshakes, see
+    /// [`Discv5`](super::Discv5)) be told from a forged or misdirected one, without
+    /// remembering every nonce sent.
+    pub fn sent_nonce(&self, nonce: &Nonce, node: &NodeAddress) -> bool {
+        let prefix = nonce[..4].try_into().expect("4 of 12 bytes");
+        *nonce == self.nonce(prefix, node)
     }
 
     fn random<const N: usize>(&mut self) -> [u8; N] {
@@ -285,9 +332,9 @@ impl Codec {
             return Err(PacketTooLarge(size).into());
         }
         let local_id = self.local_id();
-        let random_part = self.random::<8>();
+        let nonce_key = &self.nonce_key;
         if let Some(session) = self.sessions.get_mut(node) {
-            if let Some(nonce) = session.next_nonce(random_part) {
+            if let Some(nonce) = session.next_nonce(|prefix| nonce_tag(nonce_key, prefix, node)) {
                 let key = session.write_key;
                 let iv = self.random();
                 let (packet, _) = packet::encode(
@@ -310,7 +357,8 @@ impl Codec {
             // 2^32 - 1 messages on one session: a new handshake gives new keys.
             self.sessions.remove(node);
         }
-        let nonce = self.random();
+        let prefix = self.random();
+        let nonce = self.nonce(prefix, node);
         let iv = self.random();
         let junk = self.random::<RANDOM_MESSAGE_SIZE>();
         let (packet, _) = packet::encode(
@@ -361,10 +409,10 @@ impl Codec {
             read_key: init.keys.recipient_key,
             previous_read_key: None,
             nonce_counter: 0,
-            record: remote.clone(),
         };
+        let nonce_key = &self.nonce_key;
         let nonce = session
-            .next_nonce(self.random())
+            .next_nonce(|prefix| nonce_tag(nonce_key, prefix, node))
             .expect("a new session has nonces left");
         let iv = self.random();
         let (packet, _) = packet::encode(
@@ -412,9 +460,7 @@ impl Codec {
                 record: record.id(),
             });
         }
-        let record = known
-            .cloned()
-            .or_else(|| self.sessions.peek(node).map(|s| s.record.clone()));
+        let record = known.cloned();
         let enr_seq = record.as_ref().map_or(0, Enr::seq);
         let iv = self.random();
         let id_nonce = self.random();
@@ -533,7 +579,6 @@ impl Codec {
                         read_key: keys.initiator_key,
                         previous_read_key: None,
                         nonce_counter: 0,
-                        record: record.clone(),
                     },
                 );
                 Ok(Decoded::Handshake {

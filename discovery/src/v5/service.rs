@@ -22,7 +22,7 @@
 //!   does (go-ethereum's conformance suite waits for that PING).
 //! - A request without any answer is sent once more ([`Config::request_retries`]). Crossed
 //!   handshakes (two nodes challenging each other at once) heal: the codec still reads the
-//!   replaced session's messages, and a WHOAREYOU naming any recent packet of ours to that
+//!   replaced session's messages, and a WHOAREYOU naming any packet of ours to that
 //!   node re-sends the waiting request in a new handshake, once per request.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -105,8 +105,6 @@ const MIN_UDP_PORT: u16 = 1024;
 /// Bytes of a message packet around its plaintext: IV, static header, authdata, GCM tag.
 const MESSAGE_PACKET_OVERHEAD: usize =
     MASKING_IV_SIZE + STATIC_HEADER_SIZE + MESSAGE_AUTHDATA_SIZE + super::crypto::TAG_SIZE;
-/// Nonces of sent packets remembered, to recognise a WHOAREYOU for any of them.
-const SENT_NONCES: usize = 4096;
 /// At most one log line per drop reason per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -356,9 +354,6 @@ pub struct Discv5 {
     votes: EndpointVotes,
     last_log: HashMap<&'static str, Instant>,
     stats: Stats,
-    /// Where recent packets went, by nonce (bounded, oldest forgotten first).
-    sent_nonces: HashMap<Nonce, NodeAddress>,
-    sent_order: VecDeque<Nonce>,
 }
 
 impl Discv5 {
@@ -399,8 +394,6 @@ impl Discv5 {
             votes: EndpointVotes::default(),
             last_log: HashMap::new(),
             stats: Stats::default(),
-            sent_nonces: HashMap::new(),
-            sent_order: VecDeque::new(),
             config,
         };
         node.bootstrap(now);
@@ -681,7 +674,6 @@ impl Discv5 {
                         lookup.packets_sent += 1;
                     }
                 }
-                self.remember_nonce(outgoing.nonce, node);
                 self.transmit(node.addr, outgoing.packet);
             }
             Err(error) => {
@@ -707,18 +699,6 @@ impl Discv5 {
             .position(|c| c.contact.record.id() == id && c.state == CallState::Queued)
         {
             self.send_call(now, index);
-        }
-    }
-
-    /// Remembers that the packet with `nonce` went to `node`, for [`Discv5::on_whoareyou`].
-    fn remember_nonce(&mut self, nonce: Nonce, node: NodeAddress) {
-        if self.sent_nonces.insert(nonce, node).is_none() {
-            self.sent_order.push_back(nonce);
-            if self.sent_order.len() > SENT_NONCES {
-                if let Some(old) = self.sent_order.pop_front() {
-                    self.sent_nonces.remove(&old);
-                }
-            }
         }
     }
 
@@ -1003,15 +983,16 @@ impl Discv5 {
         // session the other started, so neither can read the other. The node then challenges
         // (and re-sends that challenge, byte for byte, for a second) a packet of ours that is
         // not the request now waiting, typically a reply. A WHOAREYOU naming any packet we
-        // recently sent to that address re-sends the waiting request in a new handshake, once
-        // per request.
+        // sent to that node and address (the codec recognises its own nonces) re-sends the
+        // waiting request in a new handshake, once per request.
         let crossed = || {
-            let sent_to = self.sent_nonces.get(&challenge.nonce)?;
             self.calls.iter().position(|c| {
-                c.contact.node_address() == *sent_to
-                    && c.contact.addr == from
+                c.contact.addr == from
                     && !c.rehandshaked
                     && c.state != CallState::Queued
+                    && self
+                        .codec
+                        .sent_nonce(&challenge.nonce, &c.contact.node_address())
             })
         };
         let Some(index) = exact.or_else(crossed) else {
@@ -1056,7 +1037,6 @@ impl Discv5 {
                         lookup.packets_sent += 1;
                     }
                 }
-                self.remember_nonce(outgoing.nonce, node);
                 self.transmit(from, outgoing.packet);
             }
             Err(error) => {
@@ -1152,7 +1132,6 @@ impl Discv5 {
     fn reply(&mut self, node: &NodeAddress, message: &Message) {
         match self.codec.encode(node, message) {
             Ok(outgoing) => {
-                self.remember_nonce(outgoing.nonce, *node);
                 self.transmit(node.addr, outgoing.packet);
             }
             Err(error) => tracing::debug!(to = %node.addr, %error, "discv5 reply not encodable"),

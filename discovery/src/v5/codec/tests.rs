@@ -152,7 +152,7 @@ fn full_handshake_then_messages_both_ways() {
             }
         );
     }
-    assert_eq!(b.codec.session_record(&a.address()), Some(&a.record));
+    assert!(b.codec.has_session(&a.address()));
 }
 
 #[test]
@@ -422,14 +422,14 @@ fn session_cache_is_bounded() {
     }
     assert_eq!(b.codec.session_count(), 2);
     // The first node's session was the least recently used, so it is gone.
-    assert!(b.codec.session_record(&others[0].address()).is_none());
+    assert!(!b.codec.has_session(&others[0].address()));
     let out = others[0].codec.encode(&b.address(), &ping(5)).unwrap();
     assert!(matches!(
         b.codec.decode(now, others[0].addr, &out.packet).unwrap(),
         Decoded::Unreadable { .. }
     ));
     for other in &others[1..] {
-        assert!(b.codec.session_record(&other.address()).is_some());
+        assert!(b.codec.has_session(&other.address()));
     }
 }
 
@@ -534,7 +534,7 @@ fn oversized_request_id_is_a_decode_error() {
     // A PING with a 9-byte request id, sealed with A's session keys by hand (the Message
     // type cannot hold one).
     let session = a.codec.sessions.get_mut(&b.address()).unwrap();
-    let nonce = session.next_nonce([0; 8]).unwrap();
+    let nonce = session.next_nonce(|_| [0; 8]).unwrap();
     let key = session.write_key;
     let plaintext = hex::decode("01cb8901020304050607080901").unwrap();
     let (packet, _) = packet::encode(
@@ -671,4 +671,31 @@ fn exhausted_nonce_counter_starts_a_new_handshake() {
     let out = a.codec.encode(&b.address(), &ping(2)).unwrap();
     assert_eq!(out.kind, OutgoingKind::Random);
     assert_eq!(a.codec.session_count(), 0);
+}
+
+#[test]
+fn own_nonces_are_recognised_per_node_and_address() {
+    let now = Instant::now();
+    let (mut a, mut b, c) = (Node::new(1), Node::new(2), Node::new(3));
+    // Without a session (a random packet), then on the session.
+    let random = a.codec.encode(&b.address(), &ping(1)).unwrap();
+    assert_eq!(random.kind, OutgoingKind::Random);
+    handshake(&mut a, &mut b, now);
+    let message = a.codec.encode(&b.address(), &ping(2)).unwrap();
+    assert_eq!(message.kind, OutgoingKind::Message);
+    for nonce in [random.nonce, message.nonce] {
+        assert!(a.codec.sent_nonce(&nonce, &b.address()));
+        // Not to another node, nor to the same node at another address, nor by another codec.
+        assert!(!a.codec.sent_nonce(&nonce, &c.address()));
+        let elsewhere = NodeAddress {
+            addr: c.addr,
+            ..b.address()
+        };
+        assert!(!a.codec.sent_nonce(&nonce, &elsewhere));
+        assert!(!b.codec.sent_nonce(&nonce, &b.address()));
+    }
+    // A nonce nobody made: its last 8 bytes do not match.
+    let mut forged = message.nonce;
+    forged[11] ^= 1;
+    assert!(!a.codec.sent_nonce(&forged, &b.address()));
 }
