@@ -495,8 +495,8 @@ impl Raw {
 }
 
 /// Node A (`net.nodes[0]`) sends its request to `raw`; `raw` challenges it and decodes the
-/// handshake. Returns the request and the nonce of the handshake packet.
-fn handshake_from(net: &mut Net, raw: &mut Raw) -> (Message, [u8; 12]) {
+/// handshake. Returns the request, the nonce of the handshake packet and the challenge.
+fn handshake_from(net: &mut Net, raw: &mut Raw) -> (Message, [u8; 12], Vec<u8>) {
     let a = NodeAddress {
         id: net.nodes[0].local_id(),
         addr: net.addrs[0],
@@ -523,7 +523,7 @@ fn handshake_from(net: &mut Net, raw: &mut Raw) -> (Message, [u8; 12]) {
     else {
         panic!("not a handshake")
     };
-    (message, handshake_nonce)
+    (message, handshake_nonce, challenge.packet)
 }
 
 /// A record whose log-distance from `from` is `distance` (if `equal`) or any other.
@@ -550,7 +550,7 @@ fn nodes_are_checked_for_distance_duplicates_and_message_count() {
     let other = record_at(&raw.enr.id(), 256, true, &mut seed);
     let wrong = record_at(&raw.enr.id(), 256, false, &mut seed);
     let call = net.nodes[0].find_node(net.now, &raw.enr, vec![256]);
-    let (request, _) = handshake_from(&mut net, &mut raw);
+    let (request, ..) = handshake_from(&mut net, &mut raw);
     let Message::FindNode {
         request_id,
         distances,
@@ -595,6 +595,65 @@ fn nodes_are_checked_for_distance_duplicates_and_message_count() {
     assert_eq!(stats.dropped_unsolicited, 1, "the sixth message: {stats:?}");
 }
 
+/// A node re-sends its pending challenge, byte for byte, for every packet of ours it cannot
+/// read (go-ethereum's `handleUnknown`). A request already re-sent in a handshake for that
+/// challenge is not re-sent again (that second handshake would replace the session its answer
+/// comes in), and the answer completes it. Seen with go-ethereum v1.17.10, whose node had lost
+/// our session while two packets of ours were on their way.
+#[test]
+fn a_repeated_challenge_does_not_restart_the_handshake() {
+    let mut net = Net::new(1, |_| Vec::new());
+    let mut raw = Raw::new(202, 31002);
+    let a = NodeAddress {
+        id: net.nodes[0].local_id(),
+        addr: net.addrs[0],
+    };
+    let answer = |raw: &mut Raw, net: &mut Net, request: Message| {
+        let Message::Ping { request_id, .. } = request else {
+            panic!("{request:?}")
+        };
+        let pong = Message::Pong {
+            request_id,
+            enr_seq: raw.enr.seq(),
+            to_ip: a.addr.ip(),
+            to_port: a.addr.port(),
+        };
+        let packet = raw.codec.encode(&a, &pong).unwrap();
+        net.nodes[0].handle_datagram(net.now, raw.addr, &packet.packet);
+        net.run();
+    };
+    let first = net.nodes[0].ping(net.now, &raw.enr);
+    let (request, ..) = handshake_from(&mut net, &mut raw);
+    answer(&mut raw, &mut net, request);
+    assert!(net.response(0, first).is_some_and(|pong| pong.is_ok()));
+
+    // In session now. The node challenges our next request as if it had lost the session.
+    let call = net.nodes[0].ping(net.now, &raw.enr);
+    let ordinary = net.nodes[0].poll_transmit().expect("the ping");
+    let mut buf = [0u8; 1280];
+    let nonce = ethp2p_discovery::v5::packet::unmask(&raw.enr.id(), &ordinary.payload, &mut buf)
+        .unwrap()
+        .nonce;
+    let challenge = raw.codec.challenge(net.now, &a, nonce, None).unwrap();
+    net.nodes[0].handle_datagram(net.now, raw.addr, &challenge.packet);
+    let handshake = net.nodes[0].poll_transmit().expect("a handshake");
+    let Decoded::Handshake { message, .. } = raw
+        .codec
+        .decode(net.now, a.addr, &handshake.payload)
+        .unwrap()
+    else {
+        panic!("not a handshake")
+    };
+    // The same challenge again, as for another packet of ours: no second handshake.
+    net.nodes[0].handle_datagram(net.now, raw.addr, &challenge.packet);
+    assert!(
+        net.nodes[0].poll_transmit().is_none(),
+        "no second handshake"
+    );
+    answer(&mut raw, &mut net, message);
+    assert!(net.response(0, call).is_some_and(|pong| pong.is_ok()));
+}
+
 #[test]
 fn a_second_whoareyou_for_one_request_fails_it() {
     let mut net = Net::new(1, |_| Vec::new());
@@ -604,7 +663,7 @@ fn a_second_whoareyou_for_one_request_fails_it() {
         addr: net.addrs[0],
     };
     let call = net.nodes[0].ping(net.now, &raw.enr);
-    let (_, nonce) = handshake_from(&mut net, &mut raw);
+    let (_, nonce, _) = handshake_from(&mut net, &mut raw);
     // A WHOAREYOU naming a nonce we never sent is ignored.
     let stray = raw.codec.challenge(net.now, &a, [7; 12], None).unwrap();
     net.nodes[0].handle_datagram(net.now, raw.addr, &stray.packet);

@@ -12,7 +12,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use secp256k1::SecretKey;
 
-use super::crypto::{self, Nonce};
+use super::crypto::{self, AesKey, Nonce};
 use super::handshake::{self, HandshakeError, Whoareyou};
 use super::message::{Message, MessageError};
 use super::packet::{
@@ -173,17 +173,28 @@ pub enum EncodeError {
 }
 
 /// The last 8 bytes of the nonces we send to `node`:
-/// `sha256(nonce_key || prefix || node id || ip || port)[..8]`, `prefix` being the first 4.
+/// `sha256(nonce_key || prefix || write key || node id || ip || port)[..8]`, `prefix` being the
+/// first 4 and the write key the session's (none for the random packet that starts one).
 ///
 /// Unpredictable to others (the key is ours), so nonces are still "counter || random" as
 /// discv5-wire.md asks, but we can recognise our own nonces from the nonce and the node alone
 /// ([`Codec::sent_nonce`]) instead of keeping a map of every nonce recently sent (which cost
 /// ~350 bytes per session at a thousand sessions).
-fn nonce_tag(nonce_key: &[u8; 32], prefix: [u8; 4], node: &NodeAddress) -> [u8; 8] {
+fn nonce_tag(
+    nonce_key: &[u8; 32],
+    prefix: [u8; 4],
+    node: &NodeAddress,
+    write_key: Option<&AesKey>,
+) -> [u8; 8] {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     hash.update(nonce_key);
     hash.update(prefix);
+    // A new session's counter starts again at 1: its key keeps its nonces apart from the
+    // last session's (a WHOAREYOU naming an old packet must not name the new handshake).
+    if let Some(write_key) = write_key {
+        hash.update(write_key);
+    }
     hash.update(node.id.0);
     match node.addr.ip() {
         std::net::IpAddr::V4(ip) => hash.update(ip.octets()),
@@ -291,21 +302,24 @@ impl Codec {
     }
 
     /// The nonce of a packet to `node`: `prefix` (the session's message counter, or random
-    /// bytes without a session), then its [`nonce_tag`].
-    fn nonce(&self, prefix: [u8; 4], node: &NodeAddress) -> Nonce {
+    /// bytes without a session), then its [`nonce_tag`] (with the session's `write_key`).
+    fn nonce(&self, prefix: [u8; 4], node: &NodeAddress, write_key: Option<&AesKey>) -> Nonce {
         let mut nonce = [0u8; 12];
         nonce[..4].copy_from_slice(&prefix);
-        nonce[4..].copy_from_slice(&nonce_tag(&self.nonce_key, prefix, node));
+        nonce[4..].copy_from_slice(&nonce_tag(&self.nonce_key, prefix, node, write_key));
         nonce
     }
 
-    /// Whether we sent a packet with `nonce` to `node` (at any time): what lets a WHOAREYOU
+    /// Whether we sent a packet with `nonce` to `node` (in the current session, or without
+    /// one): what lets a WHOAREYOU
     /// naming one of our packets other than the request it answers (crossed handshakes, see
     /// [`Discv5`](super::Discv5)) be told from a forged or misdirected one, without
     /// remembering every nonce sent.
     pub fn sent_nonce(&self, nonce: &Nonce, node: &NodeAddress) -> bool {
         let prefix = nonce[..4].try_into().expect("4 of 12 bytes");
-        *nonce == self.nonce(prefix, node)
+        let session_key = self.sessions.peek(node).map(|session| &session.write_key);
+        *nonce == self.nonce(prefix, node, None)
+            || session_key.is_some_and(|key| *nonce == self.nonce(prefix, node, Some(key)))
     }
 
     fn random<const N: usize>(&mut self) -> [u8; N] {
@@ -334,8 +348,9 @@ impl Codec {
         let local_id = self.local_id();
         let nonce_key = &self.nonce_key;
         if let Some(session) = self.sessions.get_mut(node) {
-            if let Some(nonce) = session.next_nonce(|prefix| nonce_tag(nonce_key, prefix, node)) {
-                let key = session.write_key;
+            let key = session.write_key;
+            let tag = |prefix| nonce_tag(nonce_key, prefix, node, Some(&key));
+            if let Some(nonce) = session.next_nonce(tag) {
                 let iv = self.random();
                 let (packet, _) = packet::encode(
                     &node.id,
@@ -358,7 +373,7 @@ impl Codec {
             self.sessions.remove(node);
         }
         let prefix = self.random();
-        let nonce = self.nonce(prefix, node);
+        let nonce = self.nonce(prefix, node, None);
         let iv = self.random();
         let junk = self.random::<RANDOM_MESSAGE_SIZE>();
         let (packet, _) = packet::encode(
@@ -410,9 +425,9 @@ impl Codec {
             previous_read_key: None,
             nonce_counter: 0,
         };
-        let nonce_key = &self.nonce_key;
+        let (nonce_key, key) = (&self.nonce_key, session.write_key);
         let nonce = session
-            .next_nonce(|prefix| nonce_tag(nonce_key, prefix, node))
+            .next_nonce(|prefix| nonce_tag(nonce_key, prefix, node, Some(&key)))
             .expect("a new session has nonces left");
         let iv = self.random();
         let (packet, _) = packet::encode(

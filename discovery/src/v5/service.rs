@@ -325,8 +325,6 @@ struct Call {
     deadline: Instant,
     nodes: NodesSoFar,
     retries_left: u8,
-    /// Whether it was re-sent for a crossed handshake already.
-    rehandshaked: bool,
 }
 
 /// One discv5 node.
@@ -651,7 +649,6 @@ impl Discv5 {
             deadline: now,
             nodes: NodesSoFar::default(),
             retries_left: self.config.request_retries,
-            rehandshaked: false,
         });
         if !busy {
             self.send_call(now, self.calls.len() - 1);
@@ -984,12 +981,20 @@ impl Discv5 {
         // (and re-sends that challenge, byte for byte, for a second) a packet of ours that is
         // not the request now waiting, typically a reply. A WHOAREYOU naming any packet we
         // sent to that node and address (the codec recognises its own nonces) re-sends the
-        // waiting request in a new handshake, once per request.
+        // waiting request in a new handshake, unless it went out in one already: a request
+        // gets one handshake, and the node re-sends a pending challenge for every packet of
+        // ours it cannot read (go-ethereum's `handleUnknown`), so a repeat of the challenge we
+        // answered is no new one.
         let crossed = || {
             self.calls.iter().position(|c| {
                 c.contact.addr == from
-                    && !c.rehandshaked
-                    && c.state != CallState::Queued
+                    && matches!(
+                        c.state,
+                        CallState::Sent {
+                            handshake: false,
+                            ..
+                        }
+                    )
                     && self
                         .codec
                         .sent_nonce(&challenge.nonce, &c.contact.node_address())
@@ -1001,9 +1006,8 @@ impl Discv5 {
             return;
         };
         let call = &mut self.calls[index];
-        if exact.is_none() {
-            call.rehandshaked = true;
-        } else if matches!(
+        // Only an exact match can be a request that went out in a handshake.
+        if matches!(
             call.state,
             CallState::Sent {
                 handshake: true,

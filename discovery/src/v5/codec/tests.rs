@@ -155,6 +155,39 @@ fn full_handshake_then_messages_both_ways() {
     assert!(b.codec.has_session(&a.address()));
 }
 
+/// A new session's counter starts again at 1, but its nonces still differ from the last
+/// session's: a WHOAREYOU naming a packet of the old session must not name the new handshake
+/// (seen with go-ethereum, which re-sends a pending challenge for every unreadable packet).
+#[test]
+fn a_new_session_never_repeats_a_nonce_of_the_last() {
+    let (mut a, mut b) = (Node::new(1), Node::new(2));
+    let now = Instant::now();
+    handshake(&mut b, &mut a, now);
+    let old = a.codec.encode(&b.address(), &pong(1, b.addr)).unwrap();
+    assert_eq!(old.kind, OutgoingKind::Message);
+    assert!(a.codec.sent_nonce(&old.nonce, &b.address()));
+    // B lost the session and challenges that packet: A's new handshake is counter 1 again.
+    let challenge = b
+        .codec
+        .challenge(now, &a.address(), old.nonce, None)
+        .unwrap();
+    let Decoded::Whoareyou(whoareyou) = a.codec.decode(now, b.addr, &challenge.packet).unwrap()
+    else {
+        panic!("A reads a WHOAREYOU");
+    };
+    let new = a
+        .codec
+        .encode_handshake(&b.address(), &b.record.clone(), &whoareyou, &ping(2))
+        .unwrap();
+    assert_eq!(
+        new.nonce[..4],
+        old.nonce[..4],
+        "both first of their session"
+    );
+    assert_ne!(new.nonce, old.nonce);
+    assert!(a.codec.sent_nonce(&new.nonce, &b.address()));
+}
+
 #[test]
 fn second_packet_during_handshake_gets_the_same_whoareyou() {
     let now = Instant::now();
