@@ -10,8 +10,8 @@ use ethp2p_discovery::v5::{
     RequestId, Response, ServiceConfig, TalkRequest, lookup_distances, nodes_messages,
 };
 use ethp2p_discovery::{Enr, NodeId};
-use rand::{RngExt, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use secp256k1::SecretKey;
 
 fn key(seed: u8) -> SecretKey {
@@ -826,7 +826,10 @@ fn lookup_distances_ask_for_nodes_nearer_the_target() {
         assert_eq!(at_border.len(), 3, "{at_border:?}");
         assert_eq!(u32::from(at_border[0]), d);
         let lowest = u32::from(at_border[2]);
-        assert!(u32::from(at_border[1]) > lowest && lowest >= 1, "{at_border:?}");
+        assert!(
+            u32::from(at_border[1]) > lowest && lowest >= 1,
+            "{at_border:?}"
+        );
         for j in lowest..=d {
             let asked = at_border.contains(&(j as u16));
             for _ in 0..4 {

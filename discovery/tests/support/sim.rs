@@ -368,7 +368,15 @@ impl Sim {
                 bootnodes: boots(Proto::V4).map(|b| b.record).collect(),
                 ..self.setup.v4.clone()
             };
-            let discv4 = Discv4::new(key, enr.clone(), record.endpoint, config, start, UNIX_NOW, seed);
+            let discv4 = Discv4::new(
+                key,
+                enr.clone(),
+                record.endpoint,
+                config,
+                start,
+                UNIX_NOW,
+                seed,
+            );
             services.push(Box::new(discv4));
         }
         if kind.speaks(Proto::V5) {
@@ -429,10 +437,12 @@ impl Sim {
     /// `count` random running nodes (with repetition).
     pub fn random_alive(&mut self, count: usize) -> Vec<usize> {
         (0..count)
-            .map(|_| loop {
-                let i = self.rng.random_range(0..self.nodes.len());
-                if self.is_alive(i) {
-                    break i;
+            .map(|_| {
+                loop {
+                    let i = self.rng.random_range(0..self.nodes.len());
+                    if self.is_alive(i) {
+                        break i;
+                    }
                 }
             })
             .collect()
@@ -480,7 +490,13 @@ impl Sim {
             node.timer_at = at;
             node.timer_generation += 1;
             let generation = node.timer_generation;
-            self.push(at.max(self.now), Action::Timeout { node: i, generation });
+            self.push(
+                at.max(self.now),
+                Action::Timeout {
+                    node: i,
+                    generation,
+                },
+            );
         }
     }
 
