@@ -108,7 +108,7 @@ impl<R: Contact, T> Lookup<R, T> {
     }
 
     /// The farthest of the [`BUCKET_SIZE`] closest candidates, once there are that many: the
-    /// result cannot get any node farther than it (discv5 asks no distances beyond it).
+    /// result cannot get any node farther than it (discv5 chooses its FINDNODE distances by it).
     pub fn frontier(&self) -> Option<NodeId> {
         self.candidates.get(BUCKET_SIZE - 1).map(|c| c.id)
     }
