@@ -26,7 +26,7 @@ use secp256k1::SecretKey;
 pub const BOOTNODES: usize = 3;
 /// Nodes a lookup returns, and what "exact" compares with.
 pub const RESULT_SIZE: usize = 16;
-/// The unix time the discv4 packets' expirations are checked against.
+/// The unix time at the simulation's start (discv4 packets carry expirations).
 const UNIX_NOW: u64 = 1_800_000_000;
 
 /// A discovery protocol.
@@ -361,6 +361,8 @@ impl Sim {
                 .filter(move |b| b.kind.speaks(proto))
         };
         let start = self.base + join.max(self.now);
+        // One wall clock for all: discv4 checks packet expirations against it.
+        let unix_now = UNIX_NOW + join.max(self.now).as_secs();
         let seed = self.rng.next_u64();
         let mut services: Vec<Box<dyn Service>> = Vec::new();
         if kind.speaks(Proto::V4) {
@@ -374,7 +376,7 @@ impl Sim {
                 record.endpoint,
                 config,
                 start,
-                UNIX_NOW,
+                unix_now,
                 seed,
             );
             services.push(Box::new(discv4));
