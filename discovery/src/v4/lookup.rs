@@ -107,6 +107,12 @@ impl<R: Contact, T> Lookup<R, T> {
         Some(next.record.clone())
     }
 
+    /// The farthest of the [`BUCKET_SIZE`] closest candidates, once there are that many: the
+    /// result cannot get any node farther than it (discv5 chooses its FINDNODE distances by it).
+    pub fn frontier(&self) -> Option<NodeId> {
+        self.candidates.get(BUCKET_SIZE - 1).map(|c| c.id)
+    }
+
     /// A queried node answered (its NEIGHBORS, possibly empty, arrived).
     pub fn answered(&mut self, id: &NodeId) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.id == *id) {
