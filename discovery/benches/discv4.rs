@@ -68,7 +68,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use secp256k1::SecretKey;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use sha3::{Digest, Keccak256};
-use support::{CpuClock, measure_udp, median, micros, random_key};
+use support::{CpuClock, Mode, measure_udp, median, micros, random_key};
 
 /// Keys of the bonded load.
 const KEYS: usize = 16;
@@ -555,24 +555,22 @@ fn run_unbonded(rng: &mut StdRng, settings: &Settings, runtime: &tokio::runtime:
 // Main.
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    let smoke = has("--test") || !has("--bench");
-    let quick = std::env::var("ETHP2P_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let settings = match (smoke, quick) {
-        (true, _) => Settings {
+    let mode = support::mode();
+    let smoke = mode == Mode::Smoke;
+    let settings = match mode {
+        Mode::Smoke => Settings {
             rounds: 1,
             pings: 200,
             bound_iterations: 50,
             garbage: 320,
         },
-        (false, true) => Settings {
+        Mode::Quick => Settings {
             rounds: 3,
             pings: 3_000,
             bound_iterations: 1_000,
             garbage: 3_200,
         },
-        (false, false) => Settings {
+        Mode::Full => Settings {
             rounds: 7,
             pings: 20_000,
             bound_iterations: 5_000,

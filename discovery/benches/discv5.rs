@@ -96,7 +96,7 @@ use ethp2p_discovery::{Enr, NodeId};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use secp256k1::SecretKey;
-use support::{CpuClock, measure_udp, median, micros, process_cpu, random_key, rss_bytes};
+use support::{CpuClock, Mode, measure_udp, median, micros, process_cpu, random_key, rss_bytes};
 
 /// Set (to `ours` or `sigp`) in the child process that runs the server.
 const SERVER_ENV: &str = "ETHP2P_DISCV5_BENCH_SERVER";
@@ -774,12 +774,10 @@ fn main() {
         serve(&which);
         return;
     }
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    let smoke = has("--test") || !has("--bench");
-    let quick = std::env::var("ETHP2P_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let settings = match (smoke, quick) {
-        (true, _) => Settings {
+    let mode = support::mode();
+    let smoke = mode == Mode::Smoke;
+    let settings = match mode {
+        Mode::Smoke => Settings {
             rounds: 1,
             clients: 40,
             pings: 400,
@@ -787,7 +785,7 @@ fn main() {
             sans_io_handshakes: 20,
             sans_io_pings: 200,
         },
-        (false, true) => Settings {
+        Mode::Quick => Settings {
             rounds: 3,
             clients: 480,
             pings: 10_000,
@@ -795,7 +793,7 @@ fn main() {
             sans_io_handshakes: 200,
             sans_io_pings: 5_000,
         },
-        (false, false) => Settings {
+        Mode::Full => Settings {
             rounds: 5,
             clients: 960,
             pings: 40_000,

@@ -491,6 +491,24 @@ impl Raw {
             enr,
         }
     }
+
+    /// The nonce of a packet node A sent us, from its masked header.
+    fn nonce_of(&self, packet: &[u8]) -> [u8; 12] {
+        let mut buf = [0u8; 1280];
+        ethp2p_discovery::v5::packet::unmask(&self.enr.id(), packet, &mut buf)
+            .unwrap()
+            .nonce
+    }
+
+    /// The message of a handshake packet from node A (`net.nodes[0]`).
+    fn decode_handshake(&mut self, net: &Net, packet: &[u8]) -> Message {
+        let Decoded::Handshake { message, .. } =
+            self.codec.decode(net.now, net.addrs[0], packet).unwrap()
+        else {
+            panic!("not a handshake")
+        };
+        message
+    }
 }
 
 /// Node A (`net.nodes[0]`) sends its request to `raw`; `raw` challenges it and decodes the
@@ -510,19 +528,8 @@ fn handshake_from(net: &mut Net, raw: &mut Raw) -> (Message, [u8; 12], Vec<u8>) 
     let challenge = raw.codec.challenge(net.now, &a, nonce, None).unwrap();
     net.nodes[0].handle_datagram(net.now, raw.addr, &challenge.packet);
     let handshake = net.nodes[0].poll_transmit().expect("handshake");
-    let mut buf = [0u8; 1280];
-    let handshake_nonce =
-        ethp2p_discovery::v5::packet::unmask(&raw.enr.id(), &handshake.payload, &mut buf)
-            .unwrap()
-            .nonce;
-    let Decoded::Handshake { message, .. } = raw
-        .codec
-        .decode(net.now, a.addr, &handshake.payload)
-        .unwrap()
-    else {
-        panic!("not a handshake")
-    };
-    (message, handshake_nonce, challenge.packet)
+    let message = raw.decode_handshake(net, &handshake.payload);
+    (message, raw.nonce_of(&handshake.payload), challenge.packet)
 }
 
 /// A record whose log-distance from `from` is `distance` (if `equal`) or any other.
@@ -629,20 +636,11 @@ fn a_repeated_challenge_does_not_restart_the_handshake() {
     // In session now. The node challenges our next request as if it had lost the session.
     let call = net.nodes[0].ping(net.now, &raw.enr);
     let ordinary = net.nodes[0].poll_transmit().expect("the ping");
-    let mut buf = [0u8; 1280];
-    let nonce = ethp2p_discovery::v5::packet::unmask(&raw.enr.id(), &ordinary.payload, &mut buf)
-        .unwrap()
-        .nonce;
+    let nonce = raw.nonce_of(&ordinary.payload);
     let challenge = raw.codec.challenge(net.now, &a, nonce, None).unwrap();
     net.nodes[0].handle_datagram(net.now, raw.addr, &challenge.packet);
     let handshake = net.nodes[0].poll_transmit().expect("a handshake");
-    let Decoded::Handshake { message, .. } = raw
-        .codec
-        .decode(net.now, a.addr, &handshake.payload)
-        .unwrap()
-    else {
-        panic!("not a handshake")
-    };
+    let message = raw.decode_handshake(&net, &handshake.payload);
     // The same challenge again, as for another packet of ours: no second handshake.
     net.nodes[0].handle_datagram(net.now, raw.addr, &challenge.packet);
     assert!(

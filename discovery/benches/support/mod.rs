@@ -12,6 +12,31 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use secp256k1::SecretKey;
 
+/// How a benchmark was started, which decides its sizes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// By `cargo test` (or without `--bench`): a run that only checks the benchmark works; its
+    /// figures are no measurement.
+    Smoke,
+    /// `cargo bench` with `ETHP2P_BENCH_QUICK` set: fewer, smaller rounds.
+    Quick,
+    /// `cargo bench`.
+    Full,
+}
+
+/// The mode of this run, from its arguments and `ETHP2P_BENCH_QUICK`.
+pub fn mode() -> Mode {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--test") || !has("--bench") {
+        Mode::Smoke
+    } else if std::env::var("ETHP2P_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0") {
+        Mode::Quick
+    } else {
+        Mode::Full
+    }
+}
+
 /// A thread's CPU-time clock.
 #[derive(Clone, Copy)]
 pub struct CpuClock(libc::clockid_t);
