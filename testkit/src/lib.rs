@@ -3,15 +3,25 @@
 //! elsewhere).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The workspace root (this crate sits one level below it).
+/// The workspace root: the first directory above the running test's crate (cargo names it in
+/// `CARGO_MANIFEST_DIR` at run time) that holds this kit. Not this crate's own compile-time
+/// path, which is stale when checkouts share a target directory.
 pub fn repo_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .expect("testkit is inside the workspace")
-        .to_path_buf()
+    let built_here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let start =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or(built_here.to_path_buf(), PathBuf::from);
+    let root = start
+        .ancestors()
+        .find(|dir| dir.join("testkit/Cargo.toml").is_file());
+    match root {
+        Some(root) => root.to_path_buf(),
+        None => built_here
+            .parent()
+            .expect("testkit is inside the workspace")
+            .to_path_buf(),
+    }
 }
 
 /// Whether the tests run under CI (env `CI` set, and not to `false` or `0`), where nothing may
