@@ -40,7 +40,7 @@ pub fn load_records(path: &Path) -> std::io::Result<Vec<(Enr, u64)>> {
 
 /// Writes discv5 seeds atomically, newest first.
 pub fn save_records(path: &Path, seeds: &[(Enr, u64)]) -> std::io::Result<()> {
-    write_lines(path, seeds.iter().cloned())
+    write_lines(path, seeds.iter().map(|(record, seen)| (record, *seen)))
 }
 
 /// `<node> <unix seconds>` lines, at most [`MAX_SEEDS`]; a missing file holds none.
