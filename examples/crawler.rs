@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use ethp2p::rlpx::random_secret_key;
-use ethp2p_discovery::v4::{Config, Discv4, Discv4Handle, Endpoint, Event, NodeRecord};
+use ethp2p_discovery::v4::{Config, Discv4, Discv4Handle, Endpoint, Event};
 use ethp2p_discovery::{Enode, Enr};
 use tokio::net::UdpSocket;
 
@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tcp_port: 0,
     };
     let config = Config {
-        bootnodes: bootnodes.iter().map(NodeRecord::from).collect(),
+        bootnodes: bootnodes.to_vec(),
         ..Config::default()
     };
     let unix_now = std::time::SystemTime::now()
@@ -81,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Some(Err(error)) => error.to_string(),
                     None => "no eth entry".to_owned(),
                 };
-                println!("{} {chain}", Enode::from(&node));
+                println!("{} {chain}", node);
                 *by_fork.entry(chain).or_default() += 1;
             }
             // Slow readers miss events; the crawl goes on.

@@ -75,7 +75,7 @@ async fn connected_to_all(
 async fn discv5_only_nodes_find_and_connect_through_a_bootnode() {
     let mut rng = StdRng::seed_from_u64(55);
     let boot = discv5_node(&mut rng, Vec::new()).await;
-    assert!(boot.discovery().is_none(), "no discv4");
+    assert!(boot.discv4().is_none(), "no discv4");
     let boot_enr = boot.local_enr().expect("discv5 runs, so there is a record");
     assert!(boot_enr.tcp4().is_some() && boot_enr.udp4().is_some());
     let mut nodes = Vec::new();
@@ -170,7 +170,8 @@ async fn discv5_bootstraps_from_an_enode_bootnode_through_discv4() {
 /// one sequence bump: discv5 hands out the new record, and discv4 answers ENRREQUEST with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_endpoint_reaches_both_protocols_with_one_sequence_bump() {
-    use ethp2p_discovery::v4::{self, Discv4, Discv4Handle, Endpoint, NodeRecord};
+    use ethp2p_discovery::Enode;
+    use ethp2p_discovery::v4::{self, Discv4, Discv4Handle, Endpoint};
     let mut rng = StdRng::seed_from_u64(57);
     let mut config = ServerConfig::new(random_secret_key(&mut rng));
     config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -213,10 +214,7 @@ async fn a_new_endpoint_reaches_both_protocols_with_one_sequence_bump() {
     );
     let asker = Discv4Handle::spawn(socket, asker).unwrap();
     let mut events = asker.events();
-    let target = NodeRecord {
-        endpoint: Endpoint::from(enode.udp_addr()),
-        id: node.local_id(),
-    };
+    let target = Enode::new(node.local_id(), enode.udp_addr());
     asker.request_enr(target).await.unwrap();
     let got = tokio::time::timeout(DEADLINE, async {
         loop {

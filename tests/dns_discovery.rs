@@ -39,7 +39,7 @@ async fn a_trees_nodes_are_dialed_and_seed_the_discovery_table() {
     zone.insert_all(tree.to_txt("nodes.example.org"));
     let url = tree.url("nodes.example.org").unwrap();
 
-    let mut table_events = node.discovery().unwrap().events();
+    let mut table_events = node.discv4().unwrap().events();
     let mut peer_events = node.events();
     node.add_dns_discovery(zone, &[url], ClientConfig::default());
 

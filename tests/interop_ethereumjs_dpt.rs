@@ -15,7 +15,7 @@ use ethp2p::rlpx::random_secret_key;
 use ethp2p::server::DiscoveryConfig;
 use ethp2p::{PeerId, Server, ServerConfig, ServerHandle};
 use ethp2p_discovery::Enode;
-use ethp2p_discovery::v4::{Event, NodeRecord};
+use ethp2p_discovery::v4::Event;
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
@@ -94,7 +94,7 @@ async fn dpt_saw(dpt: &mut Dpt, event: &str, id: PeerId, server: &ServerHandle) 
     match timeout(WAIT, wait).await {
         Ok(line) => line,
         Err(_) => {
-            let discovery = server.discovery().expect("discovery runs");
+            let discovery = server.discv4().expect("discovery runs");
             let stats = discovery.stats().await;
             let table = discovery.table_nodes().await;
             panic!("ethereumjs reported no {event} for {id} in time; ours: {stats:?}, {table:?}")
@@ -105,8 +105,8 @@ async fn dpt_saw(dpt: &mut Dpt, event: &str, id: PeerId, server: &ServerHandle) 
 /// Waits until `id` is in our discovery table: it may be there already (checked first), or
 /// arrive with `NodeAdded`; the table is checked again on every event, so a lagging receiver
 /// cannot miss it. `events` must have been subscribed before the node could be added.
-async fn table_gets(server: &ServerHandle, events: &mut Receiver<Event>, id: PeerId) -> NodeRecord {
-    let discovery = server.discovery().expect("discovery runs");
+async fn table_gets(server: &ServerHandle, events: &mut Receiver<Event>, id: PeerId) -> Enode {
+    let discovery = server.discv4().expect("discovery runs");
     let in_table = || async {
         let nodes = discovery.table_nodes().await.expect("discovery runs");
         nodes.into_iter().find(|node| node.id == id)
@@ -128,11 +128,11 @@ async fn table_gets(server: &ServerHandle, events: &mut Receiver<Event>, id: Pee
         .unwrap_or_else(|_| panic!("{id} entered our discovery table in time"))
 }
 
-fn assert_dpt_node(node: &NodeRecord, enode: &Enode) {
+fn assert_dpt_node(node: &Enode, enode: &Enode) {
     assert_eq!(node.id, enode.id);
-    assert_eq!(node.endpoint.ip, enode.ip);
-    assert_eq!(node.endpoint.udp_port, enode.udp_port);
-    assert_eq!(node.endpoint.tcp_port, 0, "DPT announces no TCP port");
+    assert_eq!(node.ip, enode.ip);
+    assert_eq!(node.udp_port, enode.udp_port);
+    assert_eq!(node.tcp_port, 0, "DPT announces no TCP port");
 }
 
 /// ethereumjs bootstraps from our enode: it pings us, we answer and ping it back (it has no
@@ -141,7 +141,7 @@ fn assert_dpt_node(node: &NodeRecord, enode: &Enode) {
 async fn ethereumjs_dpt_discovers_our_node_from_a_bootstrap() {
     let mut rng = StdRng::seed_from_u64(31);
     let server = start_server(&mut rng, Vec::new()).await;
-    let mut events = server.discovery().unwrap().events();
+    let mut events = server.discv4().unwrap().events();
     let ours = server.local_enode();
     assert_ne!(ours.udp_port, 0);
 
@@ -170,7 +170,7 @@ async fn our_node_discovers_ethereumjs_dpt_from_a_bootnode() {
     let server = start_server(&mut rng, vec![theirs]).await;
     // Bootstrap Pings go out inside Server::start: the node may be in the table already, which
     // table_gets checks before it waits for events.
-    let mut events = server.discovery().unwrap().events();
+    let mut events = server.discv4().unwrap().events();
     let node = table_gets(&server, &mut events, theirs.id).await;
     assert_dpt_node(&node, &theirs);
 
@@ -192,7 +192,7 @@ async fn ethereumjs_dpt_finds_another_through_our_neighbors() {
     let a_enode = dpt_enode(&a.expect("listening").await);
 
     let b = start_server(&mut rng, vec![a_enode]).await;
-    let mut b_events = b.discovery().unwrap().events();
+    let mut b_events = b.discv4().unwrap().events();
     table_gets(&b, &mut b_events, a_enode.id).await;
     let b_enode = b.local_enode();
 

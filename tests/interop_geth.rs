@@ -338,7 +338,7 @@ async fn geth_server_and_ours_meet_through_discovery(seed: u64, our_v4: bool) {
     println!("our discv5: {stats:?}");
     // go-ethereum started the session: it knew our record, we did not know it.
     assert!(stats.handshakes >= 1);
-    if let Some(discv4) = server.discovery() {
+    if let Some(discv4) = server.discv4() {
         let stats = discv4.stats().await.unwrap();
         println!("our discv4: {stats:?}");
         assert!(

@@ -10,7 +10,6 @@ use ethp2p::rlpx::random_secret_key;
 use ethp2p::server::{DiscoveryConfig, RecordFilter};
 use ethp2p::{PeerEvent, PeerId, Server, ServerHandle};
 use ethp2p_discovery::fork_id::{ETH_KEY, ForkId};
-use ethp2p_discovery::v4::NodeRecord;
 use tokio::sync::mpsc;
 
 // Shared with the fault tests; this test needs only the node config and the echo protocol.
@@ -94,11 +93,8 @@ async fn only_nodes_whose_record_passes_the_filter_are_dialed() {
 
     // Then our chain's node: judged, kept and dialed. Had the first been a candidate, it
     // would have been dialed a whole exchange earlier and be the first peer.
-    let discv4 = ours.discovery().expect("discv4 running");
-    discv4
-        .ping(NodeRecord::from(&same_chain.local_enode()))
-        .await
-        .unwrap();
+    let discv4 = ours.discv4().expect("discv4 running");
+    discv4.ping(same_chain.local_enode()).await.unwrap();
     let keep = tokio::time::timeout(WAIT, verdict(&mut judged, same_id))
         .await
         .expect("our chain's record reaches the filter");

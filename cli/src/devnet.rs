@@ -257,7 +257,7 @@ async fn explain_missing(nodes: &[ServerHandle]) -> String {
 
 async fn knows(node: &ServerHandle, other: &ServerHandle) -> &'static str {
     let id = other.local_id();
-    let v4 = match node.discovery() {
+    let v4 = match node.discv4() {
         Some(discovery) => Some(
             discovery
                 .table_nodes()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ethp2p::rlpx::random_secret_key;
 use ethp2p_discovery::netutil::{bind_udp, client_ip_for};
-use ethp2p_discovery::v4::{Config, Discv4, Discv4Handle, Endpoint, Event, NodeRecord, unix_now};
+use ethp2p_discovery::v4::{Config, Discv4, Discv4Handle, Endpoint, Event, unix_now};
 use ethp2p_discovery::{Enode, Enr};
 use tokio::time::timeout;
 
@@ -90,10 +90,7 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
         } => {
             let discovery = start(&[enode]).await?;
             let mut events = discovery.events();
-            discovery
-                .ping(NodeRecord::from(&enode))
-                .await
-                .map_err(|e| e.to_string())?;
+            discovery.ping(enode).await.map_err(|e| e.to_string())?;
             let answer = wait_for(&mut events, secs, |event| match event {
                 Event::Pong { node, enr_seq, rtt } if node.id == enode.id => {
                     Some(Ok((node, enr_seq, rtt)))
@@ -103,7 +100,7 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
             })
             .await?;
             let (node, enr_seq, rtt) = answer;
-            let from = SocketAddr::new(node.endpoint.ip, node.endpoint.udp_port);
+            let from = SocketAddr::new(node.ip, node.udp_port);
             println!("PONG from {from} in {rtt:?}; ENR sequence number {enr_seq:?}");
             Ok(())
         }
@@ -114,7 +111,7 @@ pub async fn run(command: Discv4Command) -> Result<(), String> {
             let discovery = start(&[enode]).await?;
             let mut events = discovery.events();
             discovery
-                .request_enr(NodeRecord::from(&enode))
+                .request_enr(enode)
                 .await
                 .map_err(|e| e.to_string())?;
             let enr = wait_for(&mut events, secs, |event| match event {
@@ -163,10 +160,7 @@ async fn crawl(bootnodes: Vec<Enode>, duration: Duration) -> Result<(), String> 
     let discovery = start(&bootnodes).await?;
     let mut events = discovery.events();
     for bootnode in &bootnodes {
-        discovery
-            .ping(NodeRecord::from(bootnode))
-            .await
-            .map_err(|e| e.to_string())?;
+        discovery.ping(*bootnode).await.map_err(|e| e.to_string())?;
     }
     let progress = std::io::stderr().is_terminal();
     let mut seen: HashSet<ethp2p::PeerId> = HashSet::new();
@@ -176,13 +170,13 @@ async fn crawl(bootnodes: Vec<Enode>, duration: Duration) -> Result<(), String> 
     for _ in 0..2 {
         discovery.random_lookup().await.map_err(|e| e.to_string())?;
     }
-    let report = |record: &NodeRecord, seen: &mut HashSet<ethp2p::PeerId>| {
+    let report = |record: &Enode, seen: &mut HashSet<ethp2p::PeerId>| {
         if seen.insert(record.id) {
             let enode = Enode {
                 id: record.id,
-                ip: record.endpoint.ip,
-                tcp_port: record.endpoint.tcp_port,
-                udp_port: record.endpoint.udp_port,
+                ip: record.ip,
+                tcp_port: record.tcp_port,
+                udp_port: record.udp_port,
             };
             println!("{enode}");
         }

@@ -10,6 +10,7 @@ pub mod dns;
 mod enode;
 pub mod enr;
 pub mod fork_id;
+pub mod kad;
 pub mod local_record;
 pub mod metrics;
 pub mod netutil;

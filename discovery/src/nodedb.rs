@@ -8,29 +8,19 @@ use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::v4::packet::NodeRecord;
 use crate::{Enode, Enr};
 
 /// Most nodes kept: enough to rebuild a table, small enough to load instantly.
 pub const MAX_SEEDS: usize = 1000;
 
 /// Reads discv4 seeds; unreadable lines are skipped (a damaged file only loses those nodes).
-pub fn load(path: &Path) -> std::io::Result<Vec<(NodeRecord, u64)>> {
-    let seeds = read_lines::<Enode>(path)?;
-    Ok(seeds
-        .into_iter()
-        .map(|(enode, seen)| (NodeRecord::from(&enode), seen))
-        .collect())
+pub fn load(path: &Path) -> std::io::Result<Vec<(Enode, u64)>> {
+    read_lines::<Enode>(path)
 }
 
 /// Writes discv4 seeds atomically (a temporary file renamed over the old one), newest first.
-pub fn save(path: &Path, seeds: &[(NodeRecord, u64)]) -> std::io::Result<()> {
-    write_lines(
-        path,
-        seeds
-            .iter()
-            .map(|(record, seen)| (Enode::from(record), *seen)),
-    )
+pub fn save(path: &Path, seeds: &[(Enode, u64)]) -> std::io::Result<()> {
+    write_lines(path, seeds.iter().copied())
 }
 
 /// Reads discv5 seeds (signed node records); unreadable lines are skipped.
@@ -80,7 +70,6 @@ fn write_lines<T: Display>(
 mod tests {
     use super::*;
     use crate::PeerId;
-    use crate::v4::packet::Endpoint;
 
     fn temporary_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("ethp2p-nodedb-{name}-{}", std::process::id()));
@@ -99,13 +88,11 @@ mod tests {
         let dir = temporary_dir("v4");
         let path = dir.join("nodes");
         let key = secp256k1::SecretKey::from_secret_bytes([7; 32]).unwrap();
-        let record = NodeRecord {
-            endpoint: Endpoint {
-                ip: "10.0.0.1".parse().unwrap(),
-                udp_port: 30301,
-                tcp_port: 30303,
-            },
+        let record = Enode {
             id: PeerId::from_secret_key(&key),
+            ip: "10.0.0.1".parse().unwrap(),
+            tcp_port: 30303,
+            udp_port: 30301,
         };
         save(&path, &[(record, 1_700_000_000)]).unwrap();
         append_garbage(&path);

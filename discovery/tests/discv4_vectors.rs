@@ -3,12 +3,12 @@
 
 use std::net::IpAddr;
 
-use ethp2p_discovery::PeerId;
 use ethp2p_discovery::v4::packet::{
     Endpoint, EnrRequest, EnrResponse, FindNode, MAX_NEIGHBORS_PER_PACKET, MAX_PACKET_SIZE,
-    Message, Neighbors, NodeRecord, Packet, PacketError, Ping, Pong, decode, encode, is_expired,
+    Message, Neighbors, Packet, PacketError, Ping, Pong, decode, encode, is_expired,
     neighbors_packets,
 };
+use ethp2p_discovery::{Enode, PeerId};
 use secp256k1::SecretKey;
 
 /// The key that signed every vector.
@@ -119,10 +119,7 @@ fn findnode_with_extra_list_elements_and_data() {
 
 #[test]
 fn neighbours_with_extra_list_elements_and_data() {
-    let node = |addr, udp, tcp, id| NodeRecord {
-        endpoint: endpoint(addr, udp, tcp),
-        id: peer(id),
-    };
+    let node = |addr, udp, tcp, id| endpoint(addr, udp, tcp).node(peer(id));
     let want = Neighbors {
         nodes: vec![
             node(
@@ -218,13 +215,13 @@ fn sample_messages() -> Vec<Message> {
         }),
         Message::Neighbors(Neighbors {
             nodes: (0..12u8)
-                .map(|i| NodeRecord {
-                    endpoint: endpoint(
+                .map(|i| {
+                    endpoint(
                         if i % 2 == 0 { "8.8.8.8" } else { "2001:db8::1" },
                         30303,
                         u16::from(i),
-                    ),
-                    id: PeerId([i; 64]),
+                    )
+                    .node(PeerId([i; 64]))
                 })
                 .collect(),
             expiration: 1_700_000_000,
@@ -263,10 +260,9 @@ fn every_message_type_round_trips() {
 fn neighbors_are_split_into_packets_that_fit() {
     let key = key(VECTOR_KEY);
     // The largest nodes there are: IPv6 addresses, two-byte ports.
-    let nodes: Vec<NodeRecord> = (0..16u8)
-        .map(|i| NodeRecord {
-            endpoint: endpoint("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535, 65535),
-            id: PeerId([i; 64]),
+    let nodes: Vec<Enode> = (0..16u8)
+        .map(|i| {
+            endpoint("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535, 65535).node(PeerId([i; 64]))
         })
         .collect();
     let packets = neighbors_packets(&nodes, u64::MAX, &key);

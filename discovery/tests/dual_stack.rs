@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use ethp2p_discovery::netutil::bind_udp;
 use ethp2p_discovery::v4::{
-    self, Discv4, Discv4Handle, Endpoint, Message, NodeRecord, Ping, Pong, decode, encode,
+    self, Discv4, Discv4Handle, Endpoint, Message, Ping, Pong, decode, encode,
 };
 use ethp2p_discovery::v5::{self, Discv5, Discv5Handle, ServiceConfig};
-use ethp2p_discovery::{Enr, PeerId, spawn_shared};
+use ethp2p_discovery::{Enode, Enr, PeerId, spawn_shared};
 use secp256k1::SecretKey;
 
 const UNIX_START: u64 = 1_800_000_000;
@@ -100,10 +100,7 @@ fn bond_all(is_mapped: impl Fn(u16) -> bool) -> Vec<(PeerId, SocketAddr)> {
     let mut table: Vec<_> = a
         .table()
         .nodes()
-        .map(|n| {
-            let e = n.record.endpoint;
-            (n.record.id, SocketAddr::new(e.ip, e.udp_port))
-        })
+        .map(|n| (n.record.id, n.record.udp_addr()))
         .collect();
     table.sort();
     table
@@ -121,7 +118,7 @@ fn mapped_sources_count_as_ipv4() {
         "the /24 limits apply: {} of 24",
         plain.len()
     );
-    assert!(plain.len() <= v4::table::TABLE_IP_LIMIT);
+    assert!(plain.len() <= ethp2p_discovery::kad::TABLE_IP_LIMIT);
     assert!(plain.iter().all(|(_, addr)| addr.is_ipv4()));
     assert_eq!(mixed, plain, "half mapped");
     assert_eq!(all_mapped, plain, "all mapped");
@@ -149,14 +146,8 @@ async fn dual_stack_node_answers_both_families() {
     let (b, b_addr) = spawn(2, "127.0.0.1:0", any).await;
     let (c, c_addr) = spawn(3, "[::1]:0", "[::1]:0".parse().unwrap()).await;
     let a_id = PeerId::from_secret_key(&key(1));
-    let over_v4 = NodeRecord {
-        endpoint: Endpoint::from(a_addr),
-        id: a_id,
-    };
-    let over_v6 = NodeRecord {
-        endpoint: Endpoint::from(SocketAddr::new("::1".parse().unwrap(), a_addr.port())),
-        id: a_id,
-    };
+    let over_v4 = Enode::new(a_id, a_addr);
+    let over_v6 = Enode::new(a_id, SocketAddr::new("::1".parse().unwrap(), a_addr.port()));
     let mut events = a.events();
     let (from_b, from_c) = tokio::join!(
         discv4_support::ping(&b, over_v4),
@@ -169,7 +160,7 @@ async fn dual_stack_node_answers_both_families() {
     while added.len() < 2 {
         match events.recv().await.unwrap() {
             v4::Event::NodeAdded(node) | v4::Event::ReplacementAdded(node) => {
-                added.push(SocketAddr::new(node.endpoint.ip, node.endpoint.udp_port));
+                added.push(SocketAddr::new(node.ip, node.udp_port));
             }
             v4::Event::PingTimeout(node) => panic!("A's Ping to {node:?} went unanswered"),
             _ => {}
@@ -257,10 +248,7 @@ async fn shared_dual_stack_port_answers_discv5_and_discv4_over_both_families() {
     let (d, _) = spawn(4, "127.0.0.1:0", "127.0.0.1:0".parse().unwrap()).await;
     let (e, _) = spawn(5, "[::1]:0", "[::1]:0".parse().unwrap()).await;
     let a_id = PeerId::from_secret_key(&a_key);
-    let at = |ip: &str| NodeRecord {
-        endpoint: Endpoint::from(SocketAddr::new(ip.parse().unwrap(), port)),
-        id: a_id,
-    };
+    let at = |ip: &str| Enode::new(a_id, SocketAddr::new(ip.parse().unwrap(), port));
     let (over_v4, over_v6) = tokio::join!(
         discv4_support::ping(&d, at("127.0.0.1")),
         discv4_support::ping(&e, at("::1"))

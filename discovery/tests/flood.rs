@@ -38,10 +38,9 @@ use std::time::{Duration, Instant};
 use ethp2p_discovery::v4::packet::{HEADER_SIZE, PING, PING_VERSION};
 use ethp2p_discovery::v4::{
     Config, Discv4, Discv4Handle, Endpoint, EnrRequest, EnrResponse, Event, FindNode, Message,
-    Neighbors, NodeRecord, PacketError, Ping, Pong, Stats, Transmit, decode, encode, is_expired,
-    unix_now,
+    Neighbors, PacketError, Ping, Pong, Stats, Transmit, decode, encode, is_expired, unix_now,
 };
-use ethp2p_discovery::{Enr, PeerId};
+use ethp2p_discovery::{Enode, Enr, PeerId};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use secp256k1::SecretKey;
@@ -62,11 +61,8 @@ fn random_key(rng: &mut StdRng) -> SecretKey {
     }
 }
 
-fn record(key: &SecretKey, addr: SocketAddr) -> NodeRecord {
-    NodeRecord {
-        endpoint: Endpoint::from(addr),
-        id: PeerId::from_secret_key(key),
-    }
+fn record(key: &SecretKey, addr: SocketAddr) -> Enode {
+    Enode::new(PeerId::from_secret_key(key), addr)
 }
 
 fn new_node(key: SecretKey, addr: SocketAddr, config: Config, now: Instant, unix: u64) -> Discv4 {
@@ -712,10 +708,7 @@ fn templates(rng: &mut StdRng, to: SocketAddr, expiration: u64) -> Vec<Vec<u8>> 
         let key = random_key(rng);
         let from = Endpoint::from(flood_source(rng));
         let nodes = (0..12)
-            .map(|_| NodeRecord {
-                endpoint: random_endpoint(rng),
-                id: PeerId(random_bytes(rng, 64).try_into().unwrap()),
-            })
+            .map(|_| random_endpoint(rng).node(PeerId(random_bytes(rng, 64).try_into().unwrap())))
             .collect();
         let messages = [
             Message::Ping(Ping {
@@ -1015,7 +1008,7 @@ fn flood_of_random_datagrams_sans_io() {
             // Each Ping to another TCP port of A, so no two of B's Pings are byte-identical
             // (see `two_pings_in_one_second_are_both_answered`).
             let mut target = a_record;
-            target.endpoint.tcp_port = 10_000 + legit_pings;
+            target.tcp_port = 10_000 + legit_pings;
             net.b.ping(net.now, target);
             legit_pings += 1;
             net.pump();
@@ -1261,7 +1254,7 @@ async fn flood_over_udp_driver() {
     let mut next_target = || {
         pings += 1;
         let mut target = record(&a_key, a_addr);
-        target.endpoint.tcp_port = 10_000 + pings;
+        target.tcp_port = 10_000 + pings;
         target
     };
     let timeout = Duration::from_secs(5);

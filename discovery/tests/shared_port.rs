@@ -9,7 +9,8 @@ mod discv4_support;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use ethp2p_discovery::v4::{self, Discv4, Discv4Handle, Endpoint, NodeRecord};
+use ethp2p_discovery::Enode;
+use ethp2p_discovery::v4::{self, Discv4, Discv4Handle, Endpoint};
 use ethp2p_discovery::v5::{self, Discv5, Discv5Handle, ServiceConfig};
 use ethp2p_discovery::{Enr, PeerId, spawn_shared};
 use secp256k1::SecretKey;
@@ -75,13 +76,10 @@ async fn dual(seed: u8) -> (Discv4Handle, Discv5Handle, Enr) {
     (v4, v5, enr)
 }
 
-async fn v4_only(seed: u8) -> (Discv4Handle, NodeRecord) {
+async fn v4_only(seed: u8) -> (Discv4Handle, Enode) {
     let (socket, addr) = bind().await;
     let handle = Discv4Handle::spawn(socket, discv4(key(seed), record(&key(seed), addr), addr));
-    let node = NodeRecord {
-        endpoint: Endpoint::from(addr),
-        id: PeerId::from_secret_key(&key(seed)),
-    };
+    let node = Enode::new(PeerId::from_secret_key(&key(seed)), addr);
     (handle.unwrap(), node)
 }
 
@@ -136,10 +134,7 @@ fn broken_v4_packet() -> Vec<u8> {
 #[tokio::test]
 async fn both_protocols_on_one_port_and_garbage_reaches_neither() {
     let (a4, a5, a_enr) = dual(1).await;
-    let a_node = NodeRecord {
-        endpoint: Endpoint::from(a4.local_addr()),
-        id: PeerId::from_secret_key(&key(1)),
-    };
+    let a_node = Enode::new(PeerId::from_secret_key(&key(1)), a4.local_addr());
     let (b4, b_node) = v4_only(2).await;
     let (c5, c_enr) = v5_only(3).await;
 
@@ -212,10 +207,7 @@ async fn both_protocols_on_one_port_and_garbage_reaches_neither() {
 #[tokio::test]
 async fn discv5_stopping_leaves_discv4_on_the_port() {
     let (a4, a5, _) = dual(4).await;
-    let a_node = NodeRecord {
-        endpoint: Endpoint::from(a4.local_addr()),
-        id: PeerId::from_secret_key(&key(4)),
-    };
+    let a_node = Enode::new(PeerId::from_secret_key(&key(4)), a4.local_addr());
     let (b4, _) = v4_only(5).await;
     a5.shutdown().await;
     assert!(a5.stats().await.is_err());
@@ -238,10 +230,7 @@ async fn discv5_stopping_leaves_discv4_on_the_port() {
 async fn a_flood_of_garbage_leaves_both_protocols_answering() {
     const DATAGRAMS: usize = 20_000;
     let (a4, a5, a_enr) = dual(7).await;
-    let a_node = NodeRecord {
-        endpoint: Endpoint::from(a4.local_addr()),
-        id: PeerId::from_secret_key(&key(7)),
-    };
+    let a_node = Enode::new(PeerId::from_secret_key(&key(7)), a4.local_addr());
     let (b4, _) = v4_only(8).await;
     let (c5, _) = v5_only(9).await;
     assert!(discv4_support::ping(&b4, a_node).await);

@@ -35,7 +35,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ethp2p_discovery::Enr;
-use ethp2p_discovery::v4::LookupId;
+use ethp2p_discovery::kad::LookupId;
 use ethp2p_discovery::v5::{
     CallId, Codec, Decoded, Discv5, Event, MAX_PACKET_SIZE, MIN_PACKET_SIZE, Message, NodeAddress,
     RequestId, Response, ServiceConfig, TalkId, Whoareyou,

@@ -3,7 +3,7 @@
 //! (the IPv4 endpoint when there is one, as go-ethereum's `enode.Node` prefers it).
 //!
 //! Each family's slot moves on its own: by discovery's endpoint prediction for that family
-//! (the PONG `to` fields of peers of that family, see `ethp2p_discovery::v4::EndpointVotes`),
+//! (the PONG `to` fields of peers of that family, see `ethp2p_discovery::kad::EndpointVotes`),
 //! or by a NAT mapping or `--nat extip:` of that family, which pins the slot so predictions no
 //! longer move it. Plain state, no I/O: the server applies a change and, when it reports one,
 //! signs the record again (one sequence number per change).

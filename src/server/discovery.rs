@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ethp2p_discovery::nodedb;
-use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, NodeRecord, unix_now};
+use ethp2p_discovery::v4::{Discv4, Discv4Handle, Endpoint, Event, unix_now};
 use ethp2p_discovery::v5::{self, Discv5, Discv5Handle};
 use ethp2p_discovery::{Enode, Enr, EnrBuilder, PeerId};
 use ethp2p_discovery::{local_record, netutil};
@@ -203,7 +203,6 @@ fn new_discv4(
         .iter()
         .copied()
         .chain(from_records)
-        .map(|enode| NodeRecord::from(&enode))
         .collect();
     discv4_config.net_restrict = config.net_restrict.clone();
     let endpoint = Endpoint {
@@ -350,12 +349,12 @@ async fn offer_v4(
     filter: Option<&RecordFilter>,
     found: &mut Found,
     checks: &mut RecordChecks,
-    node: &NodeRecord,
+    node: &Enode,
 ) -> bool {
     if filter.is_none() {
-        return found.push(inner.local_id, Enode::from(node));
+        return found.push(inner.local_id, *node);
     }
-    let ask = node.id != inner.local_id && node.endpoint.tcp_port != 0 && checks.ask(node);
+    let ask = node.id != inner.local_id && node.tcp_port != 0 && checks.ask(node);
     if ask {
         let _ = handle.request_enr(*node).await;
     }
@@ -387,7 +386,7 @@ struct RecordChecks {
 
 impl RecordChecks {
     /// Whether to ask `node` for its record now.
-    fn ask(&mut self, node: &NodeRecord) -> bool {
+    fn ask(&mut self, node: &Enode) -> bool {
         if self.in_flight.len() >= MAX_RECORD_REQUESTS || self.asked.contains(&node.id) {
             return false;
         }
@@ -399,7 +398,7 @@ impl RecordChecks {
     }
 
     /// Whether an answer (record or failure) about `node` was ours.
-    fn answered(&mut self, node: &NodeRecord) -> bool {
+    fn answered(&mut self, node: &Enode) -> bool {
         self.in_flight.remove(&node.id)
     }
 }
@@ -498,8 +497,8 @@ pub(crate) async fn feed(inner: Arc<Inner>, handle: Discv4Handle, source: NodeSe
     // discv5 cannot start from an `enode://` bootnode (its handshake needs the node's signed
     // record, which go-ethereum can do without): ask each for its record over discv4 and hand
     // that to discv5; one that does not answer is asked again with the next lookup.
-    let mut records_wanted: Vec<NodeRecord> = match (&inner.discv5, &inner.config.discovery) {
-        (Some(_), Some(discovery)) => discovery.bootnodes.iter().map(NodeRecord::from).collect(),
+    let mut records_wanted: Vec<Enode> = match (&inner.discv5, &inner.config.discovery) {
+        (Some(_), Some(discovery)) => discovery.bootnodes.to_vec(),
         _ => Vec::new(),
     };
     let record_bootnodes: HashSet<PeerId> = records_wanted.iter().map(|n| n.id).collect();
@@ -634,7 +633,7 @@ async fn publish(inner: &Inner) {
         tcp_port: enode.tcp_port,
     };
     // One record, one sequence bump, for both protocols.
-    if let Some(handle) = &inner.discovery {
+    if let Some(handle) = &inner.discv4 {
         let _ = handle.set_local_enr(enr.clone(), endpoint).await;
     }
     if let Some(handle) = &inner.discv5 {

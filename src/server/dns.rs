@@ -4,7 +4,7 @@
 
 use ethp2p_discovery::dns::driver::NodeIterator;
 use ethp2p_discovery::dns::{ClientConfig, LinkEntry, Resolver};
-use ethp2p_discovery::v4::{Discv4Handle, NodeRecord};
+use ethp2p_discovery::v4::Discv4Handle;
 
 use super::config::RecordFilter;
 use super::sources::NodeSender;
@@ -29,7 +29,7 @@ impl ServerHandle {
             .and_then(|discovery| discovery.record_filter.clone());
         self.inner
             .tasks
-            .spawn(feed(nodes, source, self.discovery(), filter));
+            .spawn(feed(nodes, source, self.discv4(), filter));
     }
 }
 
@@ -63,7 +63,7 @@ async fn feed<R: Resolver>(
             && enode.udp_port != 0
         {
             // Stopped only when the server stops, which ends this task too.
-            let _ = discovery.ping(NodeRecord::from(&enode)).await;
+            let _ = discovery.ping(enode).await;
         }
         if let Some(candidate) = DialCandidate::from_record(&record) {
             slot.send(candidate);

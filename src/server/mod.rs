@@ -79,7 +79,7 @@ pub(crate) struct Inner {
     /// Our advertised endpoints, one per family (our enode is the IPv4 one when there is
     /// one); they change when NAT or endpoint prediction learn better ones.
     advertised: Mutex<advertised::Advertised>,
-    discovery: Option<ethp2p_discovery::v4::Discv4Handle>,
+    discv4: Option<ethp2p_discovery::v4::Discv4Handle>,
     discv5: Option<ethp2p_discovery::v5::Discv5Handle>,
     local_enr: Mutex<Option<ethp2p_discovery::Enr>>,
     /// What the port mapper reports, for [`ServerHandle::nat_events`].
@@ -215,7 +215,7 @@ impl Server {
             specs: config.protocols.iter().map(|p| p.spec()).collect(),
             events: broadcast::channel(config.event_capacity.max(1)).0,
             advertised: Mutex::new(advertised),
-            discovery: started.as_ref().and_then(|s| s.v4.clone()),
+            discv4: started.as_ref().and_then(|s| s.v4.clone()),
             discv5: started.as_ref().and_then(|s| s.v5.clone()),
             local_enr: Mutex::new(started.as_ref().map(|s| s.enr.clone())),
             #[cfg(feature = "nat")]
@@ -296,8 +296,8 @@ impl ServerHandle {
     }
 
     /// The discv4 service, when it runs (for lookups, pings, its event stream).
-    pub fn discovery(&self) -> Option<ethp2p_discovery::v4::Discv4Handle> {
-        self.inner.discovery.clone()
+    pub fn discv4(&self) -> Option<ethp2p_discovery::v4::Discv4Handle> {
+        self.inner.discv4.clone()
     }
 
     /// The discv5 service, when it runs (for lookups, pings, TALKREQ protocols, its events).

@@ -7,20 +7,20 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::lookup::LookupId;
-use super::packet::{Endpoint, NodeRecord};
+use super::packet::Endpoint;
 use super::service::{Discv4, Event, Stats, Transmit};
-use crate::PeerId;
 use crate::enr::Enr;
+use crate::kad::LookupId;
+use crate::{Enode, PeerId};
 
 pub(crate) enum Command {
     Lookup(PeerId, oneshot::Sender<LookupId>),
     RandomLookup(oneshot::Sender<LookupId>),
-    Ping(NodeRecord),
-    RequestEnr(NodeRecord),
+    Ping(Enode),
+    RequestEnr(Enode),
     SetLocalEnr(Enr, Endpoint),
-    BondedNodes(oneshot::Sender<Vec<(NodeRecord, u64)>>),
-    TableNodes(oneshot::Sender<Vec<NodeRecord>>),
+    BondedNodes(oneshot::Sender<Vec<(Enode, u64)>>),
+    TableNodes(oneshot::Sender<Vec<Enode>>),
     Stats(oneshot::Sender<Stats>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -91,7 +91,7 @@ impl Discv4Handle {
     }
 
     /// Pings a node; the answer arrives as [`Event::Pong`] or [`Event::PingTimeout`].
-    pub async fn ping(&self, node: NodeRecord) -> Result<(), Stopped> {
+    pub async fn ping(&self, node: Enode) -> Result<(), Stopped> {
         self.commands
             .send(Command::Ping(node))
             .await
@@ -99,7 +99,7 @@ impl Discv4Handle {
     }
 
     /// Asks a node for its ENR; the answer arrives as [`Event::Enr`] or [`Event::EnrFailed`].
-    pub async fn request_enr(&self, node: NodeRecord) -> Result<(), Stopped> {
+    pub async fn request_enr(&self, node: Enode) -> Result<(), Stopped> {
         self.commands
             .send(Command::RequestEnr(node))
             .await
@@ -115,12 +115,12 @@ impl Discv4Handle {
     }
 
     /// Table nodes with a recent PONG and its unix time (for the node database).
-    pub async fn bonded_nodes(&self) -> Result<Vec<(NodeRecord, u64)>, Stopped> {
+    pub async fn bonded_nodes(&self) -> Result<Vec<(Enode, u64)>, Stopped> {
         self.ask(Command::BondedNodes).await
     }
 
     /// Every node in the table.
-    pub async fn table_nodes(&self) -> Result<Vec<NodeRecord>, Stopped> {
+    pub async fn table_nodes(&self) -> Result<Vec<Enode>, Stopped> {
         self.ask(Command::TableNodes).await
     }
 

@@ -119,36 +119,25 @@ impl From<SocketAddr> for Endpoint {
     }
 }
 
-/// A node in a Neighbors packet: `[ip, udp-port, tcp-port, node-id]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NodeRecord {
-    /// Where the node is.
-    pub endpoint: Endpoint,
-    /// Its public key (not checked to be a curve point).
-    pub id: PeerId,
-}
-
-impl From<&Enode> for NodeRecord {
-    fn from(enode: &Enode) -> Self {
-        let endpoint = Endpoint {
-            ip: enode.ip,
-            udp_port: enode.udp_port,
-            tcp_port: enode.tcp_port,
-        };
-        NodeRecord {
-            endpoint,
-            id: enode.id,
+impl From<&Enode> for Endpoint {
+    /// Where a node is, as Ping, Pong and Neighbors write it.
+    fn from(node: &Enode) -> Self {
+        Endpoint {
+            ip: node.ip,
+            udp_port: node.udp_port,
+            tcp_port: node.tcp_port,
         }
     }
 }
 
-impl From<&NodeRecord> for Enode {
-    fn from(record: &NodeRecord) -> Self {
+impl Endpoint {
+    /// The node with public key `id` at this endpoint.
+    pub fn node(self, id: PeerId) -> Enode {
         Enode {
-            id: record.id,
-            ip: record.endpoint.ip,
-            tcp_port: record.endpoint.tcp_port,
-            udp_port: record.endpoint.udp_port,
+            id,
+            ip: self.ip,
+            tcp_port: self.tcp_port,
+            udp_port: self.udp_port,
         }
     }
 }
@@ -195,7 +184,7 @@ pub struct FindNode {
 pub struct Neighbors {
     /// The nodes; send at most [`MAX_NEIGHBORS_PER_PACKET`] per packet
     /// ([`neighbors_packets`] splits a longer list).
-    pub nodes: Vec<NodeRecord>,
+    pub nodes: Vec<Enode>,
     /// Unix time (seconds) after which the packet is stale.
     pub expiration: u64,
 }
@@ -361,8 +350,8 @@ fn seal(packet_type: u8, data: &[u8], key: &SecretKey) -> (Vec<u8>, [u8; 32]) {
 /// Signs Neighbors packets announcing `nodes`, at most [`MAX_NEIGHBORS_PER_PACKET`] per packet,
 /// each within [`MAX_PACKET_SIZE`]. No nodes make one packet with an empty list (as
 /// go-ethereum answers a FindNode it has nothing for).
-pub fn neighbors_packets(nodes: &[NodeRecord], expiration: u64, key: &SecretKey) -> Vec<Vec<u8>> {
-    let mut chunks: Vec<&[NodeRecord]> = nodes.chunks(MAX_NEIGHBORS_PER_PACKET).collect();
+pub fn neighbors_packets(nodes: &[Enode], expiration: u64, key: &SecretKey) -> Vec<Vec<u8>> {
+    let mut chunks: Vec<&[Enode]> = nodes.chunks(MAX_NEIGHBORS_PER_PACKET).collect();
     if chunks.is_empty() {
         chunks.push(&[]);
     }
@@ -534,7 +523,7 @@ fn decode_endpoint(item: rlp::Item<'_>) -> Result<Endpoint, PacketError> {
 }
 
 /// The node list of a Neighbors packet.
-fn decode_nodes(item: rlp::Item<'_>) -> Result<Vec<NodeRecord>, PacketError> {
+fn decode_nodes(item: rlp::Item<'_>) -> Result<Vec<Enode>, PacketError> {
     let mut list = item.list("nodes")?;
     let mut nodes = Vec::new();
     while let Some((item, _)) = list.next_raw()? {
@@ -546,13 +535,11 @@ fn decode_nodes(item: rlp::Item<'_>) -> Result<Vec<NodeRecord>, PacketError> {
             continue;
         };
         if nodes.len() < MAX_NEIGHBORS_RECEIVED {
-            nodes.push(NodeRecord {
-                endpoint: Endpoint {
-                    ip,
-                    udp_port,
-                    tcp_port,
-                },
+            nodes.push(Enode {
                 id,
+                ip,
+                tcp_port,
+                udp_port,
             });
         }
     }
@@ -590,7 +577,7 @@ fn encode_data(message: &Message, out: &mut Vec<u8>) {
             let mut nodes = Vec::with_capacity(neighbors.nodes.len() * 91);
             for node in &neighbors.nodes {
                 let mut fields = Vec::with_capacity(89);
-                endpoint_payload(&node.endpoint, &mut fields);
+                endpoint_payload(&Endpoint::from(node), &mut fields);
                 rlp::encode_bytes(&node.id.0, &mut fields);
                 rlp::encode_list(&fields, &mut nodes);
             }
@@ -1130,7 +1117,7 @@ mod tests {
         };
         let ids: Vec<u8> = n.nodes.iter().map(|n| n.id.0[0]).collect();
         assert_eq!(ids, [1, 4, 5]);
-        assert_eq!(n.nodes[2].endpoint.tcp_port, 2);
+        assert_eq!(n.nodes[2].tcp_port, 2);
 
         let nodes: Vec<Vec<u8>> = (0..20).map(|i| node(&[1, 1, 1, i], i)).collect();
         let Ok(Message::Neighbors(n)) = open(NEIGHBORS, &l(&[l(&nodes), u(3)])) else {
@@ -1181,13 +1168,11 @@ mod tests {
 
     #[test]
     fn worst_case_neighbors_fit() {
-        let nodes = [NodeRecord {
-            endpoint: Endpoint {
-                ip: IpAddr::V6(Ipv6Addr::from([0xff; 16])),
-                udp_port: u16::MAX,
-                tcp_port: u16::MAX,
-            },
+        let nodes = [Enode {
             id: PeerId([0xff; 64]),
+            ip: IpAddr::V6(Ipv6Addr::from([0xff; 16])),
+            tcp_port: u16::MAX,
+            udp_port: u16::MAX,
         }; MAX_NEIGHBORS_PER_PACKET];
         let message = Message::Neighbors(Neighbors {
             nodes: nodes.to_vec(),

@@ -25,16 +25,14 @@ use rand::{Rng, SeedableRng};
 use secp256k1::SecretKey;
 use sha3::{Digest, Keccak256};
 
-use super::endpoint::EndpointVotes;
-use super::lookup::{Lookup, LookupId};
 use super::packet::{
-    self, EXPIRATION_SECS, Endpoint, EnrRequest, EnrResponse, FindNode, Message, NodeRecord,
-    PING_VERSION, Ping, Pong,
+    self, EXPIRATION_SECS, Endpoint, EnrRequest, EnrResponse, FindNode, Message, PING_VERSION,
+    Ping, Pong,
 };
-use super::table::{AddOutcome, BUCKET_SIZE, Table};
 use crate::enr::Enr;
+use crate::kad::{AddOutcome, BUCKET_SIZE, EndpointVotes, Lookup, LookupId, Table};
 use crate::netutil::{Cidr, relay_allowed};
-use crate::{NodeId, PeerId};
+use crate::{Enode, NodeId, PeerId};
 
 /// Settings of the protocol (go-ethereum's values by default).
 #[derive(Debug, Clone)]
@@ -50,7 +48,7 @@ pub struct Config {
     /// Concurrent FINDNODE queries per lookup (Kademlia alpha, 3).
     pub alpha: usize,
     /// Nodes to start from when the table is empty.
-    pub bootnodes: Vec<NodeRecord>,
+    pub bootnodes: Vec<Enode>,
     /// If set, nodes outside these ranges are ignored.
     pub net_restrict: Option<Vec<Cidr>>,
 }
@@ -82,11 +80,11 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A node answered our Ping and entered the table: a dial candidate.
-    NodeAdded(NodeRecord),
+    NodeAdded(Enode),
     /// A node answered our Ping but its bucket is full: it waits among the bucket's
     /// replacements. Still a dial candidate (in a network of more than a few hundred nodes most
     /// nodes a node ever verifies end up here).
-    ReplacementAdded(NodeRecord),
+    ReplacementAdded(Enode),
     /// A node failed revalidation and left the table.
     NodeRemoved(PeerId),
     /// A lookup ended; `nodes` are the closest that answered, closest first.
@@ -96,33 +94,33 @@ pub enum Event {
         /// Its target.
         target: PeerId,
         /// Result.
-        nodes: Vec<NodeRecord>,
+        nodes: Vec<Enode>,
         /// Every node it learned of and did not see fail (up to 256, closest first, the result
         /// included): dial candidates, not yet checked.
-        learned: Vec<NodeRecord>,
+        learned: Vec<Enode>,
         /// Packets the lookup sent (Pings to bond, FINDNODEs).
         packets: u64,
     },
     /// A Ping started with [`Discv4::ping`] was answered.
     Pong {
         /// The node, at the address it answered from.
-        node: NodeRecord,
+        node: Enode,
         /// Its announced ENR sequence number.
         enr_seq: Option<u64>,
         /// Round trip.
         rtt: Duration,
     },
     /// A Ping started with [`Discv4::ping`] got no answer.
-    PingTimeout(NodeRecord),
+    PingTimeout(Enode),
     /// A record asked for with [`Discv4::request_enr`] arrived and verified.
     Enr {
         /// The node.
-        node: NodeRecord,
+        node: Enode,
         /// Its record (boxed: records are large next to the other events).
         enr: Box<Enr>,
     },
     /// A record request failed (no answer, or an invalid record).
-    EnrFailed(NodeRecord),
+    EnrFailed(Enode),
     /// The majority of recent PONGs from peers of one family now say our external UDP
     /// endpoint of that family is this (IPv4 and IPv6 are predicted apart).
     ExternalEndpoint(SocketAddr),
@@ -199,7 +197,7 @@ enum Waiting {
 
 /// A reply we wait for, from this node at this IP, until the deadline.
 struct Pending {
-    node: NodeRecord,
+    node: Enode,
     node_id: NodeId,
     waiting: Waiting,
     deadline: Instant,
@@ -245,9 +243,9 @@ pub struct Discv4 {
     table: Table,
     bonds: HashMap<(NodeId, IpAddr), Bond>,
     pending: Vec<Pending>,
-    after_bond: Vec<(NodeRecord, NodeId, AfterBond, Instant)>,
+    after_bond: Vec<(Enode, NodeId, AfterBond, Instant)>,
     /// FINDNODEs waiting for an earlier one to the same node to complete.
-    queued_find_nodes: Vec<(NodeRecord, NodeId, LookupId)>,
+    queued_find_nodes: Vec<(Enode, NodeId, LookupId)>,
     lookups: HashMap<LookupId, Lookup>,
     next_lookup: u64,
     transmits: VecDeque<Transmit>,
@@ -344,11 +342,11 @@ impl Discv4 {
 
     /// Nodes with a PONG within the bond expiration, with its time as unix seconds: what a node
     /// database keeps for the next start.
-    pub fn bonded_nodes(&self, now: Instant) -> Vec<(NodeRecord, u64)> {
+    pub fn bonded_nodes(&self, now: Instant) -> Vec<(Enode, u64)> {
         self.table
             .nodes()
             .filter_map(|node| {
-                let bond = self.bonds.get(&(node.id, node.record.endpoint.ip))?;
+                let bond = self.bonds.get(&(node.id, node.record.ip))?;
                 let pong = bond
                     .last_pong
                     .filter(|at| now.duration_since(*at) < self.config.bond_expiration)?;
@@ -359,7 +357,7 @@ impl Discv4 {
 
     /// Seeds from a node database: nodes with the unix time of their last PONG. Recent ones
     /// keep their endpoint proof, and all are pinged so live ones enter the table.
-    pub fn add_seeds(&mut self, now: Instant, seeds: impl IntoIterator<Item = (NodeRecord, u64)>) {
+    pub fn add_seeds(&mut self, now: Instant, seeds: impl IntoIterator<Item = (Enode, u64)>) {
         let now_unix = self.unix_at(now);
         for (record, pong_unix) in seeds {
             let id = NodeId::from_peer_id(&record.id);
@@ -373,7 +371,7 @@ impl Discv4 {
                     last_pong,
                     last_ping: None,
                 };
-                self.bonds.insert((id, record.endpoint.ip), bond);
+                self.bonds.insert((id, record.ip), bond);
             }
             self.ping_with(now, record, PingPurpose::Add);
         }
@@ -414,15 +412,15 @@ impl Discv4 {
     }
 
     /// Pings `node`; the answer comes as [`Event::Pong`] or [`Event::PingTimeout`].
-    pub fn ping(&mut self, now: Instant, node: NodeRecord) {
+    pub fn ping(&mut self, now: Instant, node: Enode) {
         self.ping_with(now, node, PingPurpose::User(now));
     }
 
     /// Asks `node` for its current ENR (bonding first if needed); the answer comes as
     /// [`Event::Enr`] or [`Event::EnrFailed`].
-    pub fn request_enr(&mut self, now: Instant, node: NodeRecord) {
+    pub fn request_enr(&mut self, now: Instant, node: Enode) {
         let id = NodeId::from_peer_id(&node.id);
-        if self.pinged_us(&id, node.endpoint.ip, now) {
+        if self.pinged_us(&id, node.ip, now) {
             self.send_enr_request(now, node, id);
         } else {
             self.ping_with(now, node, PingPurpose::EnrBond);
@@ -434,7 +432,7 @@ impl Discv4 {
         let id = LookupId(self.next_lookup);
         self.next_lookup += 1;
         let target_id = NodeId::from_peer_id(&target);
-        let mut seeds: Vec<NodeRecord> = self
+        let mut seeds: Vec<Enode> = self
             .table
             .closest(&target_id, BUCKET_SIZE, false)
             .into_iter()
@@ -476,7 +474,7 @@ impl Discv4 {
         hash
     }
 
-    fn wait(&mut self, now: Instant, node: NodeRecord, node_id: NodeId, waiting: Waiting) {
+    fn wait(&mut self, now: Instant, node: Enode, node_id: NodeId, waiting: Waiting) {
         let deadline = now + self.config.reply_timeout;
         self.pending.push(Pending {
             node,
@@ -486,7 +484,7 @@ impl Discv4 {
         });
     }
 
-    fn ping_with(&mut self, now: Instant, node: NodeRecord, purpose: PingPurpose) {
+    fn ping_with(&mut self, now: Instant, node: Enode, purpose: PingPurpose) {
         let node_id = NodeId::from_peer_id(&node.id);
         let outstanding = self.pending.iter_mut().find_map(|p| match &mut p.waiting {
             Waiting::Pong { purposes, .. } if p.node_id == node_id => Some(purposes),
@@ -503,7 +501,7 @@ impl Discv4 {
         let ping = Ping {
             version: PING_VERSION,
             from: self.local_endpoint,
-            to: node.endpoint,
+            to: Endpoint::from(&node),
             expiration: self.expiration(now),
             enr_seq: Some(self.local_enr.seq()),
         };
@@ -517,13 +515,7 @@ impl Discv4 {
         self.wait(now, node, node_id, Waiting::Pong { hash, purposes });
     }
 
-    fn send_find_node(
-        &mut self,
-        now: Instant,
-        lookup: LookupId,
-        node: NodeRecord,
-        node_id: NodeId,
-    ) {
+    fn send_find_node(&mut self, now: Instant, lookup: LookupId, node: Enode, node_id: NodeId) {
         // NEIGHBORS carries no request id: with two FINDNODEs to one node in flight, answers
         // could not be told apart. A second one waits until the first completes.
         let busy = self
@@ -564,7 +556,7 @@ impl Discv4 {
         }
     }
 
-    fn send_enr_request(&mut self, now: Instant, node: NodeRecord, node_id: NodeId) {
+    fn send_enr_request(&mut self, now: Instant, node: Enode, node_id: NodeId) {
         let message = Message::EnrRequest(EnrRequest {
             expiration: self.expiration(now),
         });
@@ -758,24 +750,23 @@ impl Discv4 {
         filter: impl Fn(&Waiting) -> bool,
     ) -> Option<Pending> {
         let ip = sender.addr.ip();
-        let index = self.pending.iter().position(|p| {
-            p.node_id == sender.node_id && p.node.endpoint.ip == ip && filter(&p.waiting)
-        })?;
+        let index = self
+            .pending
+            .iter()
+            .position(|p| p.node_id == sender.node_id && p.node.ip == ip && filter(&p.waiting))?;
         Some(self.pending.swap_remove(index))
     }
 
     fn on_ping(&mut self, now: Instant, sender: Sender, hash: [u8; 32], ping: Ping) {
         let from = sender.addr;
-        let record = NodeRecord {
-            endpoint: Endpoint {
-                ip: from.ip(),
-                udp_port: from.port(),
-                tcp_port: ping.from.tcp_port,
-            },
+        let record = Enode {
             id: sender.id,
+            ip: from.ip(),
+            tcp_port: ping.from.tcp_port,
+            udp_port: from.port(),
         };
         let pong = Pong {
-            to: record.endpoint,
+            to: Endpoint::from(&record),
             ping_hash: hash,
             expiration: self.expiration(now),
             enr_seq: Some(self.local_enr.seq()),
@@ -800,21 +791,15 @@ impl Discv4 {
         }
     }
 
-    fn run_after_bond(
-        &mut self,
-        now: Instant,
-        node: NodeRecord,
-        node_id: NodeId,
-        action: AfterBond,
-    ) {
+    fn run_after_bond(&mut self, now: Instant, node: Enode, node_id: NodeId, action: AfterBond) {
         match action {
             AfterBond::FindNode(lookup) => self.send_find_node(now, lookup, node, node_id),
             AfterBond::EnrRequest => self.send_enr_request(now, node, node_id),
         }
     }
 
-    fn add_to_table(&mut self, record: NodeRecord, enr_seq: Option<u64>, now: Instant) {
-        if !self.allowed(record.endpoint.ip) {
+    fn add_to_table(&mut self, record: Enode, enr_seq: Option<u64>, now: Instant) {
+        if !self.allowed(record.ip) {
             return;
         }
         let outcome = self.table.add_verified(record, enr_seq, now);
@@ -857,7 +842,7 @@ impl Discv4 {
             self.events.push_back(Event::ExternalEndpoint(predicted));
         }
         let mut node = pending.node;
-        node.endpoint.udp_port = sender.addr.port();
+        node.udp_port = sender.addr.port();
         self.add_to_table(node, pong.enr_seq, now);
         for purpose in purposes {
             let node = node;
@@ -881,8 +866,8 @@ impl Discv4 {
     /// After our Ping was answered, the remote usually pings back (it lacks proof of us); give it
     /// one reply timeout to do so before sending the request anyway (go-ethereum's
     /// `ensureBond`).
-    fn after_pong(&mut self, now: Instant, node: NodeRecord, node_id: NodeId, action: AfterBond) {
-        if self.pinged_us(&node_id, node.endpoint.ip, now) {
+    fn after_pong(&mut self, now: Instant, node: Enode, node_id: NodeId, action: AfterBond) {
+        if self.pinged_us(&node_id, node.ip, now) {
             self.run_after_bond(now, node, node_id, action);
         } else {
             let at = now + self.config.reply_timeout;
@@ -903,11 +888,11 @@ impl Discv4 {
         }
         let target = NodeId::from_peer_id(&find.target);
         let relay = sender.addr.ip();
-        let nodes: Vec<NodeRecord> = self
+        let nodes: Vec<Enode> = self
             .table
             .closest(&target, BUCKET_SIZE, true)
             .into_iter()
-            .filter(|n| relay_allowed(relay, n.record.endpoint.ip))
+            .filter(|n| relay_allowed(relay, n.record.ip))
             .map(|n| n.record)
             .collect();
         let expiration = self.expiration(now);
@@ -920,10 +905,10 @@ impl Discv4 {
         }
     }
 
-    fn on_neighbors(&mut self, now: Instant, sender: Sender, nodes: Vec<NodeRecord>) {
+    fn on_neighbors(&mut self, now: Instant, sender: Sender, nodes: Vec<Enode>) {
         let Some(index) = self.pending.iter().position(|p| {
             p.node_id == sender.node_id
-                && p.node.endpoint.ip == sender.addr.ip()
+                && p.node.ip == sender.addr.ip()
                 && matches!(p.waiting, Waiting::Neighbors { .. })
         }) else {
             self.stats.dropped_unsolicited += 1;
@@ -932,12 +917,12 @@ impl Discv4 {
         };
         let listed = nodes.len();
         let relay = sender.addr.ip();
-        let accepted: Vec<NodeRecord> = nodes
+        let accepted: Vec<Enode> = nodes
             .into_iter()
             .filter(|n| {
-                n.endpoint.udp_port > MIN_UDP_PORT
-                    && relay_allowed(relay, n.endpoint.ip)
-                    && self.allowed(n.endpoint.ip)
+                n.udp_port > MIN_UDP_PORT
+                    && relay_allowed(relay, n.ip)
+                    && self.allowed(n.ip)
                     && n.id != self.local_id
             })
             .collect();
@@ -1073,13 +1058,7 @@ impl Discv4 {
         }
     }
 
-    fn ping_failed(
-        &mut self,
-        now: Instant,
-        node: NodeRecord,
-        node_id: NodeId,
-        purpose: PingPurpose,
-    ) {
+    fn ping_failed(&mut self, now: Instant, node: Enode, node_id: NodeId, purpose: PingPurpose) {
         match purpose {
             PingPurpose::Add => {}
             PingPurpose::Revalidate => self.evict(now, &node, node_id),
@@ -1098,7 +1077,7 @@ impl Discv4 {
     }
 
     /// Removes an unresponsive node from the table and tries its bucket's newest replacement.
-    fn evict(&mut self, now: Instant, node: &NodeRecord, node_id: NodeId) {
+    fn evict(&mut self, now: Instant, node: &Enode, node_id: NodeId) {
         if self.table.get(&node_id).is_none() {
             return;
         }
@@ -1132,7 +1111,7 @@ impl Discv4 {
                 break;
             };
             let node_id = NodeId::from_peer_id(&node.id);
-            if self.pinged_us(&node_id, node.endpoint.ip, now) {
+            if self.pinged_us(&node_id, node.ip, now) {
                 self.send_find_node(now, id, node, node_id);
             } else {
                 self.ping_with(now, node, PingPurpose::Lookup(id));
@@ -1158,8 +1137,8 @@ struct Sender {
     node_id: NodeId,
 }
 
-fn udp_addr(node: &NodeRecord) -> SocketAddr {
-    SocketAddr::new(node.endpoint.ip, node.endpoint.udp_port)
+fn udp_addr(node: &Enode) -> SocketAddr {
+    SocketAddr::new(node.ip, node.udp_port)
 }
 
 /// `interval` scaled by a random factor in [0.5, 1.5), so nodes do not act in lockstep.

@@ -18,7 +18,8 @@ use super::service::{
     Transmit,
 };
 use super::session::NodeAddress;
-use crate::v4::{LookupId, Stopped};
+use crate::kad::LookupId;
+use crate::v4::Stopped;
 use crate::{Enr, NodeId};
 
 pub(crate) enum Command {

@@ -39,10 +39,8 @@ use super::handshake::Whoareyou;
 use super::message::{Message, RequestId};
 use super::packet::{MASKING_IV_SIZE, MAX_PACKET_SIZE, MESSAGE_AUTHDATA_SIZE, STATIC_HEADER_SIZE};
 use super::session::NodeAddress;
+use crate::kad::{AddOutcome, BUCKET_SIZE, Contact, EndpointVotes, Lookup, LookupId, Table};
 use crate::netutil::relay_allowed;
-use crate::v4::endpoint::EndpointVotes;
-use crate::v4::lookup::{Lookup, LookupId};
-use crate::v4::table::{AddOutcome, BUCKET_SIZE, Contact, Table};
 use crate::{Enr, NodeId};
 
 /// A datagram to send (the same type discv4 emits, so one socket loop serves both).
@@ -1157,14 +1155,11 @@ impl Discv5 {
                 records.push(self.local_enr().clone());
                 continue;
             }
-            for entry in self.table.nodes() {
+            for entry in self.table.at_distance(u32::from(distance)) {
                 if records.len() >= MAX_FINDNODE_RESULTS {
                     break;
                 }
-                if entry.last_pong.is_some()
-                    && self.local_id.log_distance(&entry.id) == u32::from(distance)
-                    && relay_allowed(relay, entry.record.addr.ip())
-                {
+                if entry.last_pong.is_some() && relay_allowed(relay, entry.record.addr.ip()) {
                     records.push(entry.record.record.clone());
                 }
             }

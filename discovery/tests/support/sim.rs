@@ -15,7 +15,9 @@ use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use ethp2p_discovery::v4::{self, Discv4, Endpoint, LookupId, NodeRecord, Transmit};
+use ethp2p_discovery::Enode;
+use ethp2p_discovery::kad::LookupId;
+use ethp2p_discovery::v4::{self, Discv4, Endpoint, Transmit};
 use ethp2p_discovery::v5::{self, Discv5};
 use ethp2p_discovery::{Enr, NodeId, PeerId};
 use rand::rngs::StdRng;
@@ -213,7 +215,7 @@ struct Node {
     services: Vec<Box<dyn Service>>,
     kind: Kind,
     id: NodeId,
-    record: NodeRecord,
+    record: Enode,
     enr: Enr,
     state: State,
     /// Generation of the scheduled timeout; stale queue entries are skipped.
@@ -340,10 +342,7 @@ impl Sim {
             }
         };
         let addr = address(i);
-        let record = NodeRecord {
-            endpoint: Endpoint::from(addr),
-            id: PeerId::from_secret_key(&key),
-        };
+        let record = Enode::new(PeerId::from_secret_key(&key), addr);
         let ip = match addr.ip() {
             IpAddr::V4(ip) => ip,
             IpAddr::V6(_) => unreachable!("IPv4 addresses"),
@@ -373,7 +372,7 @@ impl Sim {
             let discv4 = Discv4::new(
                 key,
                 enr.clone(),
-                record.endpoint,
+                Endpoint::from(&record),
                 config,
                 start,
                 unix_now,

@@ -1,4 +1,4 @@
-//! The Kademlia node table of discv4: buckets by log distance from our id, each holding up to
+//! The Kademlia node table: buckets by log distance from our id, each holding up to
 //! [`BUCKET_SIZE`] live nodes plus a short replacement list, with per-subnet IP limits
 //! ([discv4.md, "Kademlia Table"](https://github.com/ethereum/devp2p/blob/master/discv4.md#kademlia-table);
 //! limits as go-ethereum's `p2p/discover/table.go`).
@@ -6,16 +6,15 @@
 //! Only nodes that answered our Ping enter the buckets (`add_verified`); a node we merely heard
 //! of (from NEIGHBORS) never does, so the table cannot be filled with unverified addresses.
 //!
-//! The table is generic over the [`Contact`] it stores: discv4 keeps [`NodeRecord`]s, discv5
+//! The table is generic over the [`Contact`] it stores: discv4 keeps [`Enode`]s, discv5
 //! its records with the address they are reached at. Both use this one implementation.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::packet::NodeRecord;
-use crate::NodeId;
 use crate::netutil::is_lan;
+use crate::{Enode, NodeId};
 
 /// Nodes per bucket (Kademlia k).
 pub const BUCKET_SIZE: usize = 16;
@@ -38,19 +37,19 @@ pub trait Contact: Clone {
     fn ip(&self) -> IpAddr;
 }
 
-impl Contact for NodeRecord {
+impl Contact for Enode {
     fn node_id(&self) -> NodeId {
         NodeId::from_peer_id(&self.id)
     }
 
     fn ip(&self) -> IpAddr {
-        self.endpoint.ip
+        self.ip
     }
 }
 
 /// A node in the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableNode<R = NodeRecord> {
+pub struct TableNode<R = Enode> {
     /// Identity and endpoint.
     pub record: R,
     /// Keccak-256 of the public key, the Kademlia key.
@@ -74,6 +73,11 @@ fn subnet(ip: IpAddr) -> Option<[u8; 6]> {
         IpAddr::V6(v6) => key.copy_from_slice(&v6.octets()[..6]),
     }
     Some(key)
+}
+
+/// The bucket that holds the nodes at log-distance `distance` (1..=256).
+fn bucket_of(distance: u32) -> usize {
+    distance.saturating_sub(BUCKET_MIN_DISTANCE + 1) as usize
 }
 
 struct Bucket<R> {
@@ -110,7 +114,7 @@ pub enum AddOutcome {
 }
 
 /// The table of one node.
-pub struct Table<R = NodeRecord> {
+pub struct Table<R = Enode> {
     local: NodeId,
     buckets: Vec<Bucket<R>>,
     /// Table-wide count of entries per subnet.
@@ -128,8 +132,7 @@ impl<R: Contact> Table<R> {
     }
 
     fn bucket_index(&self, id: &NodeId) -> usize {
-        let distance = self.local.log_distance(id);
-        distance.saturating_sub(BUCKET_MIN_DISTANCE + 1) as usize
+        bucket_of(self.local.log_distance(id))
     }
 
     /// Number of nodes in the buckets.
@@ -145,6 +148,18 @@ impl<R: Contact> Table<R> {
     /// Every node in the buckets.
     pub fn nodes(&self) -> impl Iterator<Item = &TableNode<R>> {
         self.buckets.iter().flat_map(|b| b.entries.iter())
+    }
+
+    /// The nodes at log-distance `distance` from us (discv5's FINDNODE asks by distance); only
+    /// the one bucket that can hold them is read.
+    pub fn at_distance(&self, distance: u32) -> impl Iterator<Item = &TableNode<R>> {
+        let bucket = (1..=256)
+            .contains(&distance)
+            .then(|| &self.buckets[bucket_of(distance)]);
+        bucket
+            .into_iter()
+            .flat_map(|b| b.entries.iter())
+            .filter(move |n| self.local.log_distance(&n.id) == distance)
     }
 
     /// The entry for `id`, if present.
@@ -320,17 +335,14 @@ impl<R: Contact> Table<R> {
 mod tests {
     use super::*;
     use crate::PeerId;
-    use crate::v4::packet::Endpoint;
 
-    fn record(seed: u8, ip: [u8; 4]) -> NodeRecord {
+    fn record(seed: u8, ip: [u8; 4]) -> Enode {
         let key = secp256k1::SecretKey::from_secret_bytes([seed.max(1); 32]).unwrap();
-        NodeRecord {
-            endpoint: Endpoint {
-                ip: IpAddr::from(ip),
-                udp_port: 30303,
-                tcp_port: 30303,
-            },
+        Enode {
             id: PeerId::from_secret_key(&key),
+            ip: IpAddr::from(ip),
+            tcp_port: 30303,
+            udp_port: 30303,
         }
     }
 
@@ -391,5 +403,27 @@ mod tests {
         for pair in closest.windows(2) {
             assert!(pair[0].id.distance(&target) <= pair[1].id.distance(&target));
         }
+    }
+
+    #[test]
+    fn at_distance_gives_exactly_the_nodes_at_that_distance() {
+        let now = Instant::now();
+        let mut table = Table::new(local());
+        for seed in 1..=60u8 {
+            table.add_verified(record(seed, [127, 0, 0, seed]), None, now);
+        }
+        let mut seen = 0;
+        for distance in 0..=257 {
+            let want: Vec<NodeId> = table
+                .nodes()
+                .filter(|n| local().log_distance(&n.id) == distance)
+                .map(|n| n.id)
+                .collect();
+            let got: Vec<NodeId> = table.at_distance(distance).map(|n| n.id).collect();
+            assert_eq!(got, want, "distance {distance}");
+            seen += got.len();
+        }
+        assert_eq!(seen, table.len());
+        assert!(table.len() > 16, "the nodes fill more than one bucket");
     }
 }

@@ -3,14 +3,13 @@
 //! been asked ([discv4.md](https://github.com/ethereum/devp2p/blob/master/discv4.md)).
 //! The result is the closest nodes that answered.
 //!
-//! Generic over the [`Contact`] (discv4's `NodeRecord`, discv5's contacts) and the target as the
+//! Generic over the [`Contact`] (discv4's [`Enode`], discv5's contacts) and the target as the
 //! wire names it (a public key in discv4, a node id in discv5); used by both protocols.
 
 use std::collections::HashSet;
 
-use super::packet::NodeRecord;
 use super::table::{BUCKET_SIZE, Contact};
-use crate::{NodeId, PeerId};
+use crate::{Enode, NodeId, PeerId};
 
 /// Candidates kept per lookup; each answer adds at most 16.
 const MAX_CANDIDATES: usize = 16 * BUCKET_SIZE;
@@ -33,7 +32,7 @@ struct Candidate<R> {
 }
 
 /// The state of one lookup.
-pub struct Lookup<R = NodeRecord, T = PeerId> {
+pub struct Lookup<R = Enode, T = PeerId> {
     /// The FINDNODE target as sent on the wire (a public key, or random bytes).
     pub target: T,
     target_id: NodeId,
