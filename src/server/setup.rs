@@ -103,8 +103,6 @@ pub(crate) struct PendingSlot {
     pub(crate) slot: u64,
     /// Fires if the pending limit drops this handshake for a newer one.
     pub(crate) evicted: oneshot::Receiver<()>,
-    /// Set once the remote's auth is valid (the listener then never drops it).
-    pub(crate) authenticated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Where a connection came from; decides what to release when its handshake phase ends.
@@ -130,7 +128,7 @@ fn handshake_done(inner: &Inner, origin: &Origin, outcome: DialOutcome) {
     let mut state = inner.state.lock();
     match origin {
         Origin::Inbound(pending) => {
-            state.pending.remove(&pending.slot);
+            state.pending.release(pending.slot);
             inner.pending_released.notify_one();
         }
         Origin::Outbound(enode) => {
@@ -160,21 +158,15 @@ pub(crate) async fn run(
     };
     // The remote's id once the RLPx handshake proved it, for the failure event.
     let mut proven = None;
-    // Boxed so its state is freed when the handshake ends instead of staying inside the
-    // long-lived peer task.
-    let authenticated = match &origin {
-        Origin::Inbound(pending) => Some(pending.authenticated.clone()),
+    let pending_slot = match &origin {
+        Origin::Inbound(pending) => Some(pending.slot),
         Origin::Outbound(_) => None,
     };
+    // Boxed so its state is freed when the handshake ends instead of staying inside the
+    // long-lived peer task.
     let handshake = timeout(
         inner.config.handshake_timeout,
-        Box::pin(handshake(
-            &inner,
-            tcp,
-            expected,
-            &mut proven,
-            authenticated.as_deref(),
-        )),
+        Box::pin(handshake(&inner, tcp, expected, &mut proven, pending_slot)),
     );
     let result = match &mut origin {
         Origin::Inbound(pending) => tokio::select! {
@@ -253,7 +245,7 @@ async fn handshake(
     tcp: TcpStream,
     expected: Option<PeerId>,
     proven: &mut Option<PeerId>,
-    authenticated: Option<&std::sync::atomic::AtomicBool>,
+    pending_slot: Option<u64>,
 ) -> Result<Ready, SetupError> {
     let direction = if expected.is_some() {
         Direction::Outbound
@@ -272,8 +264,9 @@ async fn handshake(
     };
     let id = stream.remote_id();
     *proven = Some(id);
-    if let Some(flag) = authenticated {
-        flag.store(true, std::sync::atomic::Ordering::Release);
+    if let Some(slot) = pending_slot {
+        // Past its auth: the pending limit no longer drops it for newer connections.
+        inner.state.lock().pending.authenticated(slot);
     }
     let trusted = inner.is_trusted(&id);
     if let Err(reason) = admit(inner, id, direction, trusted) {
