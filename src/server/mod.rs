@@ -349,7 +349,9 @@ impl ServerHandle {
         self.inner.events.subscribe()
     }
 
-    /// Makes `enode` a static peer: dialed now and redialed with backoff whenever it drops.
+    /// Makes `enode` a static peer: dialed now and redialed with backoff whenever it drops. An
+    /// id that is not a public key cannot be dialed: it is not listed, and reported once as
+    /// [`PeerEvent::HandshakeFailed`] with [`SetupError::InvalidNodeId`] (nothing is connected).
     pub fn add_peer(&self, enode: Enode) {
         self.inner
             .state

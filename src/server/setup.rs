@@ -46,9 +46,11 @@ pub enum SetupError {
     /// We refused it, telling the remote this reason.
     #[error("refused: {0}")]
     Refused(DisconnectReason),
-    /// The node we were to dial has an id that is not a secp256k1 public key, so no handshake
-    /// can be addressed to it. The id came from our side (a static peer, a node source), not
-    /// from whoever listens at that address: nothing was sent.
+    /// A static peer has an id that is not a secp256k1 public key, so no handshake can be
+    /// addressed to it. The id came from our configuration, not from whoever listens at that
+    /// address: it is found before the connect, so nothing is connected or sent, and it is
+    /// reported once and never retried. (A node source's candidate with such an id is dropped
+    /// without a report: its record is to blame.)
     #[error("node id {0} is not a valid public key")]
     InvalidNodeId(PeerId),
 }
@@ -196,6 +198,15 @@ pub(crate) fn dial_failed(inner: &Inner, enode: Enode, remote_addr: SocketAddr, 
     failed(inner, &Origin::Outbound(enode), remote_addr, None, error);
 }
 
+/// A static peer whose id is no public key (see [`SetupError::InvalidNodeId`]): reported as a
+/// failed handshake at its address, though nothing was connected.
+pub(crate) fn undialable(inner: &Inner, enode: Enode) {
+    let (id, remote_addr) = (enode.id, enode.tcp_addr());
+    let error = SetupError::InvalidNodeId(id);
+    tracing::warn!(peer = ?id, %remote_addr, %error, "static peer not dialed");
+    report_failure(inner, remote_addr, Direction::Outbound, Some(id), error);
+}
+
 /// Reports a connection that did not become a peer: a duplicate closed by the tie-break, or a
 /// failure.
 fn failed(
@@ -229,13 +240,24 @@ fn failed(
         });
         return;
     }
-    Counters::bump(&inner.counters.handshake_failures, 1);
     tracing::info!(peer = ?id, %remote_addr, ?direction, %error, "connection failed before becoming a peer");
+    report_failure(inner, remote_addr, direction, id, error);
+}
+
+/// Counts and announces a connection or dial that did not become a peer.
+fn report_failure(
+    inner: &Inner,
+    remote_addr: SocketAddr,
+    direction: Direction,
+    id: Option<PeerId>,
+    error: SetupError,
+) {
+    Counters::bump(&inner.counters.handshake_failures, 1);
     inner.emit(PeerEvent::HandshakeFailed {
         remote_addr,
         direction,
         id,
-        sent,
+        sent: error.sent(),
         error,
     });
 }
@@ -256,6 +278,8 @@ async fn handshake(
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let stream = match expected {
         Some(id) => {
+            // Checked before the connect (`dial_state::is_dialable`); kept as an error, not a
+            // panic, should a path to here ever skip that check.
             let remote = id.to_public_key().ok_or(SetupError::InvalidNodeId(id))?;
             let key = crate::rlpx::NodeKey::from_parts(config.key, inner.local_id);
             RlpxStream::connect(tcp, key, remote, &mut rng, config.max_frame_size).await?
