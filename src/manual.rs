@@ -237,7 +237,7 @@ pub mod errors {
     //! | `Rlpx` | the ECIES handshake failed (bad auth, bad MAC) | none (no session to send it on) |
     //! | `Hello` | the Hello exchange failed, or the remote sent Disconnect | as recorded in the error |
     //! | `Refused(reason)` | we refused: "too many peers", "already connected", "connected to self", "useless peer", or "client quitting" while shutting down | `reason` |
-    //! | `InvalidNodeId` | the id we were to dial is not a public key (our configuration's fault) | none (nothing sent) |
+    //! | `InvalidNodeId` | a static peer's id is not a public key (our configuration's fault): found before the connect, reported once, never retried; a node source's candidate with such an id is dropped unreported | none (nothing connected) |
     //!
     //! [`SetupError::blame`](crate::server::SetupError::blame) says whose fault it is
     //! ([`Blame`](crate::Blame)): the remote's for what it sent or did not send, ours for our

@@ -450,8 +450,33 @@ async fn nat_extip_is_advertised_in_the_enode_and_the_record() {
     node.shutdown().await;
 }
 
-/// A static peer whose id is no public key is the configuration's fault, not the remote's:
-/// the connection is made, but no handshake is addressed to it.
+/// Asserts that nothing has connected to `listener` so far: a connection of our own, made now,
+/// is the first one it accepts (the kernel queues connections in the order they were made).
+async fn assert_nothing_connected_before_now(listener: &tokio::net::TcpListener) {
+    let ours = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (_, from) = timeout(DEADLINE, listener.accept()).await.unwrap().unwrap();
+    assert_eq!(
+        from,
+        ours.local_addr().unwrap(),
+        "no connection was made before ours"
+    );
+}
+
+/// A node at `addr` whose id is not a point on the curve: no handshake can be addressed to it.
+fn undialable_node(addr: SocketAddr) -> ethp2p_discovery::Enode {
+    ethp2p_discovery::Enode {
+        id: ethp2p::PeerId([0xff; 64]),
+        ip: addr.ip(),
+        tcp_port: addr.port(),
+        udp_port: addr.port(),
+    }
+}
+
+/// A static peer whose id is no public key is the configuration's fault, not the remote's: it
+/// is found before the connect, so nothing connects to its address, and it is not listed as a
+/// static peer (the dial-state unit tests show it is never retried).
 #[tokio::test]
 async fn an_undialable_node_id_is_blamed_on_the_configuration() {
     use ethp2p::Blame;
@@ -459,30 +484,76 @@ async fn an_undialable_node_id_is_blamed_on_the_configuration() {
     let mut rng = StdRng::seed_from_u64(22);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let bad = ethp2p_discovery::Enode {
-        id: ethp2p::PeerId([0xff; 64]),
-        ip: addr.ip(),
-        tcp_port: addr.port(),
-        udp_port: addr.port(),
-    };
+    let bad = undialable_node(addr);
     let mut dialer_config = config(&mut rng, vec![]);
     dialer_config.static_peers = vec![bad];
-    // Subscribed before the dial can end: on this single-threaded runtime the dialer task runs
-    // only once the test awaits again.
+    // Subscribed before the dialer reports it: on this single-threaded runtime the dialer task
+    // runs only once the test awaits again.
     let dialer = Server::start(dialer_config).await.unwrap();
     let mut events = dialer.events();
-    loop {
-        if let PeerEvent::HandshakeFailed { id, error, .. } = next_event(&mut events).await {
-            assert_eq!(id, Some(bad.id));
-            assert!(
-                matches!(error, SetupError::InvalidNodeId(id) if id == bad.id),
-                "{error}"
-            );
-            assert_eq!(error.blame(), Blame::Configuration);
-            break;
+    // Configured, then added again by hand: each is reported, once.
+    for round in 0..2 {
+        match next_event(&mut events).await {
+            PeerEvent::HandshakeFailed {
+                id,
+                error,
+                remote_addr,
+                sent,
+                ..
+            } => {
+                assert_eq!(id, Some(bad.id));
+                assert_eq!(remote_addr, addr);
+                assert_eq!(sent, None);
+                assert!(
+                    matches!(error, SetupError::InvalidNodeId(id) if id == bad.id),
+                    "{error}"
+                );
+                assert_eq!(error.blame(), Blame::Configuration);
+            }
+            other => panic!("expected the undialable id reported, got {other:?}"),
+        }
+        assert!(!dialer.is_static(&bad.id));
+        if round == 0 {
+            dialer.add_peer(bad);
         }
     }
+    assert_nothing_connected_before_now(&listener).await;
+    assert_eq!(dialer.stats().handshake_failures, 2);
     dialer.shutdown().await;
+}
+
+/// A node source's candidate whose id is no public key is dropped before the connect, without
+/// a report (its record is to blame, not us); the next candidate is dialed as usual.
+#[tokio::test]
+async fn a_candidate_with_an_undialable_id_is_dropped_unreported() {
+    let mut rng = StdRng::seed_from_u64(24);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let live = Server::start(config(
+        &mut rng,
+        vec![recorder("foo", 1, 1, None, tx.clone())],
+    ))
+    .await
+    .unwrap();
+    let dialer = Server::start(config(&mut rng, vec![recorder("foo", 1, 1, None, tx)]))
+        .await
+        .unwrap();
+    let mut events = dialer.events();
+    let source = dialer.add_node_source("test");
+    source
+        .send(undialable_node(listener.local_addr().unwrap()))
+        .await
+        .unwrap();
+    source.send(live.local_enode()).await.unwrap();
+    match next_event(&mut events).await {
+        PeerEvent::Added(info) => assert_eq!(info.id, live.local_id()),
+        other => panic!("expected the live candidate connected first, got {other:?}"),
+    }
+    assert_nothing_connected_before_now(&listener).await;
+    assert_eq!(dialer.stats().handshake_failures, 0);
+    for server in [dialer, live] {
+        server.shutdown().await;
+    }
 }
 
 /// A record entry that is not RLP stops the start as a configuration error.

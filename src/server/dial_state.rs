@@ -10,7 +10,11 @@
 //!   ended as a duplicate of a connection the pair resolved by the simultaneous-dial tie-break:
 //!   such a node did not fail, so if the pair is left unconnected it is redialed within a
 //!   second or two (our addition: go-ethereum keeps the pause, and two nodes that dialed each
-//!   other at once can stay apart for it).
+//!   other at once can stay apart for it);
+//! - a node whose id is not a secp256k1 public key is never dialed: no handshake can be
+//!   addressed to it, so no connection is opened. A static peer with such an id is not listed;
+//!   it waits in [`DialState::take_undialable`] to be reported once. The dialer drops a
+//!   candidate with such an id before it takes a slot ([`is_dialable`]).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -34,6 +38,13 @@ pub(crate) fn backoff(attempts: u32) -> Duration {
     BACKOFF_BASE
         .saturating_mul(1 << attempts.min(16))
         .min(BACKOFF_MAX)
+}
+
+/// Whether a handshake can be addressed to `id`: it must be a secp256k1 public key (the RLPx
+/// initiator encrypts its auth to it). An id from a static peer or a node source is only a
+/// claim, checked here once before anything is connected.
+pub(crate) fn is_dialable(id: &PeerId) -> bool {
+    id.to_public_key().is_some()
 }
 
 /// How a dial's handshake phase ended.
@@ -65,6 +76,8 @@ pub(crate) struct DialState {
     dialing: HashSet<PeerId>,
     /// When each node from the sources was last dialed.
     history: HashMap<PeerId, Instant>,
+    /// Static peers refused for an id that is no public key, not yet reported.
+    undialable: Vec<Enode>,
 }
 
 /// Limits the dial state checks against.
@@ -77,14 +90,27 @@ pub(crate) struct DialLimits {
 }
 
 impl DialState {
-    /// Lists `enode` as a static peer, due now.
+    /// Lists `enode` as a static peer, due now; or, if its id is no public key, keeps it to
+    /// be reported by [`take_undialable`](Self::take_undialable) and never dials it.
     pub(crate) fn add_static(&mut self, enode: Enode, now: Instant) {
+        if !is_dialable(&enode.id) {
+            if !self.undialable.iter().any(|e| e.id == enode.id) {
+                self.undialable.push(enode);
+            }
+            return;
+        }
         let redial = Redial {
             enode,
             attempts: 0,
             next_attempt: now,
         };
         self.static_peers.insert(enode.id, redial);
+    }
+
+    /// The static peers refused since the last call for an id that is no public key, each
+    /// reported once (a configuration error: nothing was connected, nothing will be retried).
+    pub(crate) fn take_undialable(&mut self) -> Vec<Enode> {
+        std::mem::take(&mut self.undialable)
     }
 
     /// Forgets a static peer.
@@ -235,10 +261,12 @@ pub(crate) mod tests {
 
     use super::*;
 
-    /// A node on loopback whose id is `byte` repeated (also used by the node-source tests).
+    /// A node on loopback whose id is the public key of the secret key `byte` repeated (also
+    /// used by the node-source tests).
     pub(crate) fn enode(byte: u8) -> Enode {
+        let key = secp256k1::SecretKey::from_secret_bytes([byte; 32]).expect("a valid key");
         Enode {
-            id: PeerId([byte; 64]),
+            id: PeerId::from_secret_key(&key),
             ip: Ipv4Addr::LOCALHOST.into(),
             tcp_port: 30303,
             udp_port: 30303,
@@ -309,12 +337,10 @@ pub(crate) mod tests {
         state.add_static(enode(2), now);
         let trusted = HashSet::from([enode(2).id]);
         let (mut dials, _) = state.due_dials(now, &peers, &limits, &trusted);
-        dials.sort_by_key(|e| e.id.0[0]);
-        assert_eq!(
-            dials,
-            vec![enode(1), enode(2)],
-            "the trusted one bypasses the single slot"
-        );
+        dials.sort_by_key(|e| e.id.0);
+        let mut both = vec![enode(1), enode(2)];
+        both.sort_by_key(|e| e.id.0);
+        assert_eq!(dials, both, "the trusted one bypasses the single slot");
         assert!(!state.has_free_slot(&peers, &limits));
         state.dial_finished(&enode(1), DialOutcome::Failed, false, now);
         let (dials, next) = state.due_dials(now, &peers, &limits, &trusted);
@@ -337,5 +363,33 @@ pub(crate) mod tests {
             state.schedule_duplicate_retry(&node, now);
         }
         assert_eq!(state.duplicate_retries.len(), MAX_DUPLICATE_RETRIES);
+    }
+
+    /// A node whose id is not a point on the curve.
+    fn undialable() -> Enode {
+        Enode {
+            id: PeerId([0xff; 64]),
+            ..enode(1)
+        }
+    }
+
+    #[test]
+    fn a_static_peer_with_an_undialable_id_is_reported_once_and_never_dialed() {
+        let (mut state, peers, limits, now) = fixture(4);
+        let bad = undialable();
+        assert!(!is_dialable(&bad.id) && is_dialable(&enode(2).id));
+        state.add_static(bad, now);
+        state.add_static(bad, now);
+        state.add_static(enode(2), now);
+        assert!(!state.is_static(&bad.id));
+        assert_eq!(state.take_undialable(), vec![bad], "reported once");
+        assert!(state.take_undialable().is_empty());
+        let (dials, _) = state.due_dials(now, &peers, &limits, &HashSet::new());
+        assert_eq!(dials, vec![enode(2)]);
+        state.dial_finished(&enode(2), DialOutcome::Failed, false, now);
+        for later in [backoff(0), BACKOFF_MAX, DIAL_HISTORY * 4] {
+            let (dials, _) = state.due_dials(now + later, &peers, &limits, &HashSet::new());
+            assert!(dials.iter().all(|d| d.id != bad.id), "never retried");
+        }
     }
 }

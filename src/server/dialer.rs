@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use super::dial_state::is_dialable;
 use super::sources::{FairMix, Source};
 use super::{DialCandidate, Inner, setup};
 use ethp2p_discovery::Enode;
@@ -22,6 +23,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut new_sources: mpsc::UnboundedRecei
     let mut shutdown = inner.shutdown.subscribe();
     let mut mix = FairMix::default();
     loop {
+        report_undialable(&inner);
         let (next_due, free_slot) = start_due_dials(&inner);
         let sleep = tokio::time::sleep_until(next_due.unwrap_or(Instant::now() + IDLE).into());
         tokio::select! {
@@ -31,6 +33,15 @@ pub(crate) async fn run(inner: Arc<Inner>, mut new_sources: mpsc::UnboundedRecei
             Some(source) = new_sources.recv() => mix.add(source),
             candidate = mix.next(), if free_slot => dial_candidate(&inner, candidate),
         }
+    }
+}
+
+/// Reports the static peers refused for an id that is no public key, each once (the dial state
+/// never dials them).
+fn report_undialable(inner: &Inner) {
+    let undialable = inner.state.lock().dials.take_undialable();
+    for enode in undialable {
+        setup::undialable(inner, enode);
     }
 }
 
@@ -66,6 +77,11 @@ fn start_due_dials(inner: &Arc<Inner>) -> (Option<Instant>, bool) {
 
 fn dial_candidate(inner: &Arc<Inner>, candidate: DialCandidate) {
     let enode = candidate.enode;
+    if !is_dialable(&enode.id) {
+        // The record that named it is to blame, not our configuration: nothing to report.
+        tracing::debug!(peer = ?enode.id, "candidate dropped: its id is not a public key");
+        return;
+    }
     let mut addrs = candidate.dial_order(inner.config.listen_addr);
     addrs.retain(|addr| inner.config.allows(addr.ip()));
     let taken = {

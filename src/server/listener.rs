@@ -1,10 +1,8 @@
-//! The accept loop. Every accepted connection passes the net restriction and the per-IP throttle,
-//! then takes a pending-handshake slot. When all `max_pending` slots are taken, the oldest
-//! handshake that has not yet delivered a valid auth is dropped to make room: a flood of
-//! connections that handshake slowly (one byte per second, say) then cannot lock out a peer that
-//! completes its handshake promptly, and memory stays bounded by `max_pending` connections.
-//! Handshakes past their auth are about to finish and are never dropped this way; when every
-//! slot holds one, the listener waits for a slot, as go-ethereum does.
+//! The accept loop. Every accepted connection passes the net restriction and the per-IP
+//! throttle (`inbound_throttle.rs`), then takes a pending-handshake slot
+//! (`pending_handshakes.rs`), evicting the oldest unauthenticated handshake when all are taken
+//! or waiting for a slot when every one holds an authenticated handshake. Both rules are plain
+//! state; this task only feeds them the connections and the time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,16 +10,17 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use super::{Inner, PendingEntry, setup};
-use ethp2p_discovery::netutil::{canonical_addr, is_lan};
+use super::inbound_throttle::InboundThrottle;
+use super::pending_handshakes::Take;
+use super::{Inner, setup};
+use ethp2p_discovery::netutil::canonical_addr;
 
 /// After an accept error (out of file descriptors, say) wait this long before accepting again.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 pub(crate) async fn run(inner: Arc<Inner>, listener: TcpListener) {
     let mut shutdown = inner.shutdown.subscribe();
+    let mut throttle = InboundThrottle::new(inner.config.inbound_throttle);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -45,29 +44,14 @@ pub(crate) async fn run(inner: Arc<Inner>, listener: TcpListener) {
             tracing::debug!(%remote_addr, "inbound refused: not in the net restriction");
             continue;
         }
-        {
-            let mut state = inner.state.lock();
-            if !is_lan(ip) {
-                let now = Instant::now();
-                let throttle = inner.config.inbound_throttle;
-                state
-                    .inbound_history
-                    .retain(|_, seen| now.duration_since(*seen) < throttle);
-                if state.inbound_history.contains_key(&ip) {
-                    tracing::debug!(%remote_addr, "inbound refused: connected too recently");
-                    continue;
-                }
-                state.inbound_history.insert(ip, now);
-            }
+        if !throttle.admit(ip, Instant::now()) {
+            tracing::debug!(%remote_addr, "inbound refused: connected too recently");
+            continue;
         }
-        let Some((evict_rx, slot, authenticated)) = take_slot(&inner, &mut shutdown).await else {
+        let Some((slot, evicted)) = take_slot(&inner, &mut shutdown).await else {
             return;
         };
-        let pending = setup::PendingSlot {
-            slot,
-            evicted: evict_rx,
-            authenticated,
-        };
+        let pending = setup::PendingSlot { slot, evicted };
         let task = setup::run(
             inner.clone(),
             tcp,
@@ -78,40 +62,27 @@ pub(crate) async fn run(inner: Arc<Inner>, listener: TcpListener) {
     }
 }
 
-/// Takes a pending-handshake slot, dropping the oldest not-yet-authenticated handshake if all
-/// are taken, or waiting until one frees. `None` on shutdown.
+/// Takes a pending-handshake slot, telling the handshake it evicts (if any) to stop, or waits
+/// until a slot frees. Returns the slot and the receiver its own eviction would fire; `None`
+/// on shutdown.
 async fn take_slot(
     inner: &Inner,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<(oneshot::Receiver<()>, u64, Arc<AtomicBool>)> {
+) -> Option<(u64, oneshot::Receiver<()>)> {
     loop {
         let released = inner.pending_released.notified();
         tokio::pin!(released);
         released.as_mut().enable();
-        {
-            let mut state = inner.state.lock();
-            if state.pending.len() >= inner.config.max_pending.max(1) {
-                let victim = state
-                    .pending
-                    .iter()
-                    .find(|(_, entry)| !entry.authenticated.load(Ordering::Acquire))
-                    .map(|(slot, _)| *slot);
-                if let Some(entry) = victim.and_then(|slot| state.pending.remove(&slot)) {
-                    let _ = entry.evict.send(());
-                }
+        let (evict, evicted) = oneshot::channel();
+        let taken = inner.state.lock().pending.take(evict);
+        match taken {
+            Take::Free(slot) => return Some((slot, evicted)),
+            Take::Evicted { slot, victim } => {
+                // The victim's task may have ended already: nobody to tell then.
+                let _ = victim.send(());
+                return Some((slot, evicted));
             }
-            if state.pending.len() < inner.config.max_pending.max(1) {
-                let (evict, evict_rx) = oneshot::channel();
-                let authenticated = Arc::new(AtomicBool::new(false));
-                let slot = state.next_pending;
-                state.next_pending += 1;
-                let entry = PendingEntry {
-                    evict,
-                    authenticated: authenticated.clone(),
-                };
-                state.pending.insert(slot, entry);
-                return Some((evict_rx, slot, authenticated));
-            }
+            Take::Wait => {}
         }
         tokio::select! {
             _ = released => {}

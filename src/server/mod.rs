@@ -10,16 +10,18 @@ mod dialer;
 mod discovery;
 mod dns;
 mod events;
+mod inbound_throttle;
 mod listener;
 #[cfg(feature = "nat")]
 mod nat;
+mod pending_handshakes;
 mod setup;
 mod sources;
 mod start_error;
 mod table;
 mod tasks;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,31 +48,31 @@ use crate::subscription::{Subscription, Subscriptions};
 use dial_state::{DialLimits, DialState};
 use ethp2p_discovery::Enode;
 pub(crate) use events::Counters;
+use pending_handshakes::PendingHandshakes;
 use table::PeerTable;
 use tasks::TaskGroup;
 
-/// An inbound handshake in progress.
-struct PendingEntry {
-    /// Fires to drop it for a newer connection.
-    evict: oneshot::Sender<()>,
-    /// Set once the remote sent a valid auth: such a handshake is about to finish and is not
-    /// dropped for newer ones.
-    authenticated: Arc<std::sync::atomic::AtomicBool>,
-}
-
 /// Mutable server state, behind one lock that is never held across an await.
-#[derive(Default)]
 struct State {
     peers: PeerTable,
     trusted: HashSet<PeerId>,
     /// Static peers, dials in progress, dial history and backoffs.
     dials: DialState,
-    /// When each non-LAN IP last connected to us.
-    inbound_history: HashMap<IpAddr, Instant>,
-    /// Inbound handshakes in progress, oldest first.
-    pending: BTreeMap<u64, PendingEntry>,
-    next_pending: u64,
+    /// Inbound handshakes in progress, each with the sender that stops its task.
+    pending: PendingHandshakes<oneshot::Sender<()>>,
     shutting_down: bool,
+}
+
+impl State {
+    fn new(config: &ServerConfig) -> Self {
+        State {
+            peers: PeerTable::default(),
+            trusted: HashSet::new(),
+            dials: DialState::default(),
+            pending: PendingHandshakes::new(config.max_pending),
+            shutting_down: false,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -203,7 +205,7 @@ impl Server {
             }
         };
         let now = Instant::now();
-        let mut state = State::default();
+        let mut state = State::new(&config);
         for enode in &config.trusted_peers {
             state.trusted.insert(enode.id);
         }
@@ -347,7 +349,9 @@ impl ServerHandle {
         self.inner.events.subscribe()
     }
 
-    /// Makes `enode` a static peer: dialed now and redialed with backoff whenever it drops.
+    /// Makes `enode` a static peer: dialed now and redialed with backoff whenever it drops. An
+    /// id that is not a public key cannot be dialed: it is not listed, and reported once as
+    /// [`PeerEvent::HandshakeFailed`] with [`SetupError::InvalidNodeId`] (nothing is connected).
     pub fn add_peer(&self, enode: Enode) {
         self.inner
             .state
@@ -487,8 +491,8 @@ impl ServerHandle {
                     .end
                     .end(EndCause::Requested(DisconnectReason::ClientQuitting));
             }
-            for (_, entry) in std::mem::take(&mut state.pending) {
-                let _ = entry.evict.send(());
+            for evict in state.pending.drain() {
+                let _ = evict.send(());
             }
         }
         self.inner.shutdown.send_replace(true);

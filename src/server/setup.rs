@@ -46,9 +46,11 @@ pub enum SetupError {
     /// We refused it, telling the remote this reason.
     #[error("refused: {0}")]
     Refused(DisconnectReason),
-    /// The node we were to dial has an id that is not a secp256k1 public key, so no handshake
-    /// can be addressed to it. The id came from our side (a static peer, a node source), not
-    /// from whoever listens at that address: nothing was sent.
+    /// A static peer has an id that is not a secp256k1 public key, so no handshake can be
+    /// addressed to it. The id came from our configuration, not from whoever listens at that
+    /// address: it is found before the connect, so nothing is connected or sent, and it is
+    /// reported once and never retried. (A node source's candidate with such an id is dropped
+    /// without a report: its record is to blame.)
     #[error("node id {0} is not a valid public key")]
     InvalidNodeId(PeerId),
 }
@@ -103,8 +105,6 @@ pub(crate) struct PendingSlot {
     pub(crate) slot: u64,
     /// Fires if the pending limit drops this handshake for a newer one.
     pub(crate) evicted: oneshot::Receiver<()>,
-    /// Set once the remote's auth is valid (the listener then never drops it).
-    pub(crate) authenticated: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Where a connection came from; decides what to release when its handshake phase ends.
@@ -130,7 +130,7 @@ fn handshake_done(inner: &Inner, origin: &Origin, outcome: DialOutcome) {
     let mut state = inner.state.lock();
     match origin {
         Origin::Inbound(pending) => {
-            state.pending.remove(&pending.slot);
+            state.pending.release(pending.slot);
             inner.pending_released.notify_one();
         }
         Origin::Outbound(enode) => {
@@ -160,21 +160,15 @@ pub(crate) async fn run(
     };
     // The remote's id once the RLPx handshake proved it, for the failure event.
     let mut proven = None;
-    // Boxed so its state is freed when the handshake ends instead of staying inside the
-    // long-lived peer task.
-    let authenticated = match &origin {
-        Origin::Inbound(pending) => Some(pending.authenticated.clone()),
+    let pending_slot = match &origin {
+        Origin::Inbound(pending) => Some(pending.slot),
         Origin::Outbound(_) => None,
     };
+    // Boxed so its state is freed when the handshake ends instead of staying inside the
+    // long-lived peer task.
     let handshake = timeout(
         inner.config.handshake_timeout,
-        Box::pin(handshake(
-            &inner,
-            tcp,
-            expected,
-            &mut proven,
-            authenticated.as_deref(),
-        )),
+        Box::pin(handshake(&inner, tcp, expected, &mut proven, pending_slot)),
     );
     let result = match &mut origin {
         Origin::Inbound(pending) => tokio::select! {
@@ -202,6 +196,15 @@ pub(crate) async fn run(
 /// A dial whose TCP connect failed.
 pub(crate) fn dial_failed(inner: &Inner, enode: Enode, remote_addr: SocketAddr, error: SetupError) {
     failed(inner, &Origin::Outbound(enode), remote_addr, None, error);
+}
+
+/// A static peer whose id is no public key (see [`SetupError::InvalidNodeId`]): reported as a
+/// failed handshake at its address, though nothing was connected.
+pub(crate) fn undialable(inner: &Inner, enode: Enode) {
+    let (id, remote_addr) = (enode.id, enode.tcp_addr());
+    let error = SetupError::InvalidNodeId(id);
+    tracing::warn!(peer = ?id, %remote_addr, %error, "static peer not dialed");
+    report_failure(inner, remote_addr, Direction::Outbound, Some(id), error);
 }
 
 /// Reports a connection that did not become a peer: a duplicate closed by the tie-break, or a
@@ -237,13 +240,24 @@ fn failed(
         });
         return;
     }
-    Counters::bump(&inner.counters.handshake_failures, 1);
     tracing::info!(peer = ?id, %remote_addr, ?direction, %error, "connection failed before becoming a peer");
+    report_failure(inner, remote_addr, direction, id, error);
+}
+
+/// Counts and announces a connection or dial that did not become a peer.
+fn report_failure(
+    inner: &Inner,
+    remote_addr: SocketAddr,
+    direction: Direction,
+    id: Option<PeerId>,
+    error: SetupError,
+) {
+    Counters::bump(&inner.counters.handshake_failures, 1);
     inner.emit(PeerEvent::HandshakeFailed {
         remote_addr,
         direction,
         id,
-        sent,
+        sent: error.sent(),
         error,
     });
 }
@@ -253,7 +267,7 @@ async fn handshake(
     tcp: TcpStream,
     expected: Option<PeerId>,
     proven: &mut Option<PeerId>,
-    authenticated: Option<&std::sync::atomic::AtomicBool>,
+    pending_slot: Option<u64>,
 ) -> Result<Ready, SetupError> {
     let direction = if expected.is_some() {
         Direction::Outbound
@@ -264,6 +278,8 @@ async fn handshake(
     let mut rng: rand::rngs::StdRng = rand::make_rng();
     let stream = match expected {
         Some(id) => {
+            // Checked before the connect (`dial_state::is_dialable`); kept as an error, not a
+            // panic, should a path to here ever skip that check.
             let remote = id.to_public_key().ok_or(SetupError::InvalidNodeId(id))?;
             let key = crate::rlpx::NodeKey::from_parts(config.key, inner.local_id);
             RlpxStream::connect(tcp, key, remote, &mut rng, config.max_frame_size).await?
@@ -272,8 +288,9 @@ async fn handshake(
     };
     let id = stream.remote_id();
     *proven = Some(id);
-    if let Some(flag) = authenticated {
-        flag.store(true, std::sync::atomic::Ordering::Release);
+    if let Some(slot) = pending_slot {
+        // Past its auth: the pending limit no longer drops it for newer connections.
+        inner.state.lock().pending.authenticated(slot);
     }
     let trusted = inner.is_trusted(&id);
     if let Err(reason) = admit(inner, id, direction, trusted) {
