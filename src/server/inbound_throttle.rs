@@ -9,7 +9,7 @@
 //! last window. Entries expire oldest first from a queue in arrival order, so each admission
 //! costs O(1) amortized however many IPs are remembered.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -18,9 +18,9 @@ use ethp2p_discovery::netutil::is_lan;
 /// Which non-LAN IPs connected within the last window.
 pub(crate) struct InboundThrottle {
     window: Duration,
-    /// When each remembered IP was admitted.
-    admitted: HashMap<IpAddr, Instant>,
-    /// The same entries in admission order, oldest first, for expiry. An IP is admitted only
+    /// The remembered IPs.
+    admitted: HashSet<IpAddr>,
+    /// The same IPs with their admission time, oldest first, for expiry. An IP is admitted only
     /// while it is not remembered, so it appears here at most once.
     expiry: VecDeque<(Instant, IpAddr)>,
 }
@@ -30,7 +30,7 @@ impl InboundThrottle {
     pub(crate) fn new(window: Duration) -> Self {
         InboundThrottle {
             window,
-            admitted: HashMap::new(),
+            admitted: HashSet::new(),
             expiry: VecDeque::new(),
         }
     }
@@ -43,10 +43,10 @@ impl InboundThrottle {
             return true;
         }
         self.expire(now);
-        if self.admitted.contains_key(&ip) {
+        if self.admitted.contains(&ip) {
             return false;
         }
-        self.admitted.insert(ip, now);
+        self.admitted.insert(ip);
         self.expiry.push_back((now, ip));
         true
     }
