@@ -7,11 +7,11 @@
 //!   other message by code to its protocol's bounded inbox (waiting when the handler is slow:
 //!   memory stays bounded and TCP pushes back on the remote), or to a subscription.
 //! - The write loop seals and writes the frames that protocol tasks queue (bounded, so senders
-//!   wait for a slow peer), and drives the session's [`Keepalive`](keepalive::Keepalive): a
-//!   Ping every `ping_interval`, and the end of a peer that sends nothing within `read_timeout`
-//!   or does not take our data within `write_timeout`.
-//! - Whatever ends the session first (read error, remote Disconnect, a handler returning, a
-//!   request from the server) is recorded once in the `EndSignal`; the write loop then sends
+//!   wait for a slow peer), and drives the session's clock, a sans-IO `Keepalive` that takes
+//!   `now` and names its next deadline: a Ping every `ping_interval`, and the end of a peer that
+//!   sends nothing within `read_timeout` or does not take our data within `write_timeout`.
+//! - Whatever ends the session first (read error, remote Disconnect, a timeout, a handler
+//!   returning, a request from the server) is recorded once in the `EndSignal`; the write loop then sends
 //!   our Disconnect when there is a reason to send.
 
 mod end;
@@ -46,7 +46,8 @@ use crate::subscription::Subscriptions;
 pub struct PeerConfig {
     /// How often we Ping (go-ethereum: 15 s).
     pub ping_interval: Duration,
-    /// A peer that sends nothing for this long is dropped (go-ethereum: 30 s).
+    /// A peer that sends nothing for this long while we wait for a frame is dropped (go-ethereum:
+    /// 30 s); time spent waiting for a slow protocol handler does not count.
     pub read_timeout: Duration,
     /// A peer that does not take a queued frame within this long is dropped (go-ethereum: 20 s).
     pub write_timeout: Duration,
