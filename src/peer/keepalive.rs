@@ -3,8 +3,8 @@
 //! [`Keepalive::handle_timeout`] says what a passed deadline asks. The write loop drives it
 //! (`timer.rs`); nothing here reads a clock.
 //!
-//! Three deadlines, go-ethereum's (`p2p/peer.go`: `pingInterval`, `frameReadTimeout`,
-//! `frameWriteTimeout`):
+//! Three deadlines, as go-ethereum's `pingInterval` (p2p/peer.go), `frameReadTimeout` and
+//! `frameWriteTimeout` (p2p/server.go):
 //! - a Ping every `ping_interval` from the start (a missed one goes out as soon as it can, like
 //!   a tokio `Interval` in its default `Burst` mode), never in the middle of a write;
 //! - a read timeout `read_timeout` after the read loop began waiting for a frame;

@@ -11,8 +11,8 @@
 //!   `now` and names its next deadline: a Ping every `ping_interval`, and the end of a peer that
 //!   sends nothing within `read_timeout` or does not take our data within `write_timeout`.
 //! - Whatever ends the session first (read error, remote Disconnect, a timeout, a handler
-//!   returning, a request from the server) is recorded once in the `EndSignal`; the write loop then sends
-//!   our Disconnect when there is a reason to send.
+//!   returning, a request from the server) is recorded once in the `EndSignal`; the write loop
+//!   then sends our Disconnect when there is a reason to send.
 
 mod end;
 mod keepalive;
