@@ -4,7 +4,8 @@
 //! The read and write loops run side by side in one task, so the write loop cannot borrow state
 //! the read loop updates (a future holding a `Cell` reference is not `Send`), and a lock or a
 //! message per frame would cost more than the deadline it resets. Instead the read loop stores,
-//! per frame, since when it waits for the next one (a clock read and a relaxed store), and the
+//! per frame, that it holds one and since when it waits for the next (a clock read and two
+//! relaxed stores, where a tokio timeout per frame cost a clock read and a timer entry), and the
 //! timer reads that only when it wakes. Between wakes the state's read deadline can only be
 //! early, never late: the timer then wakes, finds the newer time, and sleeps again. A read loop
 //! busy handing a frame on counts as waiting from the moment the timer looks, so a slow
