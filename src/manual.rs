@@ -115,8 +115,10 @@ pub mod concepts {
     //! 1 s after the end is stopped.
     //!
     //! Each peer also has a read loop (decrypts frames, answers Ping, routes messages to
-    //! inboxes or subscriptions), a write loop (seals queued frames) and a ping loop. Message
-    //! encoding and snappy compression happen in the task that sends.
+    //! inboxes or subscriptions) and a write loop (seals queued frames, and keeps the session's
+    //! time: a Ping every `ping_interval`, the read and write timeouts, all from one sans-IO
+    //! state that takes `now` and names its next deadline). Message encoding and snappy
+    //! compression happen in the task that sends.
     //!
     //! ## Events
     //!
@@ -157,7 +159,7 @@ pub mod concepts {
     //! | `dial_timeout` (TCP connect) | 15 s | the dial fails ([`SetupError::ConnectTimeout`](crate::server::SetupError::ConnectTimeout)) |
     //! | `max_frame_size` | 2^24 - 1 bytes | the frame is refused from its header, before its body is read; the session ends with "breach of protocol" |
     //! | `peer.max_message_size` (after snappy) | 16 MiB | checked against the length snappy announces, before decompressing; "breach of protocol" |
-    //! | `peer.read_timeout` | 30 s | nothing arrived, not even a Pong: "ping timeout" |
+    //! | `peer.read_timeout` | 30 s | nothing arrived, not even a Pong, while the read loop waited for a frame (not while it waited for a slow handler): "ping timeout" |
     //! | `peer.write_timeout` | 20 s | the remote did not take our data; the session ends without a Disconnect |
     //! | `peer.inbox_capacity` per protocol | 16 messages | the read loop waits for the handler (back-pressure on that peer) |
     //! | `peer.outbox_capacity` per peer | 64 frames | `send` waits until the socket takes frames |
@@ -221,8 +223,10 @@ pub mod errors {
     //! # Errors and disconnect reasons
     //!
     //! Errors are typed by who is to blame, and each maps to a devp2p
-    //! [`DisconnectReason`](crate::p2p::DisconnectReason) in one place
-    //! ([`EndCause::reason_to_send`](crate::peer::EndCause::reason_to_send)).
+    //! [`DisconnectReason`](crate::p2p::DisconnectReason) in one place, which both
+    //! [`EndCause::reason_to_send`](crate::peer::EndCause::reason_to_send) (a peer session) and
+    //! [`ConnectionError::disconnect_reason`](crate::p2p::ConnectionError::disconnect_reason)
+    //! (the Hello exchange) answer from.
     //!
     //! ## Before a connection becomes a peer
     //!

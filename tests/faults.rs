@@ -10,10 +10,14 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{DEADLINE, ECHO, ECHO_WIRE_CODE, Fixture, RawClient, node_config};
-use ethp2p::p2p::{DisconnectReason, MAX_MESSAGE_SIZE, P2pError, PING, PONG, encode_message};
+use ethp2p::p2p::{
+    DISCONNECT, DisconnectReason, MAX_MESSAGE_SIZE, P2pError, PING, PONG, encode_message,
+    split_message_code,
+};
 use ethp2p::peer::EndCause;
 use ethp2p::rlpx::random_secret_key;
 use ethp2p::rlpx::{FrameError, Initiator, MAX_FRAME_SIZE, PeerId, RlpxError};
@@ -635,5 +639,61 @@ async fn full_subscription_drops_without_stalling_the_read_loop() {
             payload: 0u32.to_be_bytes().to_vec()
         }
     );
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn handler_stalled_beyond_the_read_timeout_is_no_read_timeout() {
+    // While the read loop waits for a slow handler to take a message it reads nothing, so the
+    // remote's silence meanwhile is ours, not the remote's: the read timeout runs only while
+    // the read loop waits for a frame.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let stall = Protocol::new("stall", 1, 1, {
+        let release = release.clone();
+        move |mut peer| {
+            let release = release.clone();
+            async move {
+                release.notified().await;
+                while let Some(message) = peer.recv().await {
+                    peer.send(message.code, &message.payload).await?;
+                }
+                Ok(())
+            }
+        }
+    });
+    let mut f = Fixture::start(StdRng::seed_from_u64(82), |config| {
+        config.protocols.push(stall);
+        config.peer.inbox_capacity = 1;
+    })
+    .await;
+    let read_timeout = common::quick_peer_config().read_timeout;
+    let ping_interval = common::quick_peer_config().ping_interval;
+    let mut client = f.raw_client().await;
+    client.join(&[ECHO, ("stall", 1)]).await;
+    f.wait_added(client.id()).await;
+    // "echo" has 2 codes from 0x10, so "stall" code 0 is 0x12. The first message fills the
+    // inbox, the second holds the read loop.
+    const STALL_WIRE_CODE: u64 = ECHO_WIRE_CODE + 2;
+    for i in 0..2u8 {
+        client.send_message(STALL_WIRE_CODE, &[i]).await.unwrap();
+    }
+    // The server's Pings keep coming while its read loop is held: count enough of them to
+    // span more than the read timeout, then let the handler go.
+    let pings = read_timeout.as_millis() / ping_interval.as_millis() + 3;
+    let count_pings = async {
+        let mut seen = 0;
+        while seen < pings {
+            let frame = client.read_frame().await.expect("the session goes on");
+            let (code, _) = split_message_code(&frame).unwrap();
+            assert_ne!(code, DISCONNECT, "disconnected while held");
+            seen += u128::from(code == PING);
+        }
+    };
+    timeout(DEADLINE, count_pings).await.expect("Pings in time");
+    release.notify_one();
+    for i in 0..2u8 {
+        assert_eq!(client.expect_message(STALL_WIRE_CODE).await, [i]);
+    }
+    assert!(f.server.peers().iter().any(|p| p.id == client.id()));
     f.finish().await;
 }

@@ -5,6 +5,7 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::ending::Ending;
 use super::{
     DISCONNECT, DisconnectReason, HELLO, Hello, MAX_MESSAGE_SIZE, P2pError, PING, PING_PAYLOAD,
     PONG, PONG_PAYLOAD, Received, Violation, decode_disconnect_message, decode_payload_into,
@@ -51,18 +52,21 @@ impl From<Violation> for ConnectionError {
 
 impl ConnectionError {
     /// The reason to send the remote when this error ends the session, if we should send one at
-    /// all (not when the socket is gone or the remote already said goodbye).
+    /// all (not when the socket is gone or the remote already said goodbye). The peer runtime's
+    /// [`EndCause::reason_to_send`](crate::peer::EndCause::reason_to_send) answers from the same
+    /// map.
     pub fn disconnect_reason(&self) -> Option<DisconnectReason> {
+        self.ending().reason_to_send()
+    }
+
+    fn ending(&self) -> Ending {
         match self {
-            ConnectionError::Rlpx(RlpxError::Closed | RlpxError::Io(_)) => None,
-            ConnectionError::Disconnected(_) => None,
-            ConnectionError::UnexpectedIdentity { .. } => {
-                Some(DisconnectReason::UnexpectedIdentity)
-            }
-            ConnectionError::Rlpx(_)
-            | ConnectionError::Protocol(_)
+            ConnectionError::Rlpx(error) => Ending::of_transport(error),
+            ConnectionError::Disconnected(_) => Ending::RemoteDisconnected,
+            ConnectionError::UnexpectedIdentity { .. } => Ending::UnexpectedIdentity,
+            ConnectionError::Protocol(_)
             | ConnectionError::ExpectedHello(_)
-            | ConnectionError::UnexpectedHello => Some(DisconnectReason::BreachOfProtocol),
+            | ConnectionError::UnexpectedHello => Ending::Breach,
         }
     }
 }
@@ -209,4 +213,51 @@ async fn send_disconnect<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), ConnectionError> {
     encode_message(DISCONNECT, &reason.encode(), snappy, stream.frame_buffer())?;
     Ok(stream.send_frame().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rlpx::FrameError;
+
+    #[test]
+    fn every_error_sends_its_reason() {
+        let table = [
+            (ConnectionError::Rlpx(RlpxError::Closed), None),
+            (
+                ConnectionError::Rlpx(RlpxError::Io(std::io::ErrorKind::BrokenPipe)),
+                None,
+            ),
+            (
+                ConnectionError::Rlpx(RlpxError::Frame(FrameError::BodyMac)),
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (
+                ConnectionError::Protocol(P2pError::EmptyMessage),
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (
+                ConnectionError::ExpectedHello(0x10),
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (
+                ConnectionError::UnexpectedIdentity {
+                    handshake: PeerId([1; 64]),
+                    hello: PeerId([2; 64]),
+                },
+                Some(DisconnectReason::UnexpectedIdentity),
+            ),
+            (
+                ConnectionError::UnexpectedHello,
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (
+                ConnectionError::Disconnected(DisconnectReason::TooManyPeers),
+                None,
+            ),
+        ];
+        for (error, reason) in table {
+            assert_eq!(error.disconnect_reason(), reason, "{error:?}");
+        }
+    }
 }

@@ -11,6 +11,7 @@
 pub mod capability;
 pub mod connection;
 pub mod disconnect;
+pub(crate) mod ending;
 pub mod error;
 pub mod hello;
 pub mod message;

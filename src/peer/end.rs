@@ -1,8 +1,9 @@
-//! Why a peer session ended, and the one place that maps each cause to the Disconnect reason we
-//! send.
+//! Why a peer session ended, and which Disconnect reason each cause sends (decided by the
+//! base protocol's one map, `p2p::ending`, which the Hello exchange's errors use too).
 
 use std::fmt;
 
+use crate::p2p::ending::Ending;
 use crate::p2p::{Capability, DisconnectReason, P2pError, Violation};
 use crate::rlpx::RlpxError;
 
@@ -48,17 +49,21 @@ impl From<Violation> for EndCause {
 impl EndCause {
     /// The reason we tell the remote, or `None` when we should not (or cannot) send one.
     pub fn reason_to_send(&self) -> Option<DisconnectReason> {
+        self.ending().reason_to_send()
+    }
+
+    fn ending(&self) -> Ending {
         match self {
-            EndCause::RemoteDisconnect(_) | EndCause::WriteTimeout => None,
-            EndCause::Transport(RlpxError::Closed | RlpxError::Io(_)) => None,
-            EndCause::Requested(reason) => Some(*reason),
-            EndCause::ProtocolReturned(_) => Some(DisconnectReason::ClientQuitting),
-            EndCause::ProtocolFailed { .. } => Some(DisconnectReason::SubprotocolError),
-            EndCause::ReadTimeout => Some(DisconnectReason::PingTimeout),
-            EndCause::BadMessage(_)
-            | EndCause::UnknownCode(_)
-            | EndCause::UnexpectedHello
-            | EndCause::Transport(_) => Some(DisconnectReason::BreachOfProtocol),
+            EndCause::RemoteDisconnect(_) => Ending::RemoteDisconnected,
+            EndCause::Requested(reason) => Ending::Chosen(*reason),
+            EndCause::ProtocolReturned(_) => Ending::Chosen(DisconnectReason::ClientQuitting),
+            EndCause::ProtocolFailed { .. } => Ending::SubprotocolFailed,
+            EndCause::BadMessage(_) | EndCause::UnknownCode(_) | EndCause::UnexpectedHello => {
+                Ending::Breach
+            }
+            EndCause::ReadTimeout => Ending::Silent,
+            EndCause::WriteTimeout => Ending::WriteStalled,
+            EndCause::Transport(error) => Ending::of_transport(error),
         }
     }
 
@@ -74,9 +79,8 @@ impl EndCause {
     /// Whether the remote ended it (it disconnected or went away) rather than us.
     pub fn initiated_by_remote(&self) -> bool {
         matches!(
-            self,
-            EndCause::RemoteDisconnect(_)
-                | EndCause::Transport(RlpxError::Closed | RlpxError::Io(_))
+            self.ending(),
+            Ending::RemoteDisconnected | Ending::ConnectionLost
         )
     }
 }
@@ -118,5 +122,60 @@ impl PeerEnd {
     /// Whether the remote ended the session.
     pub fn initiated_by_remote(&self) -> bool {
         self.cause.initiated_by_remote()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rlpx::FrameError;
+
+    #[test]
+    fn every_cause_sends_the_reason_the_manual_lists() {
+        let eth = Capability::new("eth", 68);
+        let table = [
+            (EndCause::RemoteDisconnect(None), None),
+            (
+                EndCause::Requested(DisconnectReason::TooManyPeers),
+                Some(DisconnectReason::TooManyPeers),
+            ),
+            (
+                EndCause::ProtocolReturned(eth.clone()),
+                Some(DisconnectReason::ClientQuitting),
+            ),
+            (
+                EndCause::ProtocolFailed {
+                    protocol: eth,
+                    error: "bad block".into(),
+                },
+                Some(DisconnectReason::SubprotocolError),
+            ),
+            (
+                EndCause::BadMessage(P2pError::EmptyMessage),
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (
+                EndCause::UnknownCode(0x99),
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (
+                EndCause::UnexpectedHello,
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+            (EndCause::ReadTimeout, Some(DisconnectReason::PingTimeout)),
+            (EndCause::WriteTimeout, None),
+            (EndCause::Transport(RlpxError::Closed), None),
+            (
+                EndCause::Transport(RlpxError::Io(std::io::ErrorKind::ConnectionReset)),
+                None,
+            ),
+            (
+                EndCause::Transport(RlpxError::Frame(FrameError::HeaderMac)),
+                Some(DisconnectReason::BreachOfProtocol),
+            ),
+        ];
+        for (cause, reason) in table {
+            assert_eq!(cause.reason_to_send(), reason, "{cause:?}");
+        }
     }
 }

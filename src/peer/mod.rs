@@ -7,14 +7,17 @@
 //!   other message by code to its protocol's bounded inbox (waiting when the handler is slow:
 //!   memory stays bounded and TCP pushes back on the remote), or to a subscription.
 //! - The write loop seals and writes the frames that protocol tasks queue (bounded, so senders
-//!   wait for a slow peer), sends a Ping every `ping_interval`, and gives up on a peer that does
-//!   not take our data within `write_timeout`.
-//! - Whatever ends the session first (read error, remote Disconnect, a handler returning, a
-//!   request from the server) is recorded once in the `EndSignal`; the write loop then sends
-//!   our Disconnect when there is a reason to send.
+//!   wait for a slow peer), and drives the session's clock, a sans-IO `Keepalive` that takes
+//!   `now` and names its next deadline: a Ping every `ping_interval`, and the end of a peer that
+//!   sends nothing within `read_timeout` or does not take our data within `write_timeout`.
+//! - Whatever ends the session first (read error, remote Disconnect, a timeout, a handler
+//!   returning, a request from the server) is recorded once in the `EndSignal`; the write loop
+//!   then sends our Disconnect when there is a reason to send.
 
 mod end;
+mod keepalive;
 mod message_counts;
+mod timer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,10 +25,12 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, interval_at, timeout};
+use tokio::time::{Instant, timeout};
 
 pub use end::{EndCause, PeerEnd};
+use keepalive::{Expired, Keepalive};
 pub(crate) use message_counts::MessageCounts;
+use timer::{KeepaliveTimer, ReadProgress};
 
 use crate::metrics::Traffic;
 use crate::p2p::{
@@ -41,7 +46,8 @@ use crate::subscription::Subscriptions;
 pub struct PeerConfig {
     /// How often we Ping (go-ethereum: 15 s).
     pub ping_interval: Duration,
-    /// A peer that sends nothing for this long is dropped (go-ethereum: 30 s).
+    /// A peer that sends nothing for this long while we wait for a frame is dropped (go-ethereum:
+    /// 30 s); time spent waiting for a slow protocol handler does not count.
     pub read_timeout: Duration,
     /// A peer that does not take a queued frame within this long is dropped (go-ethereum: 20 s).
     pub write_timeout: Duration,
@@ -156,6 +162,9 @@ where
     }
 
     let (cause, writer_healthy) = {
+        let start = Instant::now();
+        let reads = ReadProgress::new(start);
+        let mut timer = KeepaliveTimer::new(Keepalive::new(start.into_std(), config), &reads);
         let read = ReadLoop {
             capabilities: &info.capabilities,
             inboxes: &inboxes,
@@ -166,15 +175,17 @@ where
             subscriptions: &subscriptions,
             info: &info,
             counts: &counts,
+            reads: &reads,
         }
         .run(&mut reader);
         let write = write_loop(
             &mut writer,
             &mut outbox_rx,
-            end.watch(),
+            &end,
             snappy,
             config,
             &counts,
+            &mut timer,
         );
         tokio::pin!(read, write);
         tokio::select! {
@@ -234,17 +245,21 @@ struct ReadLoop<'a> {
     subscriptions: &'a Subscriptions,
     info: &'a PeerInfo,
     counts: &'a MessageCounts,
+    /// Where the write loop's timer learns since when we wait for a frame (it owns the read
+    /// timeout).
+    reads: &'a ReadProgress,
 }
 
 impl ReadLoop<'_> {
-    /// Reads until the session must end; returns why.
+    /// Reads until the session must end; returns why (the read timeout is the write loop's).
     async fn run<R: AsyncRead + Unpin>(self, reader: &mut RlpxReader<R>) -> EndCause {
         loop {
-            let frame = match timeout(self.config.read_timeout, reader.read_frame()).await {
-                Err(_) => return EndCause::ReadTimeout,
-                Ok(Err(error)) => return EndCause::Transport(error),
-                Ok(Ok(frame)) => frame,
+            self.reads.waiting();
+            let frame = match reader.read_frame().await {
+                Err(error) => return EndCause::Transport(error),
+                Ok(frame) => frame,
             };
+            self.reads.busy();
             let received = match rules::receive(frame, self.snappy) {
                 Ok(received) => received,
                 Err(violation) => return EndCause::from(violation),
@@ -258,7 +273,7 @@ impl ReadLoop<'_> {
                     }
                 }
                 Received::Disconnect(reason) => return EndCause::RemoteDisconnect(reason.ok()),
-                // Every frame already reset the read timeout.
+                // Every frame already moved the read deadline.
                 Received::Pong | Received::Reserved(_) => {}
                 Received::Subprotocol { code, raw } => {
                     let Some((index, relative)) = route(self.capabilities, code) else {
@@ -304,6 +319,8 @@ async fn flush<W: AsyncWrite + Unpin>(
     outbox: &mut mpsc::Receiver<Vec<u8>>,
     config: &PeerConfig,
     counts: &MessageCounts,
+    timer: &mut KeepaliveTimer<'_>,
+    end: &EndSignal,
 ) -> bool {
     let mut batch = Vec::new();
     while batch.len() < config.outbox_capacity {
@@ -318,12 +335,39 @@ async fn flush<W: AsyncWrite + Unpin>(
     for frame in &mut batch {
         writer.seal(frame);
     }
-    let written = timeout(config.write_timeout, writer.write_sealed_batch(&batch)).await;
-    let healthy = matches!(written, Ok(Ok(())));
+    let healthy = write_batch(writer, &batch, timer, end).await.is_ok();
     if healthy {
         counts.sent(batch.len() as u64);
     }
     healthy
+}
+
+/// Writes sealed frames within the write timeout. A read timeout meanwhile ends the session
+/// (unless something else already did) but lets the write go on, as before the timeout.
+async fn write_batch<W: AsyncWrite + Unpin>(
+    writer: &mut RlpxWriter<W>,
+    batch: &[Vec<u8>],
+    timer: &mut KeepaliveTimer<'_>,
+    end: &EndSignal,
+) -> Result<(), EndCause> {
+    timer.write_started();
+    let write = writer.write_sealed_batch(batch);
+    tokio::pin!(write);
+    loop {
+        tokio::select! {
+            biased;
+            written = &mut write => {
+                timer.write_finished();
+                return written.map_err(EndCause::Transport);
+            }
+            expired = timer.expired() => match expired {
+                Expired::WriteTimeout => return Err(EndCause::WriteTimeout),
+                Expired::ReadTimeout => end.end(EndCause::ReadTimeout),
+                // The keepalive asks for no Ping while a write is pending.
+                Expired::Ping => {}
+            },
+        }
+    }
 }
 
 /// An unsealed frame (header room first) carrying a base-protocol message, which is always far
@@ -334,29 +378,43 @@ fn base_protocol_frame(code: u64, payload: &[u8], snappy: bool) -> Vec<u8> {
     frame
 }
 
-/// Writes queued frames and Pings until the session ends. Returns the end cause and whether the
-/// socket can still take our Disconnect. When we end the session ourselves, what the protocol
-/// handlers already queued (their `send` returned `Ok`) is written before the Disconnect: a
-/// handler may send its last messages and return.
+/// Writes queued frames and Pings until the session ends, and ends it on the keepalive's read
+/// and write timeouts. Returns the end cause and whether the socket can still take our
+/// Disconnect. When we end the session ourselves, what the protocol handlers already queued
+/// (their `send` returned `Ok`) is written before the Disconnect: a handler may send its last
+/// messages and return.
 async fn write_loop<W: AsyncWrite + Unpin>(
     writer: &mut RlpxWriter<W>,
     outbox: &mut mpsc::Receiver<Vec<u8>>,
-    mut end: watch::Receiver<Option<EndCause>>,
+    end: &EndSignal,
     snappy: bool,
     config: &PeerConfig,
     counts: &MessageCounts,
+    timer: &mut KeepaliveTimer<'_>,
 ) -> (EndCause, bool) {
-    let mut ping = interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+    let mut ended = end.watch();
     let mut batch: Vec<Vec<u8>> = Vec::new();
     loop {
-        let ended = end.borrow_and_update().clone();
-        if let Some(cause) = ended {
-            let healthy = !ended_by_us(&cause) || flush(writer, outbox, config, counts).await;
+        let cause = ended.borrow_and_update().clone();
+        if let Some(cause) = cause {
+            let healthy =
+                !ended_by_us(&cause) || flush(writer, outbox, config, counts, timer, end).await;
             return (cause, healthy);
         }
         tokio::select! {
             biased;
-            _ = end.changed() => continue,
+            _ = ended.changed() => continue,
+            // Before the outbox: a peer we keep busy sending must still time out when it sends
+            // nothing back, and get its Ping on time.
+            expired = timer.expired() => match expired {
+                Expired::Ping => batch.push(base_protocol_frame(PING, PING_PAYLOAD, snappy)),
+                Expired::ReadTimeout => {
+                    end.end(EndCause::ReadTimeout);
+                    continue;
+                }
+                // No write is pending between batches.
+                Expired::WriteTimeout => continue,
+            },
             frame = outbox.recv() => {
                 // We hold an outbox sender ourselves, so the queue never closes.
                 let Some(frame) = frame else { continue };
@@ -372,20 +430,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     }
                 }
             }
-            _ = ping.tick() => {
-                batch.push(base_protocol_frame(PING, PING_PAYLOAD, snappy));
-            }
         }
         for frame in &mut batch {
             writer.seal(frame);
         }
-        match timeout(config.write_timeout, writer.write_sealed_batch(&batch)).await {
-            Err(_) => return (EndCause::WriteTimeout, false),
-            Ok(Err(error)) => return (EndCause::Transport(error), false),
-            Ok(Ok(())) => {
-                counts.sent(batch.len() as u64);
-                batch.clear();
-            }
+        if let Err(cause) = write_batch(writer, &batch, timer, end).await {
+            return (cause, false);
         }
+        counts.sent(batch.len() as u64);
+        batch.clear();
     }
 }
