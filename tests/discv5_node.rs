@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use ethp2p::rlpx::{PeerId, random_secret_key};
 use ethp2p::server::DiscoveryConfig;
-use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
+use ethp2p::{PeerEvent, Protocol, Server, ServerHandle};
 use ethp2p_discovery::{Enr, nodedb};
+use ethp2p_testkit::server::localhost_config;
 use rand::{SeedableRng, rngs::StdRng};
 use secp256k1::SecretKey;
 use tokio::sync::broadcast;
@@ -38,10 +39,8 @@ async fn discv5_node_with(
     data_dir: Option<PathBuf>,
     bootnodes: Vec<Enr>,
 ) -> ServerHandle {
-    let mut config = ServerConfig::new(key);
+    let mut config = localhost_config(key, vec![idle_protocol()]);
     config.data_dir = data_dir;
-    config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.protocols = vec![idle_protocol()];
     config.discovery = Some(DiscoveryConfig {
         v4: false,
         v5: true,
@@ -133,9 +132,7 @@ async fn discv5_only_nodes_find_and_connect_through_a_bootnode() {
 async fn discv5_bootstraps_from_an_enode_bootnode_through_discv4() {
     let mut rng = StdRng::seed_from_u64(56);
     let start = |rng: &mut StdRng, bootnodes| {
-        let mut config = ServerConfig::new(random_secret_key(rng));
-        config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-        config.protocols = vec![idle_protocol()];
+        let mut config = localhost_config(random_secret_key(rng), vec![idle_protocol()]);
         config.discovery = Some(DiscoveryConfig {
             v4: true,
             v5: true,
@@ -173,9 +170,7 @@ async fn a_new_endpoint_reaches_both_protocols_with_one_sequence_bump() {
     use ethp2p_discovery::Enode;
     use ethp2p_discovery::v4::{self, Discv4, Discv4Handle, Endpoint};
     let mut rng = StdRng::seed_from_u64(57);
-    let mut config = ServerConfig::new(random_secret_key(&mut rng));
-    config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.protocols = vec![idle_protocol()];
+    let mut config = localhost_config(random_secret_key(&mut rng), vec![idle_protocol()]);
     config.discovery = Some(DiscoveryConfig {
         v5: true,
         ..DiscoveryConfig::default()

@@ -13,8 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ethp2p::rlpx::random_secret_key;
-use ethp2p::{PeerEvent, Server, ServerConfig};
+use ethp2p::{PeerEvent, Server};
 use ethp2p_discovery::Enode;
+use ethp2p_testkit::server::dialer_config;
 use tokio::sync::mpsc;
 
 const NETWORK_ID: u64 = 4242;
@@ -151,9 +152,10 @@ async fn geth_keeps_the_eth_status_example_as_a_peer() {
     let genesis_hash = geth.console("eth.getBlock(0).hash");
 
     let (statuses, mut learned) = mpsc::unbounded_channel();
-    let mut config = ServerConfig::new(random_secret_key(&mut rand::rng()));
-    config.listen_addr = None;
-    config.protocols = eth::protocols(statuses);
+    let config = dialer_config(
+        random_secret_key(&mut rand::rng()),
+        eth::protocols(statuses),
+    );
     let node = Server::start(config).await.unwrap();
     let mut events = node.events();
     node.add_peer(geth.enode);

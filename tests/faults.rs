@@ -188,7 +188,7 @@ async fn stalled_handshake_flood_evicts_the_oldest_and_lets_a_prompt_peer_in() {
     let server_id = f.server.local_id();
     timeout(
         Duration::from_secs(5),
-        common::wait_added(&mut prompt_events, server_id),
+        ethp2p_testkit::server::wait_added(&mut prompt_events, server_id),
     )
     .await
     .expect("prompt peer connected while the flood held every pending slot");

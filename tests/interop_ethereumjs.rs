@@ -9,6 +9,7 @@ use ethp2p::p2p::{
     Capability, ConnectionError, DisconnectReason, Hello, P2pConnection, PONG, PROTOCOL_VERSION,
 };
 use ethp2p::rlpx::{MAX_FRAME_SIZE, PeerId, RlpxStream, random_secret_key};
+use ethp2p_testkit::server::{localhost_config, next_event};
 use rand::{SeedableRng, rngs::StdRng};
 use secp256k1::SecretKey;
 use serde_json::Value;
@@ -175,25 +176,15 @@ async fn ethereumjs_dials_us() {
 }
 
 fn server_config(rng: &mut StdRng) -> ethp2p::ServerConfig {
-    let mut config = ethp2p::ServerConfig::new(random_secret_key(rng));
-    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    let idle = ethp2p::Protocol::new("foo", 1, 16, |mut peer| async move {
+        while peer.recv().await.is_some() {}
+        Ok(())
+    });
+    let mut config = localhost_config(random_secret_key(rng), vec![idle]);
     config.client_id = "ethp2p-interop".into();
     // Ping often so ethereumjs sees our Pings within the test.
     config.peer.ping_interval = Duration::from_millis(200);
-    config.protocols = vec![ethp2p::Protocol::new("foo", 1, 16, |mut peer| async move {
-        while peer.recv().await.is_some() {}
-        Ok(())
-    })];
     config
-}
-
-async fn server_event(
-    events: &mut tokio::sync::broadcast::Receiver<ethp2p::PeerEvent>,
-) -> ethp2p::PeerEvent {
-    timeout(DEADLINE, events.recv())
-        .await
-        .expect("event in time")
-        .unwrap()
 }
 
 /// ethereumjs dials our server, pings it (we answer), then disconnects with "too many peers";
@@ -238,12 +229,12 @@ async fn ethereumjs_dials_our_server() {
         "ethereumjs got our Pong: {seen:?}"
     );
 
-    let ethp2p::PeerEvent::Added(info) = server_event(&mut events).await else {
+    let ethp2p::PeerEvent::Added(info) = next_event(&mut events).await else {
         panic!("expected Added")
     };
     assert_eq!(info.direction, ethp2p::Direction::Inbound);
     assert_eq!(info.capabilities[0].capability(), Capability::new("foo", 1));
-    let ethp2p::PeerEvent::Removed { end, .. } = server_event(&mut events).await else {
+    let ethp2p::PeerEvent::Removed { end, .. } = next_event(&mut events).await else {
         panic!("expected Removed")
     };
     assert_eq!(end.received, Some(DisconnectReason::TooManyPeers));
@@ -271,7 +262,7 @@ async fn our_server_dials_ethereumjs() {
         js_id,
         ([127, 0, 0, 1], port).into(),
     ));
-    let ethp2p::PeerEvent::Added(info) = server_event(&mut events).await else {
+    let ethp2p::PeerEvent::Added(info) = next_event(&mut events).await else {
         panic!("expected Added")
     };
     assert_eq!(info.id, js_id);
@@ -285,7 +276,7 @@ async fn our_server_dials_ethereumjs() {
         seen.push(js.event().await["event"].as_str().unwrap().to_string());
     }
     server.remove_peer(js_id);
-    let ethp2p::PeerEvent::Removed { end, .. } = server_event(&mut events).await else {
+    let ethp2p::PeerEvent::Removed { end, .. } = next_event(&mut events).await else {
         panic!("expected Removed")
     };
     assert_eq!(end.sent, Some(DisconnectReason::DisconnectRequested));

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use ethp2p::rlpx::random_secret_key;
 use ethp2p::server::DiscoveryConfig;
-use ethp2p::{PeerId, Server, ServerConfig, ServerHandle};
+use ethp2p::{PeerId, Server, ServerHandle};
 use ethp2p_discovery::Enode;
 use ethp2p_discovery::v4::Event;
+use ethp2p_testkit::server::localhost_config;
 use rand::{SeedableRng, rngs::StdRng};
 use serde_json::Value;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
@@ -68,8 +69,7 @@ fn dpt_enode(listening: &Value) -> Enode {
 /// dropped, and then nothing retries: ethereumjs pings us only while we are not in its table,
 /// and without its PONG we drop every FINDNODE it sends (go-ethereum behaves the same).
 async fn start_server(rng: &mut StdRng, bootnodes: Vec<Enode>) -> ServerHandle {
-    let mut config = ServerConfig::new(random_secret_key(rng));
-    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    let mut config = localhost_config(random_secret_key(rng), Vec::new());
     let mut discovery = DiscoveryConfig {
         bootnodes,
         ..Default::default()

@@ -11,11 +11,12 @@ mod child;
 use child::{DEADLINE, JsonChild, repo_path};
 use ethp2p::p2p::DisconnectReason;
 use ethp2p::rlpx::random_secret_key;
-use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
+use ethp2p::{PeerEvent, Protocol, Server, ServerHandle};
 use ethp2p_discovery::Enode;
 use ethp2p_testkit::geth_tool;
+use ethp2p_testkit::server::{localhost_config, next_removed};
 use rand::{SeedableRng, rngs::StdRng};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const HINT: &str = "go-ethereum tools are not built: run `bash scripts/install-geth-tools.sh`";
@@ -59,14 +60,13 @@ fn recording(
 /// foo/1 (8 codes) and bar/2 (4 codes) as gethpeer serves them, plus aaa/1, which only we have:
 /// it sorts first, so a wrong matching would shift every offset.
 async fn start_server(rng: &mut StdRng, reply: bool, seen: Seen) -> ServerHandle {
-    let mut config = ServerConfig::new(random_secret_key(rng));
-    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
-    config.client_id = "ethp2p-interop".into();
-    config.protocols = vec![
+    let protocols = vec![
         recording("foo", 1, 8, (3, vec![0xc3, 1, 2, 3]), reply, seen.clone()),
         recording("aaa", 1, 5, (0, vec![0x80]), reply, seen.clone()),
         recording("bar", 2, 4, (2, vec![0x82, 0xbe, 0xef]), reply, seen),
     ];
+    let mut config = localhost_config(random_secret_key(rng), protocols);
+    config.client_id = "ethp2p-interop".into();
     Server::start(config).await.unwrap()
 }
 
@@ -89,19 +89,6 @@ async fn collect(
     }
     got.sort();
     got
-}
-
-async fn removed(events: &mut broadcast::Receiver<PeerEvent>) -> ethp2p::peer::PeerEnd {
-    loop {
-        match timeout(DEADLINE, events.recv())
-            .await
-            .expect("event in time")
-            .unwrap()
-        {
-            PeerEvent::Removed { end, .. } => return end,
-            _ => continue,
-        }
-    }
 }
 
 #[tokio::test]
@@ -178,7 +165,7 @@ async fn we_dial_geth_and_offsets_agree() {
     );
 
     server.remove_peer(enode.id);
-    let end = removed(&mut events).await;
+    let end = next_removed(&mut events).await;
     assert_eq!(end.sent, Some(DisconnectReason::DisconnectRequested));
     let geth_removed = geth.wait_for("peer_removed").await;
     assert_eq!(geth_removed["error"], "disconnect requested");
@@ -222,7 +209,7 @@ async fn geth_dials_us_and_its_reason_arrives() {
             ("foo/1".to_string(), 7, vec![0xc2, 0x80, 0x01])
         ]
     );
-    let end = removed(&mut events).await;
+    let end = next_removed(&mut events).await;
     assert_eq!(end.received, Some(DisconnectReason::TooManyPeers));
     assert!(end.initiated_by_remote());
     assert_eq!(
@@ -237,8 +224,7 @@ async fn geth_dials_us_and_its_reason_arrives() {
 #[tokio::test]
 async fn geth_discv4_conformance_suite_passes() {
     let mut rng = StdRng::seed_from_u64(24);
-    let mut config = ServerConfig::new(random_secret_key(&mut rng));
-    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
+    let mut config = localhost_config(random_secret_key(&mut rng), Vec::new());
     config.discovery = Some(ethp2p::server::DiscoveryConfig::default());
     let server = Server::start(config).await.unwrap();
     let enode = server.local_enode().to_string();
@@ -280,9 +266,8 @@ async fn geth_discv4_conformance_suite_passes() {
 async fn geth_server_and_ours_meet_through_discovery(seed: u64, our_v4: bool) {
     let mut rng = StdRng::seed_from_u64(seed);
     let (seen_tx, _seen) = mpsc::unbounded_channel();
-    let mut config = ServerConfig::new(random_secret_key(&mut rng));
-    config.listen_addr = Some("127.0.0.1:0".parse().unwrap());
-    config.protocols = vec![recording("foo", 1, 8, (3, vec![0xc0]), false, seen_tx)];
+    let recorded = recording("foo", 1, 8, (3, vec![0xc0]), false, seen_tx);
+    let mut config = localhost_config(random_secret_key(&mut rng), vec![recorded]);
     config.discovery = Some(ethp2p::server::DiscoveryConfig {
         v4: our_v4,
         v5: true,

@@ -8,6 +8,7 @@ use ethp2p::p2p::DisconnectReason;
 use ethp2p::peer::EndCause;
 use ethp2p::rlpx::random_secret_key;
 use ethp2p::{PeerEvent, Protocol, Server, ServerConfig, ServerHandle};
+use ethp2p_testkit::server::{localhost_config, next_added, next_event, next_removed};
 use rand::{SeedableRng, rngs::StdRng};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::timeout;
@@ -15,37 +16,7 @@ use tokio::time::timeout;
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn config(rng: &mut StdRng, protocols: Vec<Protocol>) -> ServerConfig {
-    let mut config = ServerConfig::new(random_secret_key(rng));
-    config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.protocols = protocols;
-    config
-}
-
-async fn next_event(events: &mut broadcast::Receiver<PeerEvent>) -> PeerEvent {
-    timeout(DEADLINE, events.recv())
-        .await
-        .expect("event in time")
-        .expect("event stream open")
-}
-
-async fn wait_added(
-    events: &mut broadcast::Receiver<PeerEvent>,
-) -> std::sync::Arc<ethp2p::PeerInfo> {
-    loop {
-        match next_event(events).await {
-            PeerEvent::Added(info) => return info,
-            PeerEvent::HandshakeFailed { .. } => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
-async fn wait_removed(events: &mut broadcast::Receiver<PeerEvent>) -> ethp2p::peer::PeerEnd {
-    loop {
-        if let PeerEvent::Removed { end, .. } = next_event(events).await {
-            return end;
-        }
-    }
+    localhost_config(random_secret_key(rng), protocols)
 }
 
 /// A protocol that reports every message it receives on a channel and sends `greeting` first.
@@ -108,7 +79,7 @@ async fn several_protocols_route_by_offset_both_ways() {
         recorder("foo", 1, 3, Some((1, b"b-foo")), seen_tx.clone()),
     ];
     let (a, b, mut a_events, _b_events) = start_pair(&mut rng, a_protocols, b_protocols).await;
-    let info = wait_added(&mut a_events).await;
+    let info = next_added(&mut a_events).await;
     let matched: Vec<_> = info
         .capabilities
         .iter()
@@ -142,18 +113,18 @@ async fn remove_peer_reports_reasons_on_both_sides() {
         vec![recorder("foo", 1, 1, None, tx)],
     )
     .await;
-    let info = wait_added(&mut a_events).await;
-    wait_added(&mut b_events).await;
+    let info = next_added(&mut a_events).await;
+    next_added(&mut b_events).await;
     assert_eq!(a.peers().len(), 1);
     a.remove_peer(info.id);
-    let a_end = wait_removed(&mut a_events).await;
+    let a_end = next_removed(&mut a_events).await;
     assert_eq!(
         a_end.cause,
         EndCause::Requested(DisconnectReason::DisconnectRequested)
     );
     assert_eq!(a_end.sent, Some(DisconnectReason::DisconnectRequested));
     assert!(!a_end.initiated_by_remote());
-    let b_end = wait_removed(&mut b_events).await;
+    let b_end = next_removed(&mut b_events).await;
     assert_eq!(b_end.received, Some(DisconnectReason::DisconnectRequested));
     assert_eq!(b_end.sent, None);
     assert!(b_end.initiated_by_remote());
@@ -182,13 +153,13 @@ async fn handler_return_and_error_map_to_reasons() {
             vec![recorder("foo", 1, 1, None, tx)],
         )
         .await;
-        let a_end = wait_removed(&mut a_events).await;
+        let a_end = next_removed(&mut a_events).await;
         assert_eq!(a_end.sent, Some(reason));
         assert!(matches!(
             a_end.cause,
             EndCause::ProtocolReturned(_) | EndCause::ProtocolFailed { .. }
         ));
-        let b_end = wait_removed(&mut b_events).await;
+        let b_end = next_removed(&mut b_events).await;
         assert_eq!(b_end.received, Some(reason));
         a.shutdown().await;
         b.shutdown().await;
@@ -223,9 +194,9 @@ async fn messages_queued_before_a_handler_returns_are_delivered() {
     });
     let (a, b, mut a_events, mut b_events) =
         start_pair(&mut rng, vec![sender], vec![receiver]).await;
-    let a_end = wait_removed(&mut a_events).await;
+    let a_end = next_removed(&mut a_events).await;
     assert_eq!(a_end.sent, Some(DisconnectReason::ClientQuitting));
-    let b_end = wait_removed(&mut b_events).await;
+    let b_end = next_removed(&mut b_events).await;
     assert_eq!(b_end.received, Some(DisconnectReason::ClientQuitting));
     // B's recorder saw everything it read before the Disconnect, in order.
     let mut received = Vec::new();
@@ -269,11 +240,11 @@ async fn shutdown_tells_every_peer_client_quitting() {
         vec![recorder("foo", 1, 1, None, tx)],
     )
     .await;
-    wait_added(&mut a_events).await;
-    wait_added(&mut b_events).await;
+    next_added(&mut a_events).await;
+    next_added(&mut b_events).await;
     b.shutdown().await;
     assert_eq!(b.peer_count(), 0);
-    let a_end = wait_removed(&mut a_events).await;
+    let a_end = next_removed(&mut a_events).await;
     assert_eq!(a_end.received, Some(DisconnectReason::ClientQuitting));
     a.shutdown().await;
 }
@@ -293,8 +264,8 @@ async fn peer_info_and_static_and_trusted_flags() {
         ],
     )
     .await;
-    let on_a = wait_added(&mut a_events).await;
-    let on_b = wait_added(&mut b_events).await;
+    let on_a = next_added(&mut a_events).await;
+    let on_b = next_added(&mut b_events).await;
     // One TCP connection seen from both ends.
     assert_eq!(on_a.local_addr, Some(on_b.remote_addr));
     assert_eq!(on_b.local_addr, Some(on_a.remote_addr));
@@ -323,7 +294,7 @@ async fn peer_info_and_static_and_trusted_flags() {
     // remove_peer forgets the static entry too, so B is not redialed.
     a.remove_peer(b.local_id());
     assert!(!a.is_static(&b.local_id()));
-    wait_removed(&mut a_events).await;
+    next_removed(&mut a_events).await;
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -365,12 +336,12 @@ async fn dual_stack_listener_takes_both_families() {
     let (mut v4_events, mut v6_events) = (v4.events(), v6.events());
 
     let mut seen = vec![
-        wait_added(&mut hub_events).await.remote_addr,
-        wait_added(&mut hub_events).await.remote_addr,
+        next_added(&mut hub_events).await.remote_addr,
+        next_added(&mut hub_events).await.remote_addr,
     ];
     let mut want = vec![
-        wait_added(&mut v4_events).await.local_addr.unwrap(),
-        wait_added(&mut v6_events).await.local_addr.unwrap(),
+        next_added(&mut v4_events).await.local_addr.unwrap(),
+        next_added(&mut v6_events).await.local_addr.unwrap(),
     ];
     assert!(want[0].is_ipv4() && want[1].is_ipv6(), "{want:?}");
     seen.sort();

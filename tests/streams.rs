@@ -3,14 +3,14 @@
 //! the peer going away, and large transfers checked by SHA-256.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use ethp2p::rlpx::random_secret_key;
 use ethp2p::streams::{Allow, ResetReason, Stream, StreamConfig, StreamError};
-use ethp2p::{PeerEvent, PeerId, Server, ServerConfig, ServerHandle};
+use ethp2p::{PeerEvent, PeerId, Server, ServerHandle};
+use ethp2p_testkit::server::{dialer_config, localhost_config};
 use rand::{SeedableRng, rngs::StdRng};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -34,8 +34,7 @@ async fn node(rng: &mut StdRng, window: u32) -> ServerHandle {
 }
 
 async fn node_with(rng: &mut StdRng, streams: StreamConfig) -> ServerHandle {
-    let mut config = ServerConfig::new(random_secret_key(rng));
-    config.listen_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut config = localhost_config(random_secret_key(rng), Vec::new());
     config.streams = Some(streams);
     Server::start(config).await.expect("server starts")
 }
@@ -464,10 +463,9 @@ async fn a_peer_sending_beyond_its_credit_is_disconnected() {
             Ok(())
         },
     );
-    let mut config = ServerConfig::new(random_secret_key(&mut rng));
-    config.listen_addr = None;
-    config.protocols = vec![rogue];
-    let b = Server::start(config).await.expect("start");
+    let b = Server::start(dialer_config(random_secret_key(&mut rng), vec![rogue]))
+        .await
+        .expect("start");
     let mut events = a.events();
     b.add_peer(a.local_enode());
     let end = timeout(DEADLINE, async {

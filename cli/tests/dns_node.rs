@@ -7,15 +7,16 @@ mod dnsmasq;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dnsmasq::Dnsmasq;
 use ethp2p::rlpx::random_secret_key;
-use ethp2p::{Protocol, Server, ServerConfig, ServerHandle};
+use ethp2p::{Protocol, Server, ServerHandle};
 use ethp2p_discovery::Enr;
 use ethp2p_discovery::dns::Tree;
+use ethp2p_testkit::server::localhost_config;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use secp256k1::SecretKey;
@@ -26,15 +27,13 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A node serving `demo/1` (what `ethp2p node` serves), discovery off.
 async fn start_node(key: SecretKey) -> ServerHandle {
-    let mut config = ServerConfig::new(key);
-    config.listen_addr = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-    config
-        .protocols
-        .push(Protocol::new("demo", 1, 2, |mut peer| async move {
-            while peer.recv().await.is_some() {}
-            Ok(())
-        }));
-    Server::start(config).await.unwrap()
+    let demo = Protocol::new("demo", 1, 2, |mut peer| async move {
+        while peer.recv().await.is_some() {}
+        Ok(())
+    });
+    Server::start(localhost_config(key, vec![demo]))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

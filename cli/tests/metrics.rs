@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ethp2p::{Protocol, Server, ServerConfig, ServerHandle};
+use ethp2p::{Protocol, Server, ServerHandle};
+use ethp2p_testkit::server::dialer_config;
 
 #[path = "support/node_process.rs"]
 mod node_process;
@@ -92,13 +93,12 @@ impl MetricsNode {
 /// A dial-only peer sharing `echo/1` with the node: sends one 4-byte message, then listens.
 fn echo_peer(runtime: &tokio::runtime::Runtime, enode: &str) -> ServerHandle {
     let key = ethp2p::rlpx::random_secret_key(&mut rand::make_rng::<rand::rngs::StdRng>());
-    let mut config = ServerConfig::new(key);
-    config.listen_addr = None;
-    config.protocols = vec![Protocol::new("echo", 1, 1, |mut peer| async move {
+    let echo = Protocol::new("echo", 1, 1, |mut peer| async move {
         peer.send(0, b"ping").await?;
         while peer.recv().await.is_some() {}
         Ok(())
-    })];
+    });
+    let config = dialer_config(key, vec![echo]);
     let peer = runtime.block_on(Server::start(config)).unwrap();
     peer.add_peer(enode.parse().unwrap());
     peer

@@ -1,6 +1,9 @@
 //! Typed errors: what a gateway answered, and why no gateway could be used.
 
 use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::MappingProtocol;
@@ -120,8 +123,8 @@ impl GatewayError {
 pub struct DiscoveryFailure {
     /// UPnP or NAT-PMP.
     pub protocol: MappingProtocol,
-    /// What happened, in words for a log line.
-    pub reason: String,
+    /// What happened.
+    pub reason: DiscoveryError,
 }
 
 impl fmt::Display for DiscoveryFailure {
@@ -129,6 +132,118 @@ impl fmt::Display for DiscoveryFailure {
         write!(f, "{}: {}", self.protocol, self.reason)
     }
 }
+
+/// Why a UPnP search ([`UpnpGateway::discover`](crate::UpnpGateway::discover)) or a NAT-PMP
+/// probe ([`PmpGateway::discover`](crate::PmpGateway::discover)) found no usable gateway: no
+/// gateway answered, a gateway answered something we cannot use, or a socket failed here
+/// ([`blame`](Self::blame) tells the last apart).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoveryError {
+    /// No UPnP gateway answered any of the SSDP searches.
+    #[error("no answer to {searches} SSDP searches in {waited:?}")]
+    NoUpnpAnswer {
+        /// How many searches were sent.
+        searches: usize,
+        /// How long they waited in all.
+        waited: Duration,
+    },
+    /// A device answered the SSDP search, but its description could not be used (no WAN
+    /// connection service, or an answer that does not parse).
+    #[error("no usable answer to {searches} SSDP searches: {problem}")]
+    UnusableUpnpAnswer {
+        /// How many searches were sent.
+        searches: usize,
+        /// What was wrong with the answer.
+        problem: ProtocolViolation,
+    },
+    /// The SSDP search could not be sent from `bind` (with no default route the kernel has no
+    /// interface for the multicast).
+    #[error("cannot send the SSDP search from {bind}: {source}{}", route_hint(.source.kind()))]
+    SearchSocket {
+        /// The address the search socket was bound to.
+        bind: SocketAddr,
+        /// The socket's error.
+        source: SocketError,
+    },
+    /// A UPnP gateway answered, but this host has no route to it to learn the LAN address
+    /// mappings would point to.
+    #[error("no route to {gateway}: {source}")]
+    NoRouteToGateway {
+        /// The gateway that answered.
+        gateway: SocketAddr,
+        /// The socket's error.
+        source: SocketError,
+    },
+    /// The LAN address facing the UPnP gateway is not IPv4, and IGD maps IPv4 only.
+    #[error("the LAN address {0} is not IPv4")]
+    LanAddressNotIpv4(IpAddr),
+    /// No NAT-PMP gateway was given and the host has no default route to take one from.
+    #[error("no default route, so no gateway to ask (give one: --nat pmp:IP)")]
+    NoDefaultRoute,
+    /// The NAT-PMP gateway did not answer a public address request usefully: silence
+    /// ([`GatewayError::Timeout`]), no NAT-PMP service, a refusal or an unreadable answer.
+    #[error("gateway {gateway}: {source}")]
+    Pmp {
+        /// The gateway asked.
+        gateway: Ipv4Addr,
+        /// What it answered, or did not.
+        source: GatewayError,
+    },
+}
+
+impl DiscoveryError {
+    /// Whose fault it is: the network's when no gateway answered or its answer is unusable,
+    /// this host's when a socket or the routing table failed us.
+    pub fn blame(&self) -> Blame {
+        match self {
+            DiscoveryError::NoUpnpAnswer { .. } | DiscoveryError::UnusableUpnpAnswer { .. } => {
+                Blame::Remote
+            }
+            DiscoveryError::SearchSocket { .. }
+            | DiscoveryError::NoRouteToGateway { .. }
+            | DiscoveryError::LanAddressNotIpv4(_)
+            | DiscoveryError::NoDefaultRoute => Blame::Local,
+            DiscoveryError::Pmp { source, .. } => source.blame(),
+        }
+    }
+}
+
+/// What to do about a search that cannot be sent for want of a route.
+fn route_hint(kind: io::ErrorKind) -> &'static str {
+    if kind == io::ErrorKind::NetworkUnreachable {
+        " (no default route; listen on the LAN address to search without one)"
+    } else {
+        ""
+    }
+}
+
+/// A local socket error, kept whole as the source of a [`DiscoveryError`]. Shared, because
+/// `io::Error` cannot be cloned and errors travel in [`NatEvent`](crate::NatEvent)s; compared by
+/// [`kind`](Self::kind), as the OS message is no part of what happened.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct SocketError(Arc<io::Error>);
+
+impl SocketError {
+    /// The error's kind.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl From<io::Error> for SocketError {
+    fn from(error: io::Error) -> Self {
+        SocketError(Arc::new(error))
+    }
+}
+
+impl PartialEq for SocketError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind()
+    }
+}
+
+impl Eq for SocketError {}
 
 /// Why port mapping could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,4 +277,73 @@ fn join(failures: &[DiscoveryFailure]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_gateway_reports_each_protocol_and_keeps_the_cause() {
+        let error = NatError::NoGateway(vec![
+            DiscoveryFailure {
+                protocol: MappingProtocol::Upnp,
+                reason: DiscoveryError::NoUpnpAnswer {
+                    searches: 3,
+                    waited: Duration::from_secs(7),
+                },
+            },
+            DiscoveryFailure {
+                protocol: MappingProtocol::NatPmp,
+                reason: DiscoveryError::Pmp {
+                    gateway: Ipv4Addr::new(192, 168, 77, 1),
+                    source: GatewayError::NoService,
+                },
+            },
+        ]);
+        assert_eq!(
+            error.to_string(),
+            "no UPnP or NAT-PMP gateway found (UPnP: no answer to 3 SSDP searches in 7s; \
+             NAT-PMP: gateway 192.168.77.1: no NAT-PMP service at the gateway (port unreachable))"
+        );
+        let NatError::NoGateway(failures) = &error else {
+            unreachable!()
+        };
+        let source = std::error::Error::source(&failures[1].reason).expect("a cause");
+        assert_eq!(
+            source.downcast_ref::<GatewayError>(),
+            Some(&GatewayError::NoService)
+        );
+    }
+
+    #[test]
+    fn socket_errors_are_local_and_compare_by_kind() {
+        let socket = |kind, text| SocketError::from(io::Error::new(kind, text));
+        let unreachable = DiscoveryError::SearchSocket {
+            bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source: socket(io::ErrorKind::NetworkUnreachable, "one text"),
+        };
+        assert_eq!(unreachable.blame(), Blame::Local);
+        assert_eq!(
+            unreachable,
+            DiscoveryError::SearchSocket {
+                bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source: socket(io::ErrorKind::NetworkUnreachable, "another"),
+            }
+        );
+        assert_ne!(
+            socket(io::ErrorKind::NetworkUnreachable, "x"),
+            socket(io::ErrorKind::PermissionDenied, "x")
+        );
+        assert_eq!(DiscoveryError::NoDefaultRoute.blame(), Blame::Local);
+        let refused = DiscoveryError::Pmp {
+            gateway: Ipv4Addr::new(192, 168, 77, 1),
+            source: GatewayError::Io(io::ErrorKind::ConnectionRefused),
+        };
+        assert_eq!(
+            refused.blame(),
+            Blame::Local,
+            "a local socket error stays ours"
+        );
+    }
 }

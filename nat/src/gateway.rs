@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 use crate::pmp::PmpGateway;
 use crate::upnp::UpnpGateway;
 use crate::{
-    DiscoveryFailure, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, NatError, NatMode,
-    Presence, route,
+    DiscoveryError, DiscoveryFailure, GatewayError, Grant, MapRequest, Mapping, MappingProtocol,
+    NatError, NatMode, Presence, route,
 };
 
 /// A router that maps ports: one request at a time, each bounded in time by the implementation.
@@ -164,9 +164,9 @@ pub async fn discover(mode: NatMode, config: &SearchConfig) -> Result<AnyGateway
                 protocol: MappingProtocol::NatPmp,
                 reason,
             };
-            let gateway = given.or_else(route::default_gateway).ok_or_else(|| {
-                failure("no default route, so no gateway to ask (give one: --nat pmp:IP)".into())
-            })?;
+            let gateway = given
+                .or_else(route::default_gateway)
+                .ok_or(failure(DiscoveryError::NoDefaultRoute))?;
             PmpGateway::discover(gateway, config.pmp_tries)
                 .await
                 .map(AnyGateway::Pmp)

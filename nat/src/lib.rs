@@ -45,7 +45,10 @@ pub mod pmp;
 pub mod route;
 pub mod upnp;
 
-pub use error::{Blame, DiscoveryFailure, ErrorCode, GatewayError, NatError, ProtocolViolation};
+pub use error::{
+    Blame, DiscoveryError, DiscoveryFailure, ErrorCode, GatewayError, NatError, ProtocolViolation,
+    SocketError,
+};
 pub use event::{AddressKind, ExternalEndpoint, MappingProtocol, NatEvent, Transport};
 pub use gateway::{AnyGateway, Gateway, SearchConfig, discover};
 pub use lease::{Grant, LeaseConfig, MapRequest, Mapping, Presence};

@@ -18,7 +18,7 @@ use natpmp::{Protocol, Response};
 
 use crate::gateway::Gateway;
 use crate::{
-    ErrorCode, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence,
+    DiscoveryError, ErrorCode, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence,
     ProtocolViolation, Transport,
 };
 
@@ -67,11 +67,19 @@ impl PmpGateway {
     }
 
     /// A client for `gateway`, once it answered a public address request.
-    pub async fn discover(gateway: Ipv4Addr, tries: u32) -> Result<PmpGateway, String> {
-        let mut client = PmpGateway::new(gateway, tries);
-        match client.external_ip().await {
-            Ok(_) | Err(GatewayError::NoExternalAddress) => Ok(client),
-            Err(error) => Err(format!("gateway {gateway}: {error}")),
+    pub async fn discover(gateway: Ipv4Addr, tries: u32) -> Result<PmpGateway, DiscoveryError> {
+        PmpGateway::new(gateway, tries).answering().await
+    }
+
+    /// This client, once its gateway answered a public address request (an answer without an
+    /// external address still shows a NAT-PMP gateway).
+    async fn answering(mut self) -> Result<PmpGateway, DiscoveryError> {
+        match self.external_ip().await {
+            Ok(_) | Err(GatewayError::NoExternalAddress) => Ok(self),
+            Err(source) => Err(DiscoveryError::Pmp {
+                gateway: self.gateway,
+                source,
+            }),
         }
     }
 
@@ -424,6 +432,42 @@ mod tests {
         assert_eq!(error, GatewayError::Timeout(Duration::from_millis(750)));
         assert!(started.elapsed() >= Duration::from_millis(750));
         assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn discovery_tells_silence_from_a_refusal() {
+        let (silent, _) = fake_gateway(1, |_, _| vec![]).await;
+        let error = silent.answering().await.unwrap_err();
+        assert_eq!(
+            error,
+            DiscoveryError::Pmp {
+                gateway: Ipv4Addr::LOCALHOST,
+                source: GatewayError::Timeout(FIRST_WAIT)
+            }
+        );
+        assert_eq!(error.blame(), crate::Blame::Remote);
+        assert_eq!(
+            error.to_string(),
+            "gateway 127.0.0.1: no answer from the gateway within 250ms"
+        );
+
+        let (refusing, _) = fake_gateway(1, |_, _| vec![public_address_reply(1, 3)]).await;
+        assert!(matches!(
+            refusing.answering().await,
+            Err(DiscoveryError::Pmp {
+                source: GatewayError::ForwardingImpossible(ErrorCode::Pmp(3)),
+                ..
+            })
+        ));
+
+        // No external address yet: still a NAT-PMP gateway.
+        let (offline, _) = fake_gateway(1, |_, _| {
+            let mut reply = public_address_reply(1, 0);
+            reply[8..12].fill(0);
+            vec![reply]
+        })
+        .await;
+        assert!(offline.answering().await.is_ok());
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ use igd_next::{
 
 use crate::gateway::{Gateway, SearchConfig};
 use crate::{
-    ErrorCode, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence,
+    DiscoveryError, ErrorCode, GatewayError, Grant, MapRequest, Mapping, MappingProtocol, Presence,
     ProtocolViolation, Transport, route,
 };
 
@@ -43,7 +43,7 @@ pub struct UpnpGateway {
 impl UpnpGateway {
     /// Searches the LAN for an IGD (see [`SearchConfig::upnp_searches`]). The error says what
     /// was tried.
-    pub async fn discover(config: &SearchConfig) -> Result<UpnpGateway, String> {
+    pub async fn discover(config: &SearchConfig) -> Result<UpnpGateway, DiscoveryError> {
         let bind_ip = config.local_ip.or_else(|| {
             let gateway = route::default_gateway()?;
             match route::local_ip_towards(gateway.into()) {
@@ -67,11 +67,12 @@ impl UpnpGateway {
                         Some(ip) => ip,
                         None => match route::local_ip_towards(inner.addr.ip()) {
                             Ok(IpAddr::V4(ip)) => ip,
-                            Ok(other) => {
-                                return Err(format!("the LAN address {other} is not IPv4"));
-                            }
+                            Ok(other) => return Err(DiscoveryError::LanAddressNotIpv4(other)),
                             Err(error) => {
-                                return Err(format!("no route to {}: {error}", inner.addr));
+                                return Err(DiscoveryError::NoRouteToGateway {
+                                    gateway: inner.addr,
+                                    source: error.into(),
+                                });
                             }
                         },
                     };
@@ -83,22 +84,24 @@ impl UpnpGateway {
                     });
                 }
                 Err(SearchError::NoResponseWithinTimeout) => {}
+                // Without a route no later search can be sent either.
                 Err(SearchError::IoError(error))
                     if error.kind() == std::io::ErrorKind::NetworkUnreachable =>
                 {
-                    return Err(format!(
-                        "cannot send the SSDP search from {bind}: {error} (no default route; \
-                         listen on the LAN address to search without one)"
-                    ));
+                    return Err(DiscoveryError::SearchSocket {
+                        bind,
+                        source: error.into(),
+                    });
                 }
-                Err(error) => last_error = Some(error.to_string()),
+                Err(error) => last_error = Some(error),
             }
         }
-        let searches = config.upnp_searches.len();
-        Err(match last_error {
-            Some(error) => format!("no usable answer to {searches} SSDP searches: {error}"),
-            None => format!("no answer to {searches} SSDP searches in {waited:?}"),
-        })
+        Err(search_failure(
+            last_error,
+            config.upnp_searches.len(),
+            waited,
+            bind,
+        ))
     }
 
     /// The LAN address mappings point to.
@@ -271,6 +274,41 @@ impl Gateway for UpnpGateway {
             Err(RemovePortError::RequestError(error)) => Err(request_error(error)),
         }
     }
+}
+
+/// Why `searches` SSDP searches from `bind`, `waited` in all, found no gateway: silence, or the
+/// last search's error (igd-next's own text is logged at debug level, the type says what it
+/// means).
+fn search_failure(
+    last_error: Option<SearchError>,
+    searches: usize,
+    waited: Duration,
+    bind: SocketAddr,
+) -> DiscoveryError {
+    let problem = match last_error {
+        None | Some(SearchError::NoResponseWithinTimeout) => {
+            return DiscoveryError::NoUpnpAnswer { searches, waited };
+        }
+        Some(SearchError::IoError(error)) => {
+            return DiscoveryError::SearchSocket {
+                bind,
+                source: error.into(),
+            };
+        }
+        Some(
+            error @ (SearchError::HyperError(_)
+            | SearchError::HyperClientError(_)
+            | SearchError::InvalidUri(_)),
+        ) => {
+            tracing::debug!(%error, "UPnP gateway description could not be fetched");
+            ProtocolViolation::Http
+        }
+        Some(error) => {
+            tracing::debug!(%error, "unusable UPnP gateway description");
+            ProtocolViolation::Unparsable
+        }
+    };
+    DiscoveryError::UnusableUpnpAnswer { searches, problem }
 }
 
 fn protocol(transport: Transport) -> PortMappingProtocol {
@@ -510,6 +548,61 @@ mod tests {
         assert_eq!(element_text("<y>x</y><x a=\"b\">4</x>", "x"), Some("4"));
         assert_eq!(element_text("<xy>5</xy>", "x"), None);
         assert_eq!(element_text("", "x"), None);
+    }
+
+    #[test]
+    fn search_failures_say_whether_anyone_answered() {
+        let bind = SocketAddr::from(([192, 168, 77, 2], 0));
+        let waited = Duration::from_secs(7);
+        let silence = search_failure(None, 3, waited, bind);
+        assert_eq!(
+            silence,
+            DiscoveryError::NoUpnpAnswer {
+                searches: 3,
+                waited
+            }
+        );
+        assert_eq!(silence.blame(), crate::Blame::Remote);
+        let garbage = search_failure(Some(SearchError::InvalidResponse), 3, waited, bind);
+        assert_eq!(
+            garbage,
+            DiscoveryError::UnusableUpnpAnswer {
+                searches: 3,
+                problem: ProtocolViolation::Unparsable
+            }
+        );
+        assert_eq!(garbage.blame(), crate::Blame::Remote);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let socket = search_failure(Some(SearchError::IoError(denied)), 3, waited, bind);
+        assert!(
+            matches!(&socket, DiscoveryError::SearchSocket { bind: at, source }
+                if *at == bind && source.kind() == std::io::ErrorKind::PermissionDenied),
+            "{socket:?}"
+        );
+        assert_eq!(socket.blame(), crate::Blame::Local);
+    }
+
+    #[test]
+    fn an_unsendable_search_names_the_missing_route() {
+        let unreachable = DiscoveryError::SearchSocket {
+            bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source: std::io::Error::from(std::io::ErrorKind::NetworkUnreachable).into(),
+        };
+        let text = unreachable.to_string();
+        assert!(
+            text.starts_with("cannot send the SSDP search from 0.0.0.0:0: "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("(no default route; listen on the LAN address to search without one)"),
+            "{text}"
+        );
+        let source =
+            std::error::Error::source(&unreachable).expect("the socket error is the source");
+        let socket = source
+            .downcast_ref::<crate::SocketError>()
+            .expect("a socket error");
+        assert_eq!(socket.kind(), std::io::ErrorKind::NetworkUnreachable);
     }
 
     #[test]

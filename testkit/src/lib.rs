@@ -1,9 +1,12 @@
-//! What the tests of every ethp2p crate share: where the pinned external tools live, and one
+//! What the tests of every ethp2p crate share: where the pinned external tools live, one
 //! rule for a test whose prerequisite is missing (it fails under CI, and says SKIPPED
-//! elsewhere).
+//! elsewhere), and, with the feature `server`, servers under test (module `server`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+#[cfg(feature = "server")]
+pub mod server;
 
 /// The workspace root: the first directory above the running test's crate (cargo names it in
 /// `CARGO_MANIFEST_DIR` at run time) that holds this kit. Not this crate's own compile-time

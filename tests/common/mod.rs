@@ -22,6 +22,7 @@ use ethp2p::rlpx::{
 use ethp2p::{
     Message, MessageSender, PeerEvent, PeerInfo, Protocol, Server, ServerConfig, ServerHandle,
 };
+use ethp2p_testkit::server::{localhost_config, wait_added};
 use rand::rngs::StdRng;
 use secp256k1::SecretKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,11 +49,10 @@ pub fn quick_peer_config() -> PeerConfig {
     }
 }
 
-/// A config listening on `ip`, port 0, with quick timeouts.
+/// The kit's localhost config, listening on `ip` instead (port 0), with quick timeouts.
 pub fn node_config(key: SecretKey, ip: IpAddr, protocols: Vec<Protocol>) -> ServerConfig {
-    let mut config = ServerConfig::new(key);
+    let mut config = localhost_config(key, protocols);
     config.listen_addr = Some(SocketAddr::new(ip, 0));
-    config.protocols = protocols;
     config.handshake_timeout = Duration::from_secs(2);
     config.peer = quick_peer_config();
     config.event_capacity = 4096;
@@ -431,25 +431,6 @@ pub struct Failure {
     pub id: Option<PeerId>,
     pub sent: Option<DisconnectReason>,
     pub error: String,
-}
-
-/// The next event, within [`DEADLINE`]; lagging behind is a test failure.
-pub async fn next_event(events: &mut broadcast::Receiver<PeerEvent>) -> PeerEvent {
-    timeout(DEADLINE, events.recv())
-        .await
-        .expect("event in time")
-        .expect("event stream open and not lagging")
-}
-
-/// Waits for `Added` of `id`, skipping other events.
-pub async fn wait_added(events: &mut broadcast::Receiver<PeerEvent>, id: PeerId) -> Arc<PeerInfo> {
-    loop {
-        if let PeerEvent::Added(info) = next_event(events).await {
-            if info.id == id {
-                return info;
-            }
-        }
-    }
 }
 
 /// A well-behaved peer: a full server connected to the server under test, speaking echo.
