@@ -3,9 +3,13 @@
 //! proofs (bonds) and EIP-868 record requests, as a sans-IO [`Discv4`] state machine on the
 //! shared [`kad`](crate::kad) table, lookups and endpoint prediction.
 
+mod bonds;
+mod deferred;
 #[cfg(feature = "tokio")]
 pub(crate) mod driver;
 pub mod packet;
+mod replay;
+mod requests;
 mod service;
 
 #[cfg(feature = "tokio")]
