@@ -4,9 +4,11 @@
 //! shared [`kad`](crate::kad) table, lookups and endpoint prediction.
 
 mod bonds;
+mod clock;
 mod deferred;
 #[cfg(feature = "tokio")]
 pub(crate) mod driver;
+mod drop_log;
 pub mod packet;
 mod replay;
 mod requests;

@@ -21,10 +21,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::bonds::Bonds;
+use super::clock::UnixClock;
 use super::deferred::{AfterBond, AfterBondQueue, AfterBondRequest, FindNodeQueue, QueuedFindNode};
+use super::drop_log::DropLog;
 use super::packet::{
-    self, EXPIRATION_SECS, Endpoint, EnrRequest, EnrResponse, FindNode, Message, PING_VERSION,
-    Ping, Pong,
+    self, Endpoint, EnrRequest, EnrResponse, FindNode, Message, PING_VERSION, Ping, Pong,
 };
 use super::replay::ReplayFilter;
 use super::requests::{NeighborsWait, Pending, PingPurpose, Requests, Waiting};
@@ -163,8 +164,6 @@ pub struct NotDiscv4(pub packet::PacketError);
 
 /// A node whose UDP port is this or lower is not accepted from NEIGHBORS (go-ethereum rule).
 const MIN_UDP_PORT: u16 = 1024;
-/// At most one log line per drop reason per this interval.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// One discv4 node.
 pub struct Discv4 {
@@ -184,15 +183,13 @@ pub struct Discv4 {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     rng: StdRng,
-    /// Wall-clock time in unix seconds at `clock_base`, for expirations.
-    unix_base: u64,
-    clock_base: Instant,
+    clock: UnixClock,
     next_revalidate: Instant,
     revalidate_unverified: bool,
     next_refresh: Instant,
     votes: EndpointVotes,
     replays: ReplayFilter,
-    last_log: HashMap<&'static str, Instant>,
+    drop_log: DropLog,
     stats: Stats,
 }
 
@@ -229,14 +226,13 @@ impl Discv4 {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             rng,
-            unix_base: unix_now,
-            clock_base: now,
+            clock: UnixClock::new(now, unix_now),
             next_revalidate: first_revalidate,
             revalidate_unverified: false,
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
             replays: ReplayFilter::default(),
-            last_log: HashMap::new(),
+            drop_log: DropLog::default(),
             stats: Stats::default(),
             config,
         };
@@ -278,7 +274,7 @@ impl Discv4 {
             .nodes()
             .filter_map(|node| {
                 let pong = self.bonds.valid_pong(&node.id, node.record.ip, now)?;
-                Some((node.record, self.unix_at(pong)))
+                Some((node.record, self.clock.unix_at(pong)))
             })
             .collect()
     }
@@ -286,7 +282,7 @@ impl Discv4 {
     /// Seeds from a node database: nodes with the unix time of their last PONG. Recent ones
     /// keep their endpoint proof, and all are pinged so live ones enter the table.
     pub fn add_seeds(&mut self, now: Instant, seeds: impl IntoIterator<Item = (Enode, u64)>) {
-        let now_unix = self.unix_at(now);
+        let now_unix = self.clock.unix_at(now);
         for (record, pong_unix) in seeds {
             let id = NodeId::from_peer_id(&record.id);
             if id == self.local_node_id {
@@ -298,19 +294,6 @@ impl Discv4 {
             }
             self.ping_with(now, record, PingPurpose::Add);
         }
-    }
-
-    fn unix_at(&self, at: Instant) -> u64 {
-        match at.checked_duration_since(self.clock_base) {
-            Some(after) => self.unix_base + after.as_secs(),
-            None => self
-                .unix_base
-                .saturating_sub(self.clock_base.duration_since(at).as_secs()),
-        }
-    }
-
-    fn expiration(&self, now: Instant) -> u64 {
-        self.unix_at(now) + EXPIRATION_SECS
     }
 
     /// The next datagram to send.
@@ -422,7 +405,7 @@ impl Discv4 {
             version: PING_VERSION,
             from: self.local_endpoint,
             to: Endpoint::from(&node),
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
             enr_seq: Some(self.local_enr.seq()),
         };
         let hash = self.send(udp_addr(&node), &Message::Ping(ping));
@@ -450,7 +433,7 @@ impl Discv4 {
         let target = state.target;
         let message = Message::FindNode(FindNode {
             target,
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
         });
         self.send(udp_addr(&node), &message);
         self.wait(
@@ -474,7 +457,7 @@ impl Discv4 {
 
     fn send_enr_request(&mut self, now: Instant, node: Enode, node_id: NodeId) {
         let message = Message::EnrRequest(EnrRequest {
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
         });
         let hash = self.send(udp_addr(&node), &message);
         self.wait(now, node, node_id, Waiting::Enr { hash });
@@ -530,7 +513,7 @@ impl Discv4 {
             }
             Err(error) => {
                 self.stats.dropped_malformed += 1;
-                self.log_drop(now, "malformed", from, &error);
+                self.drop_log.dropped(now, "malformed", from, &error);
                 return Ok(());
             }
         };
@@ -545,7 +528,8 @@ impl Discv4 {
             let signed = datagram.get(packet::HEADER_SIZE..).unwrap_or_default();
             if !self.replays.first_time(&packet.sender, signed) {
                 self.stats.dropped_replayed += 1;
-                self.log_drop(now, "replayed", from, &"same request seen recently");
+                self.drop_log
+                    .dropped(now, "replayed", from, &"same request seen recently");
                 return Ok(());
             }
         }
@@ -556,9 +540,9 @@ impl Discv4 {
             return Ok(());
         }
         if let Some(expiration) = packet.message.expiration() {
-            if packet::is_expired(expiration, self.unix_at(now)) {
+            if packet::is_expired(expiration, self.clock.unix_at(now)) {
                 self.stats.dropped_expired += 1;
-                self.log_drop(now, "expired", from, &expiration);
+                self.drop_log.dropped(now, "expired", from, &expiration);
                 return Ok(());
             }
         }
@@ -578,24 +562,6 @@ impl Discv4 {
         Ok(())
     }
 
-    fn log_drop(
-        &mut self,
-        now: Instant,
-        reason: &'static str,
-        from: SocketAddr,
-        detail: &dyn std::fmt::Debug,
-    ) {
-        let due = self
-            .last_log
-            .get(reason)
-            .is_none_or(|at| now.duration_since(*at) >= LOG_INTERVAL);
-        crate::metrics::dropped(reason);
-        if due {
-            self.last_log.insert(reason, now);
-            tracing::debug!(%from, reason, ?detail, "discv4 packet dropped (further drops of this kind counted, logged at most every 10 s)");
-        }
-    }
-
     fn on_ping(&mut self, now: Instant, sender: Sender, hash: [u8; 32], ping: Ping) {
         let from = sender.addr;
         let record = Enode {
@@ -607,7 +573,7 @@ impl Discv4 {
         let pong = Pong {
             to: Endpoint::from(&record),
             ping_hash: hash,
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
             enr_seq: Some(self.local_enr.seq()),
         };
         self.send(from, &Message::Pong(pong));
@@ -663,7 +629,8 @@ impl Discv4 {
                 .take_pong(&sender.node_id, ip, &pong.ping_hash)
         else {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited pong", sender.addr, &"no matching ping");
+            self.drop_log
+                .dropped(now, "unsolicited pong", sender.addr, &"no matching ping");
             return;
         };
         self.bonds.pong_received(sender.node_id, ip, now);
@@ -716,7 +683,7 @@ impl Discv4 {
     fn on_find_node(&mut self, now: Instant, sender: Sender, find: FindNode) {
         if !self.has_proof(&sender.node_id, sender.addr.ip(), now) {
             self.stats.dropped_no_proof += 1;
-            self.log_drop(
+            self.drop_log.dropped(
                 now,
                 "findnode without endpoint proof",
                 sender.addr,
@@ -733,7 +700,7 @@ impl Discv4 {
             .filter(|n| relay_allowed(relay, n.record.ip))
             .map(|n| n.record)
             .collect();
-        let expiration = self.expiration(now);
+        let expiration = self.clock.expiration(now);
         for payload in packet::neighbors_packets(&nodes, expiration, &self.key) {
             self.stats.sent += 1;
             self.transmits.push_back(Transmit {
@@ -751,7 +718,8 @@ impl Discv4 {
             .is_none()
         {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited neighbors", sender.addr, &sender.id);
+            self.drop_log
+                .dropped(now, "unsolicited neighbors", sender.addr, &sender.id);
             return;
         }
         let listed = nodes.len();
@@ -791,7 +759,7 @@ impl Discv4 {
     fn on_enr_request(&mut self, now: Instant, sender: Sender, hash: [u8; 32]) {
         if !self.has_proof(&sender.node_id, sender.addr.ip(), now) {
             self.stats.dropped_no_proof += 1;
-            self.log_drop(
+            self.drop_log.dropped(
                 now,
                 "enrrequest without endpoint proof",
                 sender.addr,
@@ -813,7 +781,8 @@ impl Discv4 {
             .take_enr(&sender.node_id, ip, &response.request_hash)
         else {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited enrresponse", sender.addr, &sender.id);
+            self.drop_log
+                .dropped(now, "unsolicited enrresponse", sender.addr, &sender.id);
             return;
         };
         let event = match Enr::decode(&response.enr) {
