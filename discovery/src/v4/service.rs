@@ -20,6 +20,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use secp256k1::SecretKey;
+
 use super::bonds::Bonds;
 use super::clock::UnixClock;
 use super::deferred::{AfterBond, AfterBondQueue, AfterBondRequest, FindNodeQueue, QueuedFindNode};
@@ -33,9 +37,6 @@ use crate::enr::Enr;
 use crate::kad::{AddOutcome, BUCKET_SIZE, EndpointVotes, Lookup, LookupId, Table};
 use crate::netutil::{Cidr, relay_allowed};
 use crate::{Enode, NodeId, PeerId};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use secp256k1::SecretKey;
 
 /// Settings of the protocol (go-ethereum's values by default).
 #[derive(Debug, Clone)]
