@@ -17,6 +17,7 @@ pub mod netutil;
 mod node_id;
 pub mod nodedb;
 mod peer_id;
+mod pending;
 mod rlp;
 #[cfg(feature = "tokio")]
 mod udp;

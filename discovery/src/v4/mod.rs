@@ -3,9 +3,15 @@
 //! proofs (bonds) and EIP-868 record requests, as a sans-IO [`Discv4`] state machine on the
 //! shared [`kad`](crate::kad) table, lookups and endpoint prediction.
 
+mod bonds;
+mod clock;
+mod deferred;
 #[cfg(feature = "tokio")]
 pub(crate) mod driver;
+mod drop_log;
 pub mod packet;
+mod replay;
+mod requests;
 mod service;
 
 #[cfg(feature = "tokio")]

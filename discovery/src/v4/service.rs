@@ -16,19 +16,23 @@
 //!   did not ask for are never trusted.
 //! - Only nodes that answered our Ping enter the table.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use secp256k1::SecretKey;
-use sha3::{Digest, Keccak256};
 
+use super::bonds::Bonds;
+use super::clock::UnixClock;
+use super::deferred::{AfterBond, AfterBondQueue, AfterBondRequest, FindNodeQueue, QueuedFindNode};
+use super::drop_log::DropLog;
 use super::packet::{
-    self, EXPIRATION_SECS, Endpoint, EnrRequest, EnrResponse, FindNode, Message, PING_VERSION,
-    Ping, Pong,
+    self, Endpoint, EnrRequest, EnrResponse, FindNode, Message, PING_VERSION, Ping, Pong,
 };
+use super::replay::ReplayFilter;
+use super::requests::{NeighborsWait, Pending, PingPurpose, Requests, Waiting};
 use crate::enr::Enr;
 use crate::kad::{AddOutcome, BUCKET_SIZE, EndpointVotes, Lookup, LookupId, Table};
 use crate::netutil::{Cidr, relay_allowed};
@@ -159,78 +163,8 @@ pub struct Stats {
 #[error("not a discv4 packet: {0}")]
 pub struct NotDiscv4(pub packet::PacketError);
 
-/// Why we pinged a node, which decides what its PONG (or silence) leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PingPurpose {
-    /// Verify it, so it can enter the table (bootnodes, ping-backs, replacements).
-    Add,
-    /// Re-check a table node; silence removes it.
-    Revalidate,
-    /// Bond before asking it FINDNODE for this lookup.
-    Lookup(LookupId),
-    /// Bond before asking for its ENR.
-    EnrBond,
-    /// Asked for by the user ([`Discv4::ping`]).
-    User(Instant),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Waiting {
-    /// One Ping per node is outstanding at a time; it carries every reason it was wanted for.
-    /// (Signatures are deterministic: two identical Pings in one second would be byte-identical,
-    /// and the second would be dropped as a replay.)
-    Pong {
-        hash: [u8; 32],
-        purposes: Vec<PingPurpose>,
-    },
-    /// `received` counts every node listed, accepted or not (as go-ethereum does): 16 ends the
-    /// wait early; any reply at all counts as an answer when the wait times out.
-    Neighbors {
-        lookup: LookupId,
-        received: usize,
-        replied: bool,
-    },
-    Enr {
-        hash: [u8; 32],
-    },
-}
-
-/// A reply we wait for, from this node at this IP, until the deadline.
-struct Pending {
-    node: Enode,
-    node_id: NodeId,
-    waiting: Waiting,
-    deadline: Instant,
-}
-
-/// A request to send once the remote has had the chance to ping us back (so it holds endpoint
-/// proof of us): when its Ping arrives, or at `at` at the latest.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum AfterBond {
-    FindNode(LookupId),
-    EnrRequest,
-}
-
-/// What we know about a node's endpoint proofs at one IP. Keyed by (node id, IP) as in
-/// go-ethereum: a packet from another address (a replay from a spoofed source, say) can never
-/// touch the proof of the real one.
-#[derive(Debug, Clone, Copy, Default)]
-struct Bond {
-    /// It answered our Ping (it is at this IP).
-    last_pong: Option<Instant>,
-    /// It pinged us and got our Pong (it holds proof of us).
-    last_ping: Option<Instant>,
-}
-
-/// Bounds on per-remote state, so a flood of valid packets from many keys cannot grow memory
-/// without limit.
-const MAX_PENDING: usize = 4096;
-const MAX_BONDS: usize = 100_000;
-const REPLAY_WINDOW: usize = 8192;
 /// A node whose UDP port is this or lower is not accepted from NEIGHBORS (go-ethereum rule).
 const MIN_UDP_PORT: u16 = 1024;
-/// At most one log line per drop reason per this interval.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// One discv4 node.
 pub struct Discv4 {
@@ -241,26 +175,22 @@ pub struct Discv4 {
     local_endpoint: Endpoint,
     config: Config,
     table: Table,
-    bonds: HashMap<(NodeId, IpAddr), Bond>,
-    pending: Vec<Pending>,
-    after_bond: Vec<(Enode, NodeId, AfterBond, Instant)>,
-    /// FINDNODEs waiting for an earlier one to the same node to complete.
-    queued_find_nodes: Vec<(Enode, NodeId, LookupId)>,
+    bonds: Bonds,
+    requests: Requests,
+    after_bond: AfterBondQueue,
+    queued_find_nodes: FindNodeQueue,
     lookups: HashMap<LookupId, Lookup>,
     next_lookup: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     rng: StdRng,
-    /// Wall-clock time in unix seconds at `clock_base`, for expirations.
-    unix_base: u64,
-    clock_base: Instant,
+    clock: UnixClock,
     next_revalidate: Instant,
     revalidate_unverified: bool,
     next_refresh: Instant,
     votes: EndpointVotes,
-    recent: HashSet<[u8; 32]>,
-    recent_order: VecDeque<[u8; 32]>,
-    last_log: HashMap<&'static str, Instant>,
+    replays: ReplayFilter,
+    drop_log: DropLog,
     stats: Stats,
 }
 
@@ -288,24 +218,22 @@ impl Discv4 {
             local_enr,
             local_endpoint,
             table: Table::new(local_node_id),
-            bonds: HashMap::new(),
-            pending: Vec::new(),
-            after_bond: Vec::new(),
-            queued_find_nodes: Vec::new(),
+            bonds: Bonds::new(config.bond_expiration),
+            requests: Requests::default(),
+            after_bond: AfterBondQueue::default(),
+            queued_find_nodes: FindNodeQueue::default(),
             lookups: HashMap::new(),
             next_lookup: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             rng,
-            unix_base: unix_now,
-            clock_base: now,
+            clock: UnixClock::new(now, unix_now),
             next_revalidate: first_revalidate,
             revalidate_unverified: false,
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
-            recent: HashSet::new(),
-            recent_order: VecDeque::new(),
-            last_log: HashMap::new(),
+            replays: ReplayFilter::default(),
+            drop_log: DropLog::default(),
             stats: Stats::default(),
             config,
         };
@@ -346,11 +274,8 @@ impl Discv4 {
         self.table
             .nodes()
             .filter_map(|node| {
-                let bond = self.bonds.get(&(node.id, node.record.ip))?;
-                let pong = bond
-                    .last_pong
-                    .filter(|at| now.duration_since(*at) < self.config.bond_expiration)?;
-                Some((node.record, self.unix_at(pong)))
+                let pong = self.bonds.valid_pong(&node.id, node.record.ip, now)?;
+                Some((node.record, self.clock.unix_at(pong)))
             })
             .collect()
     }
@@ -358,7 +283,7 @@ impl Discv4 {
     /// Seeds from a node database: nodes with the unix time of their last PONG. Recent ones
     /// keep their endpoint proof, and all are pinged so live ones enter the table.
     pub fn add_seeds(&mut self, now: Instant, seeds: impl IntoIterator<Item = (Enode, u64)>) {
-        let now_unix = self.unix_at(now);
+        let now_unix = self.clock.unix_at(now);
         for (record, pong_unix) in seeds {
             let id = NodeId::from_peer_id(&record.id);
             if id == self.local_node_id {
@@ -366,28 +291,10 @@ impl Discv4 {
             }
             let age = Duration::from_secs(now_unix.saturating_sub(pong_unix));
             if age < self.config.bond_expiration {
-                let last_pong = now.checked_sub(age);
-                let bond = Bond {
-                    last_pong,
-                    last_ping: None,
-                };
-                self.bonds.insert((id, record.ip), bond);
+                self.bonds.restore_pong(id, record.ip, now.checked_sub(age));
             }
             self.ping_with(now, record, PingPurpose::Add);
         }
-    }
-
-    fn unix_at(&self, at: Instant) -> u64 {
-        match at.checked_duration_since(self.clock_base) {
-            Some(after) => self.unix_base + after.as_secs(),
-            None => self
-                .unix_base
-                .saturating_sub(self.clock_base.duration_since(at).as_secs()),
-        }
-    }
-
-    fn expiration(&self, now: Instant) -> u64 {
-        self.unix_at(now) + EXPIRATION_SECS
     }
 
     /// The next datagram to send.
@@ -402,10 +309,11 @@ impl Discv4 {
 
     /// When [`Discv4::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Instant {
-        let pending = self.pending.iter().map(|p| p.deadline);
-        let after_bond = self.after_bond.iter().map(|entry| entry.3);
-        pending
-            .chain(after_bond)
+        let replies = self.requests.next_deadline();
+        let after_bond = self.after_bond.next_deadline();
+        [replies, after_bond]
+            .into_iter()
+            .flatten()
             .chain([self.next_revalidate, self.next_refresh])
             .min()
             .expect("timers always exist")
@@ -476,25 +384,21 @@ impl Discv4 {
 
     fn wait(&mut self, now: Instant, node: Enode, node_id: NodeId, waiting: Waiting) {
         let deadline = now + self.config.reply_timeout;
-        self.pending.push(Pending {
+        let pending = Pending {
             node,
             node_id,
             waiting,
-            deadline,
-        });
+        };
+        self.requests.wait(pending, deadline);
     }
 
     fn ping_with(&mut self, now: Instant, node: Enode, purpose: PingPurpose) {
         let node_id = NodeId::from_peer_id(&node.id);
-        let outstanding = self.pending.iter_mut().find_map(|p| match &mut p.waiting {
-            Waiting::Pong { purposes, .. } if p.node_id == node_id => Some(purposes),
-            _ => None,
-        });
-        if let Some(purposes) = outstanding {
+        if let Some(purposes) = self.requests.ping_purposes_mut(&node_id) {
             purposes.push(purpose);
             return;
         }
-        if node_id == self.local_node_id || self.pending.len() >= MAX_PENDING {
+        if node_id == self.local_node_id || self.requests.is_full() {
             self.ping_failed(now, node, node_id, purpose);
             return;
         }
@@ -502,7 +406,7 @@ impl Discv4 {
             version: PING_VERSION,
             from: self.local_endpoint,
             to: Endpoint::from(&node),
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
             enr_seq: Some(self.local_enr.seq()),
         };
         let hash = self.send(udp_addr(&node), &Message::Ping(ping));
@@ -518,12 +422,9 @@ impl Discv4 {
     fn send_find_node(&mut self, now: Instant, lookup: LookupId, node: Enode, node_id: NodeId) {
         // NEIGHBORS carries no request id: with two FINDNODEs to one node in flight, answers
         // could not be told apart. A second one waits until the first completes.
-        let busy = self
-            .pending
-            .iter()
-            .any(|p| p.node_id == node_id && matches!(p.waiting, Waiting::Neighbors { .. }));
-        if busy {
-            self.queued_find_nodes.push((node, node_id, lookup));
+        if self.requests.finding(&node_id) {
+            let queued = QueuedFindNode { node, lookup };
+            self.queued_find_nodes.push(node_id, queued);
             return;
         }
         let Some(state) = self.lookups.get_mut(&lookup) else {
@@ -533,32 +434,31 @@ impl Discv4 {
         let target = state.target;
         let message = Message::FindNode(FindNode {
             target,
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
         });
         self.send(udp_addr(&node), &message);
         self.wait(
             now,
             node,
             node_id,
-            Waiting::Neighbors {
+            Waiting::Neighbors(NeighborsWait {
                 lookup,
                 received: 0,
                 replied: false,
-            },
+            }),
         );
     }
 
     /// Sends the next FINDNODE that waited for `node_id` to become free.
     fn send_queued_find_node(&mut self, now: Instant, node_id: NodeId) {
-        if let Some(index) = self.queued_find_nodes.iter().position(|q| q.1 == node_id) {
-            let (node, node_id, lookup) = self.queued_find_nodes.remove(index);
+        if let Some(QueuedFindNode { node, lookup }) = self.queued_find_nodes.pop(&node_id) {
             self.send_find_node(now, lookup, node, node_id);
         }
     }
 
     fn send_enr_request(&mut self, now: Instant, node: Enode, node_id: NodeId) {
         let message = Message::EnrRequest(EnrRequest {
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
         });
         let hash = self.send(udp_addr(&node), &message);
         self.wait(now, node, node_id, Waiting::Enr { hash });
@@ -566,59 +466,14 @@ impl Discv4 {
 
     // ----- endpoint proofs -----
 
-    fn bond_mut(&mut self, id: NodeId, ip: IpAddr, now: Instant) -> &mut Bond {
-        let key = (id, ip);
-        if !self.bonds.contains_key(&key) && self.bonds.len() >= MAX_BONDS {
-            // Make room, never refuse: a Ping with a fresh identity costs an attacker one Keccak
-            // (no signing), so a full table must not lock new nodes out. Entries that never
-            // answered our Ping go first (forged identities only ever ping), and expired ones;
-            // then the least recently active, down to 90%.
-            let expiry = self.config.bond_expiration;
-            self.bonds.retain(|_, bond| {
-                bond.last_pong
-                    .is_some_and(|at| now.duration_since(at) < expiry)
-            });
-            let keep = MAX_BONDS * 9 / 10;
-            if self.bonds.len() > keep {
-                let mut by_age: Vec<(Instant, (NodeId, IpAddr))> = self
-                    .bonds
-                    .iter()
-                    .map(|(id, bond)| {
-                        (
-                            bond.last_pong
-                                .into_iter()
-                                .chain(bond.last_ping)
-                                .max()
-                                .unwrap_or(now),
-                            *id,
-                        )
-                    })
-                    .collect();
-                by_age.sort_unstable();
-                for (_, old) in &by_age[..by_age.len() - keep] {
-                    self.bonds.remove(old);
-                }
-            }
-        }
-        self.bonds.entry(key).or_default()
-    }
-
-    fn recent(&self, at: Option<Instant>, now: Instant) -> bool {
-        at.is_some_and(|at| now.duration_since(at) < self.config.bond_expiration)
-    }
-
     /// It answered our Ping from this IP recently: it may ask us FINDNODE and ENRREQUEST.
     fn has_proof(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
-        self.bonds
-            .get(&(*id, ip))
-            .is_some_and(|bond| self.recent(bond.last_pong, now))
+        self.bonds.has_proof(id, ip, now)
     }
 
     /// It pinged us from this IP recently (and got our Pong): it holds proof of us.
     fn pinged_us(&self, id: &NodeId, ip: IpAddr, now: Instant) -> bool {
-        self.bonds
-            .get(&(*id, ip))
-            .is_some_and(|bond| self.recent(bond.last_ping, now))
+        self.bonds.pinged_us(id, ip, now)
     }
 
     // ----- receiving -----
@@ -659,26 +514,23 @@ impl Discv4 {
             }
             Err(error) => {
                 self.stats.dropped_malformed += 1;
-                self.log_drop(now, "malformed", from, &error);
+                self.drop_log.dropped(now, "malformed", from, &error);
                 return Ok(());
             }
         };
         crate::metrics::packet_in(packet.message.packet_type());
         // Replays matter for requests that make us send more than we got (FINDNODE,
-        // ENRREQUEST). They are recognised by sender and signed content, not the packet hash,
-        // which a malleated signature changes. PINGs are not filtered: an identical PING within the
-        // same second (signatures are deterministic) is a legitimate retry, answered again.
+        // ENRREQUEST). PINGs are not filtered: an identical PING within the same second
+        // (signatures are deterministic) is a legitimate retry, answered again.
         if matches!(
             packet.message,
             Message::FindNode(_) | Message::EnrRequest(_)
         ) {
-            let mut hasher = Keccak256::new();
-            hasher.update(packet.sender.0);
-            hasher.update(datagram.get(packet::HEADER_SIZE..).unwrap_or_default());
-            let digest: [u8; 32] = hasher.finalize().into();
-            if !self.remember(digest) {
+            let signed = datagram.get(packet::HEADER_SIZE..).unwrap_or_default();
+            if !self.replays.first_time(&packet.sender, signed) {
                 self.stats.dropped_replayed += 1;
-                self.log_drop(now, "replayed", from, &"same request seen recently");
+                self.drop_log
+                    .dropped(now, "replayed", from, &"same request seen recently");
                 return Ok(());
             }
         }
@@ -689,9 +541,9 @@ impl Discv4 {
             return Ok(());
         }
         if let Some(expiration) = packet.message.expiration() {
-            if packet::is_expired(expiration, self.unix_at(now)) {
+            if packet::is_expired(expiration, self.clock.unix_at(now)) {
                 self.stats.dropped_expired += 1;
-                self.log_drop(now, "expired", from, &expiration);
+                self.drop_log.dropped(now, "expired", from, &expiration);
                 return Ok(());
             }
         }
@@ -711,52 +563,6 @@ impl Discv4 {
         Ok(())
     }
 
-    /// Remembers a request digest; false if it was seen within the replay window.
-    fn remember(&mut self, hash: [u8; 32]) -> bool {
-        if !self.recent.insert(hash) {
-            return false;
-        }
-        self.recent_order.push_back(hash);
-        if self.recent_order.len() > REPLAY_WINDOW {
-            if let Some(old) = self.recent_order.pop_front() {
-                self.recent.remove(&old);
-            }
-        }
-        true
-    }
-
-    fn log_drop(
-        &mut self,
-        now: Instant,
-        reason: &'static str,
-        from: SocketAddr,
-        detail: &dyn std::fmt::Debug,
-    ) {
-        let due = self
-            .last_log
-            .get(reason)
-            .is_none_or(|at| now.duration_since(*at) >= LOG_INTERVAL);
-        crate::metrics::dropped(reason);
-        if due {
-            self.last_log.insert(reason, now);
-            tracing::debug!(%from, reason, ?detail, "discv4 packet dropped (further drops of this kind counted, logged at most every 10 s)");
-        }
-    }
-
-    /// The pending request a reply answers, if any: same node id, same IP, matching `filter`.
-    fn take_pending(
-        &mut self,
-        sender: &Sender,
-        filter: impl Fn(&Waiting) -> bool,
-    ) -> Option<Pending> {
-        let ip = sender.addr.ip();
-        let index = self
-            .pending
-            .iter()
-            .position(|p| p.node_id == sender.node_id && p.node.ip == ip && filter(&p.waiting))?;
-        Some(self.pending.swap_remove(index))
-    }
-
     fn on_ping(&mut self, now: Instant, sender: Sender, hash: [u8; 32], ping: Ping) {
         let from = sender.addr;
         let record = Enode {
@@ -768,30 +574,28 @@ impl Discv4 {
         let pong = Pong {
             to: Endpoint::from(&record),
             ping_hash: hash,
-            expiration: self.expiration(now),
+            expiration: self.clock.expiration(now),
             enr_seq: Some(self.local_enr.seq()),
         };
         self.send(from, &Message::Pong(pong));
-        self.bond_mut(sender.node_id, from.ip(), now).last_ping = Some(now);
+        self.bonds.ping_received(sender.node_id, from.ip(), now);
         if self.has_proof(&sender.node_id, from.ip(), now) {
             self.add_to_table(record, ping.enr_seq, now);
         } else {
             self.ping_with(now, record, PingPurpose::Add);
         }
         // It now holds proof of us: requests that waited for that can go.
-        let ready: Vec<_> = self
-            .after_bond
-            .iter()
-            .filter(|entry| entry.1 == sender.node_id)
-            .map(|entry| (entry.0, entry.1, entry.2))
-            .collect();
-        self.after_bond.retain(|entry| entry.1 != sender.node_id);
-        for (node, node_id, action) in ready {
-            self.run_after_bond(now, node, node_id, action);
+        for request in self.after_bond.take_ready(&sender.node_id) {
+            self.run_after_bond(now, request);
         }
     }
 
-    fn run_after_bond(&mut self, now: Instant, node: Enode, node_id: NodeId, action: AfterBond) {
+    fn run_after_bond(&mut self, now: Instant, request: AfterBondRequest) {
+        let AfterBondRequest {
+            node,
+            node_id,
+            action,
+        } = request;
         match action {
             AfterBond::FindNode(lookup) => self.send_find_node(now, lookup, node, node_id),
             AfterBond::EnrRequest => self.send_enr_request(now, node, node_id),
@@ -820,19 +624,17 @@ impl Discv4 {
     }
 
     fn on_pong(&mut self, now: Instant, sender: Sender, pong: Pong) {
-        let Some(pending) = self.take_pending(
-            &sender,
-            |w| matches!(w, Waiting::Pong { hash, .. } if *hash == pong.ping_hash),
-        ) else {
+        let ip = sender.addr.ip();
+        let Some((mut node, purposes)) =
+            self.requests
+                .take_pong(&sender.node_id, ip, &pong.ping_hash)
+        else {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited pong", sender.addr, &"no matching ping");
+            self.drop_log
+                .dropped(now, "unsolicited pong", sender.addr, &"no matching ping");
             return;
         };
-        let Waiting::Pong { purposes, .. } = pending.waiting else {
-            unreachable!("filtered")
-        };
-        self.bond_mut(sender.node_id, sender.addr.ip(), now)
-            .last_pong = Some(now);
+        self.bonds.pong_received(sender.node_id, ip, now);
         self.votes.add(
             sender.addr.ip(),
             SocketAddr::new(pong.to.ip, pong.to.udp_port),
@@ -841,7 +643,6 @@ impl Discv4 {
         for predicted in self.votes.changed(now) {
             self.events.push_back(Event::ExternalEndpoint(predicted));
         }
-        let mut node = pending.node;
         node.udp_port = sender.addr.port();
         self.add_to_table(node, pong.enr_seq, now);
         for purpose in purposes {
@@ -867,18 +668,23 @@ impl Discv4 {
     /// one reply timeout to do so before sending the request anyway (go-ethereum's
     /// `ensureBond`).
     fn after_pong(&mut self, now: Instant, node: Enode, node_id: NodeId, action: AfterBond) {
+        let request = AfterBondRequest {
+            node,
+            node_id,
+            action,
+        };
         if self.pinged_us(&node_id, node.ip, now) {
-            self.run_after_bond(now, node, node_id, action);
+            self.run_after_bond(now, request);
         } else {
-            let at = now + self.config.reply_timeout;
-            self.after_bond.push((node, node_id, action, at));
+            let deadline = now + self.config.reply_timeout;
+            self.after_bond.push(request, deadline);
         }
     }
 
     fn on_find_node(&mut self, now: Instant, sender: Sender, find: FindNode) {
         if !self.has_proof(&sender.node_id, sender.addr.ip(), now) {
             self.stats.dropped_no_proof += 1;
-            self.log_drop(
+            self.drop_log.dropped(
                 now,
                 "findnode without endpoint proof",
                 sender.addr,
@@ -895,7 +701,7 @@ impl Discv4 {
             .filter(|n| relay_allowed(relay, n.record.ip))
             .map(|n| n.record)
             .collect();
-        let expiration = self.expiration(now);
+        let expiration = self.clock.expiration(now);
         for payload in packet::neighbors_packets(&nodes, expiration, &self.key) {
             self.stats.sent += 1;
             self.transmits.push_back(Transmit {
@@ -906,17 +712,18 @@ impl Discv4 {
     }
 
     fn on_neighbors(&mut self, now: Instant, sender: Sender, nodes: Vec<Enode>) {
-        let Some(index) = self.pending.iter().position(|p| {
-            p.node_id == sender.node_id
-                && p.node.ip == sender.addr.ip()
-                && matches!(p.waiting, Waiting::Neighbors { .. })
-        }) else {
-            self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited neighbors", sender.addr, &sender.id);
-            return;
-        };
-        let listed = nodes.len();
         let relay = sender.addr.ip();
+        if self
+            .requests
+            .neighbors_mut(&sender.node_id, relay)
+            .is_none()
+        {
+            self.stats.dropped_unsolicited += 1;
+            self.drop_log
+                .dropped(now, "unsolicited neighbors", sender.addr, &sender.id);
+            return;
+        }
+        let listed = nodes.len();
         let accepted: Vec<Enode> = nodes
             .into_iter()
             .filter(|n| {
@@ -926,17 +733,13 @@ impl Discv4 {
                     && n.id != self.local_id
             })
             .collect();
-        let Waiting::Neighbors {
-            lookup,
-            received,
-            replied,
-        } = &mut self.pending[index].waiting
-        else {
-            unreachable!("matched above")
-        };
-        *received += listed;
-        *replied = true;
-        let (lookup, done) = (*lookup, *received >= BUCKET_SIZE);
+        let wait = self
+            .requests
+            .neighbors_mut(&sender.node_id, relay)
+            .expect("checked above");
+        wait.received += listed;
+        wait.replied = true;
+        let (lookup, done) = (wait.lookup, wait.received >= BUCKET_SIZE);
         // What we asked for may fill empty table slots (unverified until they answer a Ping).
         for record in &accepted {
             self.table.add_found(*record);
@@ -945,7 +748,7 @@ impl Discv4 {
             state.add(accepted);
         }
         if done {
-            self.pending.swap_remove(index);
+            self.requests.end_neighbors(&sender.node_id, relay);
             if let Some(state) = self.lookups.get_mut(&lookup) {
                 state.answered(&sender.node_id);
             }
@@ -957,7 +760,7 @@ impl Discv4 {
     fn on_enr_request(&mut self, now: Instant, sender: Sender, hash: [u8; 32]) {
         if !self.has_proof(&sender.node_id, sender.addr.ip(), now) {
             self.stats.dropped_no_proof += 1;
-            self.log_drop(
+            self.drop_log.dropped(
                 now,
                 "enrrequest without endpoint proof",
                 sender.addr,
@@ -973,20 +776,22 @@ impl Discv4 {
     }
 
     fn on_enr_response(&mut self, now: Instant, sender: Sender, response: EnrResponse) {
-        let Some(pending) = self.take_pending(
-            &sender,
-            |w| matches!(w, Waiting::Enr { hash } if *hash == response.request_hash),
-        ) else {
+        let ip = sender.addr.ip();
+        let Some(node) = self
+            .requests
+            .take_enr(&sender.node_id, ip, &response.request_hash)
+        else {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited enrresponse", sender.addr, &sender.id);
+            self.drop_log
+                .dropped(now, "unsolicited enrresponse", sender.addr, &sender.id);
             return;
         };
         let event = match Enr::decode(&response.enr) {
             Ok(enr) if enr.peer_id() == sender.id => Event::Enr {
-                node: pending.node,
+                node,
                 enr: Box::new(enr),
             },
-            _ => Event::EnrFailed(pending.node),
+            _ => Event::EnrFailed(node),
         };
         self.events.push_back(event);
     }
@@ -995,27 +800,11 @@ impl Discv4 {
 
     /// Advances time: expires waits, runs due requests, revalidates and refreshes the table.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        let mut index = 0;
-        while index < self.pending.len() {
-            if self.pending[index].deadline <= now {
-                expired.push(self.pending.swap_remove(index));
-            } else {
-                index += 1;
-            }
-        }
-        for pending in expired {
+        for pending in self.requests.drain_expired(now) {
             self.on_expired(now, pending);
         }
-        let due: Vec<_> = self
-            .after_bond
-            .iter()
-            .filter(|entry| entry.3 <= now)
-            .cloned()
-            .collect();
-        self.after_bond.retain(|entry| entry.3 > now);
-        for (node, node_id, action, _) in due {
-            self.run_after_bond(now, node, node_id, action);
+        for request in self.after_bond.take_due(now) {
+            self.run_after_bond(now, request);
         }
         if self.next_revalidate <= now {
             self.next_revalidate = now + jitter(&mut self.rng, self.config.revalidate_interval);
@@ -1041,9 +830,9 @@ impl Discv4 {
                     self.ping_failed(now, pending.node, pending.node_id, purpose);
                 }
             }
-            Waiting::Neighbors {
+            Waiting::Neighbors(NeighborsWait {
                 lookup, replied, ..
-            } => {
+            }) => {
                 if let Some(state) = self.lookups.get_mut(&lookup) {
                     if replied {
                         state.answered(&pending.node_id);
