@@ -7,6 +7,7 @@
 //! [`v5::Discv5Handle`], `spawn_shared` (both on one port) and [`dns::driver`].
 
 pub mod dns;
+mod drop_log;
 mod enode;
 pub mod enr;
 pub mod fork_id;

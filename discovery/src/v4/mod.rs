@@ -8,7 +8,6 @@ mod clock;
 mod deferred;
 #[cfg(feature = "tokio")]
 pub(crate) mod driver;
-mod drop_log;
 pub mod packet;
 mod replay;
 mod requests;

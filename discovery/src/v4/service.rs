@@ -27,12 +27,12 @@ use secp256k1::SecretKey;
 use super::bonds::Bonds;
 use super::clock::UnixClock;
 use super::deferred::{AfterBond, AfterBondQueue, AfterBondRequest, FindNodeQueue, QueuedFindNode};
-use super::drop_log::DropLog;
 use super::packet::{
     self, Endpoint, EnrRequest, EnrResponse, FindNode, Message, PING_VERSION, Ping, Pong,
 };
 use super::replay::ReplayFilter;
 use super::requests::{NeighborsWait, Pending, PingPurpose, Requests, Waiting};
+use crate::drop_log::DropLog;
 use crate::enr::Enr;
 use crate::kad::{AddOutcome, BUCKET_SIZE, EndpointVotes, Lookup, LookupId, Table};
 use crate::netutil::{Cidr, relay_allowed};
@@ -233,7 +233,7 @@ impl Discv4 {
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
             replays: ReplayFilter::default(),
-            drop_log: DropLog::default(),
+            drop_log: DropLog::new("discv4", crate::metrics::dropped),
             stats: Stats::default(),
             config,
         };

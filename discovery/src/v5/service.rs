@@ -39,6 +39,7 @@ use super::handshake::Whoareyou;
 use super::message::{Message, RequestId};
 use super::packet::{MASKING_IV_SIZE, MAX_PACKET_SIZE, MESSAGE_AUTHDATA_SIZE, STATIC_HEADER_SIZE};
 use super::session::NodeAddress;
+use crate::drop_log::DropLog;
 use crate::kad::{AddOutcome, BUCKET_SIZE, Contact, EndpointVotes, Lookup, LookupId, Table};
 use crate::netutil::relay_allowed;
 use crate::{Enr, NodeId};
@@ -103,8 +104,6 @@ const MIN_UDP_PORT: u16 = 1024;
 /// Bytes of a message packet around its plaintext: IV, static header, authdata, GCM tag.
 const MESSAGE_PACKET_OVERHEAD: usize =
     MASKING_IV_SIZE + STATIC_HEADER_SIZE + MESSAGE_AUTHDATA_SIZE + super::crypto::TAG_SIZE;
-/// At most one log line per drop reason per this interval.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A node as the discv5 table keeps it: its record and the UDP address it is reached at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,7 +347,7 @@ pub struct Discv5 {
     revalidate_unverified: bool,
     next_refresh: Instant,
     votes: EndpointVotes,
-    last_log: HashMap<&'static str, Instant>,
+    drop_log: DropLog,
     stats: Stats,
 }
 
@@ -388,7 +387,7 @@ impl Discv5 {
             revalidate_unverified: false,
             next_refresh: now + config.refresh_interval,
             votes: EndpointVotes::default(),
-            last_log: HashMap::new(),
+            drop_log: DropLog::new("discv5", crate::metrics::v5_dropped),
             stats: Stats::default(),
             config,
         };
@@ -914,7 +913,7 @@ impl Discv5 {
             Ok(decoded) => decoded,
             Err(error) => {
                 self.stats.dropped_malformed += 1;
-                self.log_drop(now, "malformed", from, &error);
+                self.drop_log.dropped(now, "malformed", from, &error);
                 return;
             }
         };
@@ -933,7 +932,7 @@ impl Discv5 {
                     }
                     Err(error) => {
                         self.stats.dropped_challenges_full += 1;
-                        self.log_drop(now, "not challenged", from, &error);
+                        self.drop_log.dropped(now, "not challenged", from, &error);
                     }
                 }
             }
@@ -1003,7 +1002,8 @@ impl Discv5 {
         };
         let Some(index) = exact.or_else(crossed) else {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited whoareyou", from, &"no matching request");
+            self.drop_log
+                .dropped(now, "unsolicited whoareyou", from, &"no matching request");
             return;
         };
         let call = &mut self.calls[index];
@@ -1113,7 +1113,8 @@ impl Discv5 {
         self.expire_talk(now);
         if self.pending_talk.len() >= self.config.max_talk_requests {
             self.stats.dropped_talk_busy += 1;
-            self.log_drop(now, "talk busy", node.addr, &"too many TALKREQs waiting");
+            self.drop_log
+                .dropped(now, "talk busy", node.addr, &"too many TALKREQs waiting");
             return;
         }
         let id = TalkId(self.next_talk);
@@ -1182,7 +1183,8 @@ impl Discv5 {
                 && response_kind(&c.request) == response.kind()
         }) else {
             self.stats.dropped_unsolicited += 1;
-            self.log_drop(now, "unsolicited response", node.addr, &response.kind());
+            self.drop_log
+                .dropped(now, "unsolicited response", node.addr, &response.kind());
             return;
         };
         match response {
@@ -1235,24 +1237,6 @@ impl Discv5 {
         if call.nodes.messages >= expected {
             let records = std::mem::take(&mut call.nodes.records);
             self.complete(now, index, Response::Nodes(records));
-        }
-    }
-
-    fn log_drop(
-        &mut self,
-        now: Instant,
-        reason: &'static str,
-        from: SocketAddr,
-        detail: &dyn std::fmt::Debug,
-    ) {
-        crate::metrics::v5_dropped(reason);
-        let due = self
-            .last_log
-            .get(reason)
-            .is_none_or(|at| now.duration_since(*at) >= LOG_INTERVAL);
-        if due {
-            self.last_log.insert(reason, now);
-            tracing::debug!(%from, reason, ?detail, "discv5 packet dropped (further drops of this kind counted, logged at most every 10 s)");
         }
     }
 }
